@@ -1,0 +1,35 @@
+# The two set-up commands of the README: `make demo` and `make test`. Each creates its own
+# virtual environment (.venv) on first use; later runs reuse it until pyproject.toml changes.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.nbkit-installed
+PYTEST_WORKERS ?= 2
+
+.PHONY: venv test lint unit demo bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e '.[all,dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check nbkit tests benchmarks demo
+	$(BIN)/mypy nbkit
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
+
+test: lint unit
+
+demo: $(STAMP)
+	$(BIN)/python demo/run.py
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py
+
+clean:
+	rm -rf $(VENV) build dist .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,5 @@
+import sys
+
+from nbkit.cli.main import main
+
+sys.exit(main())

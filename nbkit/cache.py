@@ -1,0 +1,74 @@
+"""A small cache under ``.git/`` of content hashes known clean, valid or in sync.
+
+It only ever saves work: a missing, stale or corrupt cache means "check again", never a
+wrong answer, because every entry is keyed by the exact content hash of what was checked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from pathlib import Path
+
+from nbkit.fsutil import atomic_write_bytes
+
+_MAX_ENTRIES = 20000
+
+
+def digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:32]
+
+
+class Cache:
+    """Sets of keys per namespace, loaded once and saved once per command."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        self._data: dict[str, dict[str, int]] = {}
+        self._dirty = False
+        if path is not None:
+            with contextlib.suppress(OSError, ValueError):
+                loaded = json.loads(path.read_bytes())
+                if isinstance(loaded, dict):
+                    self._data = {k: v for k, v in loaded.items() if isinstance(v, dict)}
+
+    @classmethod
+    def for_root(cls, root: Path | None, enabled: bool = True) -> Cache:
+        """The cache of the repository at ``root`` (none outside git or when disabled)."""
+        if root is None or not enabled:
+            return cls(None)
+        git = root / ".git"
+        if git.is_file():  # a linked worktree: .git is a file pointing at the real dir
+            with contextlib.suppress(OSError):
+                text = git.read_text().strip()
+                if text.startswith("gitdir:"):
+                    git = (root / text.split(":", 1)[1].strip()).resolve()
+        if not git.is_dir():
+            return cls(None)
+        return cls(git / "nbkit-cache.json")
+
+    def has(self, namespace: str, key: str) -> bool:
+        return key in self._data.get(namespace, {})
+
+    def add(self, namespace: str, key: str) -> None:
+        bucket = self._data.setdefault(namespace, {})
+        if key not in bucket:
+            bucket[key] = len(bucket)
+            self._dirty = True
+
+    def discard(self, namespace: str, key: str) -> None:
+        if self._data.get(namespace, {}).pop(key, None) is not None:
+            self._dirty = True
+
+    def save(self) -> None:
+        """Persist if anything was added; failures are ignored (the cache is optional)."""
+        if self.path is None or not self._dirty:
+            return
+        for namespace, bucket in self._data.items():
+            if len(bucket) > _MAX_ENTRIES:  # keep the newest half
+                keep = sorted(bucket, key=bucket.__getitem__)[-_MAX_ENTRIES // 2 :]
+                self._data[namespace] = {k: i for i, k in enumerate(keep)}
+        with contextlib.suppress(Exception):
+            atomic_write_bytes(self.path, json.dumps(self._data).encode())
+        self._dirty = False

@@ -1,0 +1,119 @@
+"""Entry point: a lazily loaded command table and the one error handler.
+
+``nbkit --help`` and the hooks must start fast, so command modules (and the heavy libraries
+they use) are imported only when their command runs. The table below carries each command's
+one-line help so the command list needs no imports.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+import time
+import traceback
+from typing import Any
+
+import click
+
+from nbkit import __version__
+from nbkit.errors import NbkitError
+
+# name -> (module, attribute, one-line help, hidden)
+COMMANDS: dict[str, tuple[str, str, str, bool]] = {
+    "clean": ("nbkit.cli.notebooks", "clean", "Strip outputs and volatile metadata.", False),
+    "validate": ("nbkit.cli.notebooks", "validate", "Check notebooks are valid.", False),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose subcommands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module = importlib.import_module(entry[0])
+        command = getattr(module, entry[1])
+        assert isinstance(command, click.Command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [
+            (name, help_)
+            for name, (_m, _a, help_, hidden) in sorted(COMMANDS.items())
+            if not hidden
+        ]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
+@click.version_option(__version__, "--version", prog_name="nbkit")
+def cli() -> None:
+    """Jupyter notebooks that behave like source code in git.
+
+    \b
+    Examples:
+      nbkit clean                 strip outputs from every tracked notebook
+      nbkit validate nb.ipynb     check a notebook is valid
+    """
+
+
+def _crash_log(exc: BaseException) -> str:
+    folder = os.environ.get("NBKIT_LOG_DIR") or tempfile.gettempdir()
+    path = os.path.join(folder, f"nbkit-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(f"nbkit {__version__}, Python {sys.version}, {sys.platform}\n")
+            fh.write(f"argv: {sys.argv!r}\n\n")
+            fh.write("".join(traceback.format_exception(exc)))
+    except OSError:
+        return "(could not write a log)"
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and map every outcome to nbkit's exit codes (see DESIGN: exit codes)."""
+    try:
+        result: Any = cli.main(args=argv, prog_name="nbkit", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("interrupted", err=True)
+        return 130
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+    except NbkitError as exc:
+        for line in exc.lines():
+            click.echo(f"nbkit: {line}" if not line.startswith("hint:") else line, err=True)
+        return exc.exit_code
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:
+        log = _crash_log(exc)
+        click.echo(
+            f"nbkit: internal error: {type(exc).__name__}: {exc} (details in {log})", err=True
+        )
+        return 3
+    return int(result or 0)
+
+
+def entry() -> None:  # pragma: no cover - console script
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,178 @@
+"""Project settings: ``[tool.nbkit]`` in pyproject.toml, or nbkit.toml, read once.
+
+Each capability gets one immutable settings value built from this (``CleanPolicy`` here;
+others live beside the code that uses them) instead of loose flags.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbkit.errors import BadInput
+
+KEEP_OUTPUT_MODES = ("none", "all", "tagged")
+DEFAULT_FORMATS = "ipynb,py:percent"
+
+
+@dataclass(frozen=True)
+class CleanPolicy:
+    """What ``clean`` removes. Defaults: every output and volatile field, ids and tags kept."""
+
+    keep_output: str = "none"  # "none" | "all" | "tagged" (cells tagged keep-output)
+    keep_output_tag: str = "keep-output"
+    drop_cell_metadata: tuple[str, ...] = ()
+    keep_cell_metadata: tuple[str, ...] = ()
+    drop_notebook_metadata: tuple[str, ...] = ()
+    keep_notebook_metadata: tuple[str, ...] = ()
+    max_output_bytes: int | None = None  # kept outputs larger than this are dropped
+
+    def key(self) -> str:
+        """A stable text form, part of the cache key: a policy change invalidates the cache."""
+        return repr(self)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything nbkit reads from the project's configuration."""
+
+    root: Path
+    source: Path | None = None  # the file the settings came from, if any
+    clean: CleanPolicy = field(default_factory=CleanPolicy)
+    notebooks: tuple[str, ...] = ("**/*.ipynb",)
+    exclude: tuple[str, ...] = ()
+    # jupytext pairing, e.g. "ipynb,py:percent" or "notebooks///ipynb,scripts///py:percent"
+    formats: str = DEFAULT_FORMATS
+    max_output_bytes: int | None = None  # validate: outputs larger than this are reported
+    raw: dict[str, Any] = field(default_factory=dict)  # the whole [tool.nbkit] table
+
+    def section(self, name: str) -> dict[str, Any]:
+        """A sub-table such as ``[tool.nbkit.env]`` (empty when absent)."""
+        value = self.raw.get(name, {})
+        if not isinstance(value, dict):
+            raise BadInput(f"[tool.nbkit.{name}] must be a table", self.source)
+        return value
+
+
+def find_root(start: str | Path | None = None) -> Path:
+    """The project root: the nearest folder with nbkit.toml, a pyproject.toml, or .git."""
+    here = Path(start or os.getcwd()).resolve()
+    if here.is_file():
+        here = here.parent
+    for folder in (here, *here.parents):
+        if (folder / "nbkit.toml").is_file() or (folder / ".git").exists():
+            return folder
+        if (folder / "pyproject.toml").is_file() and _has_nbkit_table(folder / "pyproject.toml"):
+            return folder
+    return here
+
+
+def _has_nbkit_table(pyproject: Path) -> bool:
+    try:
+        return b"[tool.nbkit" in pyproject.read_bytes()
+    except OSError:
+        return False
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    import tomllib
+
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise BadInput(f"invalid TOML: {exc}", path) from None
+    except OSError as exc:
+        raise BadInput(f"cannot read: {exc.strerror or exc}", path) from None
+
+
+def _strings(table: dict[str, Any], key: str, source: Path | None) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadInput(f"'{key}' must be a list of strings", source)
+    return tuple(value)
+
+
+def _optional_int(table: dict[str, Any], key: str, source: Path | None) -> int | None:
+    value = table.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadInput(f"'{key}' must be a non-negative integer (bytes)", source)
+    return value
+
+
+def _clean_policy(table: dict[str, Any], source: Path | None) -> CleanPolicy:
+    keep = table.get("keep_output", "none")
+    if keep is True:
+        keep = "all"
+    elif keep is False:
+        keep = "none"
+    if keep not in KEEP_OUTPUT_MODES:
+        raise BadInput(f"'keep_output' must be one of {', '.join(KEEP_OUTPUT_MODES)}", source)
+    return CleanPolicy(
+        keep_output=keep,
+        keep_output_tag=str(table.get("keep_output_tag", "keep-output")),
+        drop_cell_metadata=_strings(table, "drop_cell_metadata", source),
+        keep_cell_metadata=_strings(table, "keep_cell_metadata", source),
+        drop_notebook_metadata=_strings(table, "drop_notebook_metadata", source),
+        keep_notebook_metadata=_strings(table, "keep_notebook_metadata", source),
+        max_output_bytes=_optional_int(table, "max_output_bytes", source),
+    )
+
+
+def _jupytext_formats(root: Path) -> str | None:
+    """Pairing declared for jupytext itself (jupytext.toml or [tool.jupytext])."""
+    for name in ("jupytext.toml", ".jupytext.toml"):
+        path = root / name
+        if path.is_file():
+            formats = _load_toml(path).get("formats")
+            if isinstance(formats, str):
+                return formats
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = pyproject.read_bytes()
+        except OSError:
+            return None
+        if b"[tool.jupytext" in data:
+            formats = _load_toml(pyproject).get("tool", {}).get("jupytext", {}).get("formats")
+            if isinstance(formats, str):
+                return formats
+    return None
+
+
+def load(start: str | Path | None = None) -> Config:
+    """Read the configuration of the project containing ``start`` (default: cwd)."""
+    root = find_root(start)
+    table: dict[str, Any] = {}
+    source: Path | None = None
+    if (root / "nbkit.toml").is_file():
+        source = root / "nbkit.toml"
+        doc = _load_toml(source)
+        table = doc.get("tool", {}).get("nbkit", doc)
+    elif (root / "pyproject.toml").is_file() and _has_nbkit_table(root / "pyproject.toml"):
+        source = root / "pyproject.toml"
+        table = _load_toml(source).get("tool", {}).get("nbkit", {})
+    if not isinstance(table, dict):
+        raise BadInput("[tool.nbkit] must be a table", source)
+    clean_table = table.get("clean", {})
+    if not isinstance(clean_table, dict):
+        raise BadInput("[tool.nbkit.clean] must be a table", source)
+    formats = table.get("formats") or _jupytext_formats(root) or DEFAULT_FORMATS
+    if not isinstance(formats, str):
+        raise BadInput("'formats' must be a string such as \"ipynb,py:percent\"", source)
+    return Config(
+        root=root,
+        source=source,
+        clean=_clean_policy(clean_table, source),
+        notebooks=_strings(table, "notebooks", source) or ("**/*.ipynb",),
+        exclude=_strings(table, "exclude", source),
+        formats=formats,
+        max_output_bytes=_optional_int(table, "max_output_bytes", source),
+        raw=table,
+    )

@@ -1,0 +1,253 @@
+"""Read notebooks fast, write them exactly as nbformat does, validate on request.
+
+Reading parses plain JSON (orjson when present) and checks the few things every command
+relies on; the nbformat schema validator is imported only by ``validate_schema`` because it
+costs more than everything else a hook does.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from nbkit.errors import BadInput
+from nbkit.fsutil import atomic_write_bytes, detect_newline
+
+Notebook = dict[str, Any]
+
+_BOM = b"\xef\xbb\xbf"
+_CONFLICT_RE = re.compile(rb"^(<<<<<<<|>>>>>>>)( |$)", re.MULTILINE)
+# Mime types that nbformat stores as a list of lines although they are not text/*.
+_SPLIT_MIMES = frozenset({"application/javascript", "image/svg+xml"})
+
+try:  # orjson parses large notebooks several times faster; json is the fallback.
+    import orjson as _orjson
+
+    def _fast_loads(data: bytes) -> Any:
+        return _orjson.loads(data)
+
+except ImportError:  # pragma: no cover - orjson is a declared dependency
+
+    def _fast_loads(data: bytes) -> Any:
+        return json.loads(data)
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """The file's bytes, or one clear ``BadInput`` for a missing file, a folder, no access."""
+    p = Path(path)
+    try:
+        return p.read_bytes()
+    except FileNotFoundError:
+        raise BadInput("no such file", path) from None
+    except IsADirectoryError:
+        raise BadInput("is a directory, not a notebook", path) from None
+    except PermissionError:
+        raise BadInput("permission denied", path) from None
+    except OSError as exc:
+        raise BadInput(f"cannot read: {exc.strerror or exc}", path) from None
+
+
+def has_conflict_markers(data: bytes) -> bool:
+    """Whether git left ``<<<<<<<``/``>>>>>>>`` lines in the file."""
+    return _CONFLICT_RE.search(data) is not None
+
+
+def parse_json(data: bytes, path: str | Path) -> Any:
+    """Parse JSON bytes with a message that names the file and the first problem."""
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    try:
+        return _fast_loads(data)
+    except ValueError:
+        pass  # orjson refuses some valid JSON (NaN, huge ints); json decides.
+    if not data.strip():
+        raise BadInput("empty file, not a notebook", path)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"not UTF-8 text (byte {exc.start})", path) from None
+    if has_conflict_markers(data):
+        raise BadInput(
+            "contains git conflict markers (<<<<<<< / >>>>>>>)",
+            path,
+            hint=f"nbkit resolve {path}",
+        )
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", path
+        ) from None
+    except RecursionError:
+        raise BadInput("invalid JSON: nested too deeply", path) from None
+
+
+def check_structure(nb: Any, path: str | Path) -> Notebook:
+    """The minimal shape every command relies on; the full schema is ``validate_schema``."""
+    if not isinstance(nb, dict) or ("cells" not in nb and "worksheets" not in nb):
+        raise BadInput("not a notebook (no 'cells' list)", path)
+    major = nb.get("nbformat")
+    if not isinstance(major, int) or isinstance(major, bool):
+        raise BadInput("not a notebook (no integer 'nbformat' version)", path)
+    if major < 4:
+        raise BadInput(
+            f"nbformat {major} notebook; nbkit reads nbformat 4",
+            path,
+            hint=f"upgrade it with: jupyter nbconvert --to notebook --inplace {path}",
+        )
+    if major > 4:
+        raise BadInput(f"nbformat {major} is newer than nbkit understands (4)", path)
+    cells = nb.get("cells")
+    if not isinstance(cells, list):
+        raise BadInput("not a notebook ('cells' is not a list)", path)
+    if not isinstance(nb.get("metadata", {}), dict):
+        raise BadInput("'metadata' is not an object", path)
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, dict):
+            raise BadInput(f"cell {index} is not an object", path)
+        if cell.get("cell_type") not in ("code", "markdown", "raw"):
+            raise BadInput(f"cell {index} has unknown cell_type {cell.get('cell_type')!r}", path)
+        source = cell.get("source", "")
+        if not isinstance(source, str) and not (
+            isinstance(source, list) and all(isinstance(s, str) for s in source)
+        ):
+            raise BadInput(f"cell {index} has a 'source' that is not text", path)
+        outputs = cell.get("outputs", [])
+        if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
+            raise BadInput(f"cell {index} has 'outputs' that are not a list of objects", path)
+        if not isinstance(cell.get("metadata", {}), dict):
+            raise BadInput(f"cell {index} has 'metadata' that is not an object", path)
+    return nb
+
+
+def loads(data: bytes, path: str | Path) -> Notebook:
+    """Parse and shape-check notebook bytes."""
+    return check_structure(parse_json(data, path), path)
+
+
+def read(path: str | Path) -> Notebook:
+    """Read a notebook file: parsed, shape-checked, not schema-validated."""
+    return loads(read_bytes(path), path)
+
+
+def source_text(cell: dict[str, Any]) -> str:
+    """A cell's source as one string, whichever form the file stored it in."""
+    src = cell.get("source", "")
+    return src if isinstance(src, str) else "".join(src)
+
+
+def _split(value: Any) -> Any:
+    """nbformat's storage form of a multiline string: a list of lines ("" becomes [])."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        value = "".join(value)
+    return value.splitlines(True) if isinstance(value, str) else value
+
+
+def _is_json_mime(mime: str) -> bool:
+    return mime == "application/json" or (
+        mime.startswith("application/") and mime.endswith("+json")
+    )
+
+
+def _split_bundle(bundle: Any) -> None:
+    """Rejoin then split a mime bundle the way nbformat's reader and writer do."""
+    if not isinstance(bundle, dict):
+        return
+    for key, value in bundle.items():
+        if _is_json_mime(key):
+            continue
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            value = "".join(value)
+            bundle[key] = value
+        if isinstance(value, str) and (key.startswith("text/") or key in _SPLIT_MIMES):
+            bundle[key] = value.splitlines(True)
+
+
+def to_storage_form(nb: Notebook) -> Notebook:
+    """A deep copy in the form nbformat writes: lines split, transient fields gone."""
+    nb = copy.deepcopy(nb)
+    meta = nb.get("metadata")
+    if isinstance(meta, dict):
+        for key in ("orig_nbformat", "orig_nbformat_minor", "signature"):
+            meta.pop(key, None)
+    for cell in nb.get("cells", []):
+        if not isinstance(cell, dict):
+            continue
+        if "source" in cell:
+            cell["source"] = _split(cell["source"])
+        attachments = cell.get("attachments")
+        if isinstance(attachments, dict):
+            for att in attachments.values():
+                _split_bundle(att)
+        if cell.get("cell_type") != "code":
+            continue
+        for out in cell.get("outputs", []) or []:
+            if not isinstance(out, dict):
+                continue
+            out.pop("transient", None)
+            kind = out.get("output_type")
+            if kind in ("execute_result", "display_data"):
+                _split_bundle(out.get("data"))
+            elif isinstance(out.get("text"), list):
+                out["text"] = "".join(out["text"])
+            if kind == "stream" and isinstance(out.get("text"), str):
+                out["text"] = out["text"].splitlines(True)
+    return nb
+
+
+def dumps(nb: Notebook) -> str:
+    """Serialise exactly as ``nbformat.write`` does (indent 1, sorted keys, trailing newline)."""
+    text = json.dumps(
+        to_storage_form(nb), indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False
+    )
+    return text if text.endswith("\n") else text + "\n"
+
+
+def to_bytes(nb: Notebook, newline: str = "\n") -> bytes:
+    """Canonical bytes; ``newline`` "\\r\\n" keeps a CRLF file CRLF."""
+    text = dumps(nb)
+    if newline != "\n":
+        text = text.replace("\n", newline)
+    return text.encode("utf-8")
+
+
+def write(path: str | Path, nb: Notebook, *, original: bytes | None = None) -> bool:
+    """Write ``nb`` canonically and atomically unless the file already holds those bytes.
+
+    Returns whether the file changed. ``original`` (the bytes read earlier) saves a read and
+    decides the line ending, so a CRLF notebook stays CRLF.
+    """
+    p = Path(path)
+    if original is None:
+        try:
+            original = p.read_bytes()
+        except OSError:
+            original = None
+    newline = detect_newline(original) if original else "\n"
+    data = to_bytes(nb, newline)
+    if original == data:
+        return False
+    atomic_write_bytes(p, data)
+    return True
+
+
+def validate_schema(nb: Notebook, path: str | Path) -> list[str]:
+    """Problems the nbformat JSON schema finds, one message each (imports nbformat)."""
+    import nbformat
+    from nbformat.validator import iter_validate
+
+    minor = nb.get("nbformat_minor", 0)
+    problems: list[str] = []
+    try:
+        for error in iter_validate(nb, version=4, version_minor=minor):  # type: ignore[no-untyped-call]
+            where = "/".join(str(p) for p in error.absolute_path) or "notebook"
+            problems.append(f"schema: {where}: {error.message}")
+            if len(problems) >= 5:
+                problems.append("schema: (more problems not shown)")
+                break
+    except nbformat.ValidationError as exc:  # pragma: no cover - defensive
+        problems.append(f"schema: {exc.message}")
+    return problems

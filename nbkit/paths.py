@@ -1,0 +1,65 @@
+"""Which notebooks a command works on: the paths given, or the project's configured set."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from pathlib import Path
+
+from nbkit import git
+from nbkit.config import Config
+from nbkit.errors import BadInput
+
+_SKIP_DIRS = {".ipynb_checkpoints", ".git", ".venv", "venv", "node_modules", "__pycache__"}
+
+
+def _matches(rel: str, patterns: Sequence[str]) -> bool:
+    for pattern in patterns:
+        if fnmatch.fnmatch(rel, pattern):
+            return True
+        if pattern.startswith("**/") and fnmatch.fnmatch(rel, pattern[3:]):
+            return True
+    return False
+
+
+def _walk(folder: Path) -> list[Path]:
+    found: list[Path] = []
+    for path in sorted(folder.rglob("*.ipynb")):
+        rel_parts = path.relative_to(folder).parts
+        if any(part in _SKIP_DIRS or part.startswith(".") for part in rel_parts[:-1]):
+            continue
+        if path.is_file():
+            found.append(path)
+    return found
+
+
+def configured_notebooks(config: Config) -> list[Path]:
+    """Tracked notebooks matching ``notebooks`` minus ``exclude`` (all on disk outside git)."""
+    root = config.root
+    if git.toplevel(root) is not None:
+        candidates = [root / p for p in git.tracked_files(root, ["*.ipynb"])]
+        candidates = [p for p in candidates if p.is_file()]
+    else:
+        candidates = _walk(root)
+    result = []
+    for path in candidates:
+        rel = path.relative_to(root).as_posix()
+        if _matches(rel, config.notebooks) and not _matches(rel, config.exclude):
+            result.append(path)
+    return result
+
+
+def notebooks(paths: Sequence[str], config: Config) -> list[Path]:
+    """Expand command-line paths: files as given, folders to the notebooks inside them."""
+    if not paths:
+        return configured_notebooks(config)
+    result: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir() and path.suffix != ".ipynb":
+            result.extend(_walk(path))
+        elif path.exists() or path.is_symlink():
+            result.append(path)
+        else:
+            raise BadInput("no such file", raw)
+    return list(dict.fromkeys(result))

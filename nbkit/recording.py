@@ -1,0 +1,46 @@
+"""``nbkit.record(name, value)``: log a result from inside a notebook as a display output."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+MIME_TYPE = "application/vnd.nbkit.record+json"
+_MAX_VALUE_BYTES = 64 * 1024
+
+
+def _check_value(name: str, value: Any) -> Any:
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("nbkit.record: the name must be a non-empty string")
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # JSON has no NaN/inf; keep it readable instead of failing
+    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+        value = value.item()
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"nbkit.record({name!r}): value is not JSON-serialisable: {exc}") from None
+    if len(text) > _MAX_VALUE_BYTES:
+        raise ValueError(f"nbkit.record({name!r}): value is larger than 64 KiB")
+    return value
+
+
+def record_value(name: str, value: Any = None, *, figure: Any = None) -> None:
+    """Display the record so it lands in the executed notebook's outputs."""
+    value = _check_value(name, value)
+    payload = {"name": name, "value": value}
+    bundle: dict[str, Any] = {MIME_TYPE: payload, "text/plain": f"{name} = {value!r}"}
+    if figure is not None:
+        import base64
+        import io
+
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        bundle["image/png"] = base64.b64encode(buffer.getvalue()).decode("ascii")
+    try:
+        from IPython.display import display
+    except ImportError:  # outside IPython: nothing to attach the record to
+        print(bundle["text/plain"])
+        return
+    display(bundle, raw=True)  # type: ignore[no-untyped-call]

@@ -1,0 +1,60 @@
+"""Is this a notebook git and Jupyter can both live with? One line per problem."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import NamedTuple
+
+from nbkit import notebook
+from nbkit.cache import Cache, digest
+from nbkit.errors import BadInput
+
+
+class Problem(NamedTuple):
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def validate_file(
+    path: str | Path, *, max_output_bytes: int | None = None, cache: Cache | None = None
+) -> list[Problem]:
+    """Problems with one notebook: unreadable, conflict markers, schema, duplicate ids, size."""
+    name = str(path)
+    try:
+        data = notebook.read_bytes(path)
+        key = digest(data + f"\0{max_output_bytes}".encode())
+        if cache is not None and cache.has("valid", key):
+            return []
+        nb = notebook.loads(data, path)
+    except BadInput as exc:
+        text = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
+        return [Problem(name, text)]
+    problems = [Problem(name, m) for m in notebook.validate_schema(nb, path)]
+    seen: dict[str, int] = {}
+    for index, cell in enumerate(nb.get("cells", [])):
+        cell_id = cell.get("id")
+        if isinstance(cell_id, str):
+            if cell_id in seen:
+                problems.append(
+                    Problem(name, f"cells {seen[cell_id]} and {index} share the id {cell_id!r}")
+                )
+            seen.setdefault(cell_id, index)
+        if max_output_bytes is None:
+            continue
+        for output in cell.get("outputs", []):
+            size = len(json.dumps(output, ensure_ascii=False).encode())
+            if size > max_output_bytes:
+                problems.append(
+                    Problem(
+                        name,
+                        f"cell {index} has an output of {size:,} bytes "
+                        f"(limit {max_output_bytes:,})",
+                    )
+                )
+    if not problems and cache is not None:
+        cache.add("valid", key)
+    return problems

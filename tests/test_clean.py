@@ -1,0 +1,150 @@
+"""clean: what is stripped, what is kept, idempotence, mtime, policy, CLI behaviour."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from nbkit.clean import clean_notebook
+from nbkit.config import CleanPolicy
+from tests.conftest import assert_one_line_error, commit_all, make_nb, read_nb, write_nb
+
+DIRTY = make_nb(
+    {
+        "cell_type": "code",
+        "id": "keep-me-1",
+        "source": "lr = 0.1",
+        "metadata": {"tags": ["parameters"], "ExecuteTime": {"start": "x"}, "collapsed": True},
+        "execution_count": 1,
+        "outputs": [],
+    },
+    {
+        "cell_type": "code",
+        "id": "keep-me-2",
+        "source": "print(lr)",
+        "metadata": {"scrolled": True, "papermill": {"duration": 1.0}, "tags": ["keep-output"]},
+        "execution_count": 2,
+        "outputs": [{"output_type": "stream", "name": "stdout", "text": "0.1\n"}],
+    },
+    metadata={
+        "widgets": {"state": {}},
+        "papermill": {"parameters": {}},
+        "language_info": {"name": "python", "version": "3.11.7", "mimetype": "text/x-python"},
+    },
+)
+
+
+def test_clean_strips_volatile_and_keeps_ids_tags_kernelspec() -> None:
+    cleaned = clean_notebook(DIRTY)
+    c0, c1 = cleaned["cells"]
+    assert c0["id"] == "keep-me-1" and c1["id"] == "keep-me-2"
+    assert c0["metadata"] == {"tags": ["parameters"]}
+    assert c1["metadata"] == {"tags": ["keep-output"]}
+    assert c0["execution_count"] is None and c1["outputs"] == []
+    meta = cleaned["metadata"]
+    assert "widgets" not in meta and "papermill" not in meta
+    assert meta["language_info"] == {"name": "python"}
+    assert meta["kernelspec"]["name"] == "python3"
+    nbformat.validate(nbformat.from_dict(cleaned))
+
+
+def test_policy_keeps_tagged_outputs_and_drops_large_ones() -> None:
+    tagged = clean_notebook(DIRTY, CleanPolicy(keep_output="tagged"))
+    assert tagged["cells"][1]["outputs"][0]["text"] == "0.1\n"
+    tiny = clean_notebook(DIRTY, CleanPolicy(keep_output="all", max_output_bytes=10))
+    assert tiny["cells"][1]["outputs"] == []
+    extra = clean_notebook(DIRTY, CleanPolicy(drop_cell_metadata=("tags",)))
+    assert "tags" not in extra["cells"][0]["metadata"]
+    kept = clean_notebook(DIRTY, CleanPolicy(keep_cell_metadata=("ExecuteTime",)))
+    assert "ExecuteTime" in kept["cells"][0]["metadata"]
+
+
+def test_clean_does_not_mutate_input() -> None:
+    before = json.dumps(DIRTY, sort_keys=True)
+    clean_notebook(DIRTY)
+    assert json.dumps(DIRTY, sort_keys=True) == before
+
+
+_text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=30)
+_cell = st.fixed_dictionaries(
+    {
+        "cell_type": st.sampled_from(["code", "markdown", "raw"]),
+        "source": _text,
+        "metadata": st.dictionaries(
+            st.sampled_from(["tags", "ExecuteTime", "collapsed", "scrolled", "custom"]),
+            st.just(["parameters"]) | st.booleans(),
+            max_size=3,
+        ),
+    }
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(cells=st.lists(_cell, max_size=6), keep=st.sampled_from(["none", "all", "tagged"]))
+def test_clean_is_idempotent_and_keeps_sources(cells: list[dict[str, Any]], keep: str) -> None:
+    nb = make_nb(*cells)
+    policy = CleanPolicy(keep_output=keep)
+    once = clean_notebook(nb, policy)
+    assert clean_notebook(once, policy) == once
+    assert [c["source"] for c in once["cells"]] == [c["source"] for c in nb["cells"]]
+    assert [c["cell_type"] for c in once["cells"]] == [c["cell_type"] for c in nb["cells"]]
+
+
+def test_cli_clean_check_then_clean(repo: Path, cli: Callable[..., Any]) -> None:
+    path = write_nb(repo / "a b ü.ipynb", DIRTY)
+    result = cli("clean", "--check", path)
+    assert result.code == 1 and "needs cleaning" in result.err
+    assert read_nb(path)["cells"][0]["execution_count"] == 1  # --check wrote nothing
+    assert cli("clean", path).code == 0
+    data = path.read_bytes()
+    assert data == (nbformat.writes(nbformat.read(str(path), as_version=4)) + "\n").encode()
+    mtime = path.stat().st_mtime_ns
+    assert cli("clean", "--check", path).code == 0
+    assert cli("clean", path).code == 0
+    assert path.stat().st_mtime_ns == mtime  # already clean: not rewritten
+
+
+def test_cli_clean_defaults_to_tracked_notebooks(repo: Path, cli: Callable[..., Any]) -> None:
+    tracked = write_nb(repo / "nb" / "t.ipynb", DIRTY)
+    commit_all(repo)
+    untracked = write_nb(repo / "u.ipynb", DIRTY)
+    assert cli("clean").code == 0
+    assert read_nb(tracked)["cells"][1]["outputs"] == []
+    assert read_nb(untracked)["cells"][1]["outputs"] != []
+
+
+def test_cli_clean_keeps_crlf(repo: Path, cli: Callable[..., Any]) -> None:
+    path = write_nb(repo / "crlf.ipynb", DIRTY)
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert cli("clean", path).code == 0
+    data = path.read_bytes()
+    assert b"\r\n" in data and b"\n" not in data.replace(b"\r\n", b"")
+
+
+def test_cli_clean_bad_input_exit_2_nothing_changed(repo: Path, cli: Callable[..., Any]) -> None:
+    bad = repo / "bad.ipynb"
+    bad.write_text('{"cells": [')
+    result = cli("clean", bad)
+    assert result.code == 2
+    assert_one_line_error(result.err, "bad.ipynb", "invalid JSON")
+    assert bad.read_text() == '{"cells": ['
+    missing = cli("clean", repo / "missing.ipynb")
+    assert missing.code == 2
+    assert_one_line_error(missing.err, "missing.ipynb", "no such file")
+
+
+def test_policy_from_pyproject(repo: Path, cli: Callable[..., Any]) -> None:
+    (repo / "pyproject.toml").write_text('[tool.nbkit.clean]\nkeep_output = "tagged"\n')
+    path = write_nb(repo / "a.ipynb", DIRTY)
+    assert cli("clean", path).code == 0
+    assert read_nb(path)["cells"][1]["outputs"][0]["name"] == "stdout"
+    (repo / "pyproject.toml").write_text('[tool.nbkit.clean]\nkeep_output = "sometimes"\n')
+    result = cli("clean", path)
+    assert result.code == 2
+    assert_one_line_error(result.err, "pyproject.toml", "keep_output")
