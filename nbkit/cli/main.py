@@ -22,8 +22,31 @@ from nbkit.errors import NbkitError
 
 # name -> (module, attribute, one-line help, hidden)
 COMMANDS: dict[str, tuple[str, str, str, bool]] = {
+    # keeping notebooks clean, valid and paired
     "clean": ("nbkit.cli.notebooks", "clean", "Strip outputs and volatile metadata.", False),
     "validate": ("nbkit.cli.notebooks", "validate", "Check notebooks are valid.", False),
+    "pair": ("nbkit.cli.pairing", "pair", "Pair notebooks with text scripts.", False),
+    "sync": ("nbkit.cli.pairing", "sync", "Bring notebooks and paired scripts in step.", False),
+    # hooks and set-up
+    "install": ("nbkit.cli.hooks", "install", "Install git hooks and notebook drivers.", False),
+    "uninstall": ("nbkit.cli.hooks", "uninstall", "Remove what install added.", False),
+    "init": ("nbkit.cli.hooks", "init", "Scaffold nbkit config and templates.", False),
+    "hook": ("nbkit.cli.hooks", "hook", "Entry points for pre-commit and git hooks.", True),
+    "filter-process": ("nbkit.cli.hooks", "filter_process", "git clean filter process.", True),
+    # review and merge
+    "diff": ("nbkit.cli.review", "diff", "Show a notebook-aware diff.", False),
+    "review": ("nbkit.cli.review", "review", "Report on notebooks changed in a range.", False),
+    "textconv": ("nbkit.cli.review", "textconv", "Readable text of a notebook for git.", True),
+    "merge-driver": ("nbkit.cli.merge", "merge_driver", "git merge driver for notebooks.", True),
+    "resolve": ("nbkit.cli.merge", "resolve", "Repair notebooks broken by conflict markers.", False),
+    # environments
+    "lock": ("nbkit.cli.env", "lock", "Lock the project's dependencies.", False),
+    "env": ("nbkit.cli.env", "env", "Create the environment and kernel from the lock.", False),
+    # experiments
+    "run": ("nbkit.cli.runs", "run", "Execute a notebook and record the run.", False),
+    "runs": ("nbkit.cli.runs", "runs", "List, show and compare recorded runs.", False),
+    "rerun": ("nbkit.cli.experiments", "rerun", "Reproduce a recorded run.", False),
+    "sweep": ("nbkit.cli.experiments", "sweep", "Run a parameter grid.", False),
 }
 
 
@@ -37,8 +60,15 @@ class LazyGroup(click.Group):
         entry = COMMANDS.get(cmd_name)
         if entry is None:
             return None
-        module = importlib.import_module(entry[0])
-        command = getattr(module, entry[1])
+        try:
+            module = importlib.import_module(entry[0])
+        except ModuleNotFoundError as exc:
+            if exc.name != entry[0]:
+                raise
+            return None  # a command whose module is not built yet
+        command = getattr(module, entry[1], None)
+        if command is None:
+            return None
         assert isinstance(command, click.Command)
         return command
 
