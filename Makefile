@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check nbkit tests benchmarks demo
+	$(BIN)/ruff check .
 	$(BIN)/mypy nbkit
 
 unit: $(STAMP)

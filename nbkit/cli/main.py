@@ -38,7 +38,7 @@ COMMANDS: dict[str, tuple[str, str, str, bool]] = {
     "review": ("nbkit.cli.review", "review", "Report on notebooks changed in a range.", False),
     "textconv": ("nbkit.cli.review", "textconv", "Readable text of a notebook for git.", True),
     "merge-driver": ("nbkit.cli.merge", "merge_driver", "git merge driver for notebooks.", True),
-    "resolve": ("nbkit.cli.merge", "resolve", "Repair notebooks broken by conflict markers.", False),
+    "resolve": ("nbkit.cli.merge", "resolve", "Repair notebooks with conflict markers.", False),
     # environments
     "lock": ("nbkit.cli.env", "lock", "Lock the project's dependencies.", False),
     "env": ("nbkit.cli.env", "env", "Create the environment and kernel from the lock.", False),
