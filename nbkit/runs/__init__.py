@@ -1,0 +1,1 @@
+"""Experiments: execute notebooks, record runs, compare, rerun and sweep them."""

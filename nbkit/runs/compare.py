@@ -1,0 +1,308 @@
+"""Two or more runs side by side, and two executed notebooks compared output by output.
+
+Pure functions over manifests (dicts) and notebook dicts: the CLI loads runs from the ledger,
+``rerun`` loads the original and the new execution, both come here for the verdict.
+Numbers are compared within a tolerance everywhere (metrics, and numbers inside text
+outputs) because a last-digit change in a float is not a failed reproduction.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+MISSING = "—"  # how an absent value is shown; never a value a manifest can hold
+
+_NUMBER_RE = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+_TEXT_MIMES = ("text/plain", "text/markdown", "text/latex", "text/html")
+_IMAGE_MIMES = ("image/png", "image/jpeg")
+_RECORD_MIME = "application/vnd.nbkit.record+json"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How close two numbers must be: ``|a - b| <= atol + rtol * |b|`` (numpy's rule)."""
+
+    rtol: float = 1e-7
+    atol: float = 0.0
+
+    def close(self, a: float, b: float) -> bool:
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return abs(a - b) <= self.atol + self.rtol * abs(b)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One compared field: its section, its name and one value per run."""
+
+    section: str  # "run" | "parameters" | "environment" | "inputs" | "metrics"
+    key: str
+    values: tuple[Any, ...]
+    differs: bool
+
+
+@dataclass(frozen=True)
+class Comparison:
+    run_ids: tuple[str, ...]
+    rows: tuple[Row, ...]
+
+    def section(self, name: str) -> list[Row]:
+        return [row for row in self.rows if row.section == name]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "runs": list(self.run_ids),
+            "rows": [
+                {"section": r.section, "key": r.key, "values": list(r.values), "differs": r.differs}
+                for r in self.rows
+            ],
+        }
+
+
+def values_equal(a: Any, b: Any, tol: Tolerance) -> bool:
+    """Equality with numbers compared within ``tol``, recursing into lists and dicts."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return tol.close(float(a), float(b))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(values_equal(x, y, tol) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(values_equal(a[k], b[k], tol) for k in a)
+    return bool(a == b)
+
+
+def _row(section: str, key: str, values: Sequence[Any], tol: Tolerance) -> Row:
+    first = values[0]
+    differs = any(not values_equal(first, v, tol) for v in values[1:])
+    return Row(section, key, tuple(values), differs)
+
+
+def _get(manifest: Mapping[str, Any], *keys: str) -> Any:
+    value: Any = manifest
+    for key in keys:
+        if not isinstance(value, Mapping) or key not in value:
+            return MISSING
+        value = value[key]
+    return value
+
+
+def _table(manifests: Sequence[Mapping[str, Any]], field: str) -> list[dict[str, Any]]:
+    out = []
+    for manifest in manifests:
+        value = manifest.get(field)
+        out.append(value if isinstance(value, dict) else {})
+    return out
+
+
+def _keyed_rows(
+    section: str, tables: list[dict[str, Any]], tol: Tolerance, only_differing: bool = False
+) -> Iterator[Row]:
+    keys = sorted({k for table in tables for k in table})
+    for key in keys:
+        row = _row(section, key, [t.get(key, MISSING) for t in tables], tol)
+        if row.differs or not only_differing:
+            yield row
+
+
+def _fingerprints(manifest: Mapping[str, Any], field: str = "inputs") -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for entry in manifest.get(field) or []:
+        if isinstance(entry, dict) and "path" in entry:
+            sha = entry.get("sha256")
+            result[str(entry["path"])] = sha[:12] if isinstance(sha, str) else MISSING
+    return result
+
+
+def compare_manifests(
+    manifests: Sequence[Mapping[str, Any]], tol: Tolerance | None = None
+) -> Comparison:
+    """Parameters, environment differences, inputs and metrics of runs side by side.
+
+    Packages are listed only where they differ (a full list would drown the table); the
+    first manifest is the base the others are compared with.
+    """
+    tol = tol or Tolerance(rtol=0.0, atol=0.0)
+    exact = Tolerance(rtol=0.0, atol=0.0)
+    rows: list[Row] = []
+    for key, path in (
+        ("notebook", ("notebook", "path")),
+        ("commit", ("git", "commit")),
+        ("dirty", ("git", "dirty")),
+        ("status", ("status",)),
+        ("duration", ("duration",)),
+    ):
+        row = _row("run", key, [_get(m, *path) for m in manifests], exact)
+        # durations always differ a little; showing them is useful, flagging them is noise
+        rows.append(replace(row, differs=False) if key == "duration" else row)
+    rows.extend(_keyed_rows("parameters", _table(manifests, "parameters"), exact))
+    for key, path in (
+        ("python", ("kernel", "python_version")),
+        ("kernel", ("kernel", "name")),
+        ("lock_hash", ("lock_hash",)),
+    ):
+        rows.append(_row("environment", key, [_get(m, *path) for m in manifests], exact))
+    packages = [_get(m, "kernel", "packages") for m in manifests]
+    tables = [p if isinstance(p, dict) else {} for p in packages]
+    rows.extend(
+        Row("environment", f"package {r.key}", r.values, r.differs)
+        for r in _keyed_rows("packages", tables, exact, only_differing=True)
+    )
+    inputs = [{**_fingerprints(m, "files_read"), **_fingerprints(m)} for m in manifests]
+    rows.extend(_keyed_rows("inputs", inputs, exact))
+    rows.extend(_keyed_rows("metrics", _table(manifests, "metrics"), tol))
+    ids = tuple(str(m.get("id", f"run{i}")) for i, m in enumerate(manifests))
+    return Comparison(ids, tuple(rows))
+
+
+# ---- executed notebooks, output by output -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutputDiff:
+    """One cell whose outputs did not reproduce."""
+
+    cell: int  # index in the executed notebook
+    kind: str  # "text" | "image" | "error" | "missing"
+    detail: str
+
+
+@dataclass(frozen=True)
+class OutputComparison:
+    cells_compared: int
+    outputs_compared: int
+    diffs: tuple[OutputDiff, ...]
+
+    @property
+    def matched(self) -> bool:
+        return not self.diffs
+
+    def cells(self) -> list[int]:
+        return sorted({d.cell for d in self.diffs})
+
+
+def text_close(a: str, b: str, tol: Tolerance) -> bool:
+    """Texts equal except for numbers, which must be close: ``0.30000000000000004`` == ``0.3``."""
+    if a == b:
+        return True
+    parts_a, parts_b = _NUMBER_RE.split(a), _NUMBER_RE.split(b)
+    if parts_a != parts_b:
+        return False
+    nums_a, nums_b = _NUMBER_RE.findall(a), _NUMBER_RE.findall(b)
+    return all(tol.close(float(x), float(y)) for x, y in zip(nums_a, nums_b, strict=True))
+
+
+def _text(value: Any) -> str:
+    return "".join(value) if isinstance(value, list) else str(value)
+
+
+def _comparable(output: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """What of an output is compared: (kind, value), or None for what is not compared.
+
+    stderr is left out: warnings name temporary paths and line numbers of installed packages,
+    which differ between a worktree and the original checkout without meaning anything.
+    """
+    kind = output.get("output_type")
+    if kind == "stream":
+        return None if output.get("name") == "stderr" else ("text", _text(output.get("text", "")))
+    if kind == "error":
+        return ("error", f"{output.get('ename')}: {output.get('evalue')}")
+    data = output.get("data")
+    if kind not in ("execute_result", "display_data") or not isinstance(data, dict):
+        return None
+    for mime in _IMAGE_MIMES:
+        if mime in data:
+            return ("image", _text(data[mime]))
+    if _RECORD_MIME in data:
+        return ("record", data[_RECORD_MIME])
+    for mime in _TEXT_MIMES:
+        if mime in data:
+            return ("text", _text(data[mime]))
+    return None
+
+
+def _code_cells(nb: Mapping[str, Any]) -> list[tuple[int, list[tuple[str, Any]]]]:
+    cells = []
+    for index, cell in enumerate(nb.get("cells") or []):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            outs = [c for o in cell.get("outputs") or [] if (c := _comparable(o)) is not None]
+            cells.append((index, outs))
+    return cells
+
+
+def _short(text: str, limit: int = 60) -> str:
+    text = text.strip().replace("\n", "⏎")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _compare_one(kind: str, old: Any, new: Any, tol: Tolerance) -> str | None:
+    """None when the outputs match, else what differs."""
+    if kind == "image":
+        return image_difference(old, new)
+    if kind == "record":
+        if values_equal(old, new, tol):
+            return None
+        return f"recorded {_short(str(old))} -> {_short(str(new))}"
+    if text_close(str(old), str(new), tol):
+        return None
+    return f"{_short(str(old))!r} -> {_short(str(new))!r}"
+
+
+def compare_outputs(
+    old_nb: Mapping[str, Any], new_nb: Mapping[str, Any], tol: Tolerance
+) -> OutputComparison:
+    """Code cells' outputs compared in order: text within tolerance, images by pixels."""
+    old_cells, new_cells = _code_cells(old_nb), _code_cells(new_nb)
+    diffs: list[OutputDiff] = []
+    count = 0
+    if len(old_cells) != len(new_cells):
+        diffs.append(
+            OutputDiff(-1, "missing", f"{len(old_cells)} code cells recorded, {len(new_cells)} now")
+        )
+    for (index, old), (_index, new) in zip(old_cells, new_cells, strict=False):
+        kinds_old, kinds_new = [k for k, _ in old], [k for k, _ in new]
+        if kinds_old != kinds_new:
+            detail = f"outputs {kinds_old or 'none'} recorded, {kinds_new or 'none'} now"
+            diffs.append(OutputDiff(index, "missing", detail))
+            continue
+        for (kind, old_value), (_kind, new_value) in zip(old, new, strict=True):
+            count += 1
+            problem = _compare_one(kind, old_value, new_value, tol)
+            if problem:
+                diffs.append(OutputDiff(index, kind, problem))
+    return OutputComparison(len(old_cells), count, tuple(diffs))
+
+
+def image_difference(old_b64: str, new_b64: str) -> str | None:
+    """None when two base64 images have the same pixels, else a size or changed-pixels figure.
+
+    Pixels, not bytes: PNG metadata (software version, timestamps) changes the bytes of an
+    identical picture.
+    """
+    if old_b64.strip() == new_b64.strip():
+        return None
+    import io
+
+    from PIL import Image, ImageChops
+
+    try:
+        old = Image.open(io.BytesIO(base64.b64decode(old_b64))).convert("RGBA")
+        new = Image.open(io.BytesIO(base64.b64decode(new_b64))).convert("RGBA")
+    except (OSError, ValueError) as exc:
+        return f"image cannot be decoded: {exc}"
+    if old.size != new.size:
+        return f"image size {old.size[0]}x{old.size[1]} -> {new.size[0]}x{new.size[1]}"
+    diff = ImageChops.difference(old, new)
+    strongest = diff.getchannel(0)
+    for band in diff.split()[1:]:
+        strongest = ImageChops.lighter(strongest, band)
+    total = old.size[0] * old.size[1]
+    changed = total - strongest.histogram()[0]
+    if not changed:
+        return None
+    return f"{changed} of {total} pixels changed ({100 * changed / total:.2f}%)"

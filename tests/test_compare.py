@@ -1,0 +1,259 @@
+"""compare.py and gate.py on hand-written manifests and notebooks (pure, no kernels)."""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+import pytest
+
+from nbkit.errors import BadInput
+from nbkit.runs.compare import (
+    Tolerance,
+    compare_manifests,
+    compare_outputs,
+    image_difference,
+    text_close,
+    values_equal,
+)
+from nbkit.runs.gate import evaluate, parse_gate
+
+
+def manifest(run_id: str, **over: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "id": run_id,
+        "notebook": {"path": "train.ipynb", "sha256": "a" * 64},
+        "git": {"commit": "c" * 40, "branch": "main", "dirty": False},
+        "parameters": {"lr": 0.1, "depth": 3},
+        "kernel": {
+            "name": "python3",
+            "python_version": "3.11.7",
+            "packages": {"numpy": "1.26.4", "pandas": "2.2.0", "scipy": "1.12.0"},
+        },
+        "lock_hash": "L1",
+        "inputs": [{"path": "data/train.csv", "sha256": "1" * 64, "size": 10}],
+        "status": "succeeded",
+        "duration": 1.5,
+        "metrics": {"accuracy": 0.95, "loss": 0.2},
+    }
+    base.update(over)
+    return base
+
+
+# ---- side by side ---------------------------------------------------------------------------
+
+
+def test_identical_runs_have_no_differences() -> None:
+    comparison = compare_manifests([manifest("a"), manifest("b", duration=9.0)])
+    assert comparison.run_ids == ("a", "b")
+    assert not [row for row in comparison.rows if row.differs]
+    assert {row.key for row in comparison.section("metrics")} == {"accuracy", "loss"}
+
+
+def test_parameters_environment_inputs_and_metrics_side_by_side() -> None:
+    new_kernel = {
+        "name": "python3",
+        "python_version": "3.12.1",
+        "packages": {"numpy": "2.0.0", "pandas": "2.2.0", "torch": "2.3.0"},
+    }
+    comparison = compare_manifests(
+        [
+            manifest("a"),
+            manifest(
+                "b",
+                parameters={"lr": 0.01, "depth": 3},
+                kernel=new_kernel,
+                inputs=[{"path": "data/train.csv", "sha256": "2" * 64, "size": 10}],
+                metrics={"accuracy": 0.97},
+            ),
+        ]
+    )
+    differing = {(r.section, r.key): r.values for r in comparison.rows if r.differs}
+    assert differing[("parameters", "lr")] == (0.1, 0.01)
+    assert ("parameters", "depth") not in differing
+    assert differing[("environment", "python")] == ("3.11.7", "3.12.1")
+    # only the packages that differ are listed; an absent one shows as a dash
+    assert differing[("environment", "package numpy")] == ("1.26.4", "2.0.0")
+    assert differing[("environment", "package scipy")] == ("1.12.0", "—")
+    assert differing[("environment", "package torch")] == ("—", "2.3.0")
+    assert not [r for r in comparison.rows if r.key == "package pandas"]
+    assert differing[("inputs", "data/train.csv")] == ("1" * 12, "2" * 12)
+    assert differing[("metrics", "loss")] == (0.2, "—")
+    assert comparison.to_json()["runs"] == ["a", "b"]
+
+
+def test_metric_tolerance_applies_to_compare() -> None:
+    runs = [manifest("a"), manifest("b", metrics={"accuracy": 0.9500001, "loss": 0.2})]
+    assert [r.key for r in compare_manifests(runs).rows if r.differs] == ["accuracy"]
+    assert not [r for r in compare_manifests(runs, Tolerance(atol=1e-3)).rows if r.differs]
+
+
+def test_three_runs_compare_against_the_first() -> None:
+    runs = [manifest("a"), manifest("b"), manifest("c", parameters={"lr": 0.5, "depth": 3})]
+    row = next(r for r in compare_manifests(runs).rows if r.key == "lr")
+    assert row.values == (0.1, 0.1, 0.5)
+    assert row.differs
+
+
+# ---- the --fail-if grammar ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("gate", "base", "new", "failed"),
+    [
+        ("accuracy < base - 0.01", 0.95, 0.93, True),
+        ("accuracy < base - 0.01", 0.95, 0.945, False),
+        ("accuracy<base-0.01", 0.95, 0.93, True),
+        ("loss > base * 1.1", 0.2, 0.23, True),
+        ("loss > base * 1.1", 0.2, 0.21, False),
+        ("loss >= (base + 0.1) / 2", 0.2, 0.16, True),
+        ("accuracy < 0.9", 0.5, 0.95, False),
+        ("accuracy <= -base + 2", 1.0, 1.0, True),
+        ("accuracy != base", 1, 1.0, False),
+        ("accuracy == 1e-3", 0, 0.001, True),
+    ],
+)
+def test_gate_evaluates_numbers(gate: str, base: float, new: float, failed: bool) -> None:
+    parsed = parse_gate(gate)
+    result = evaluate(parsed, {parsed.metric: base}, {parsed.metric: new}, "a", "b")
+    assert result.failed is failed, result.reason
+    assert ("regression" in result.reason) is failed
+
+
+def test_gate_metric_names_may_hold_dots_and_dashes() -> None:
+    gate = parse_gate("val-loss.top1 > base")
+    assert gate.metric == "val-loss.top1"
+    assert evaluate(gate, {"val-loss.top1": 1}, {"val-loss.top1": 2}, "a", "b").failed
+
+
+def test_missing_or_non_numeric_metric_fails_the_gate() -> None:
+    gate = parse_gate("accuracy < base - 0.01")
+    missing_new = evaluate(gate, {"accuracy": 0.9}, {}, "a", "b")
+    assert missing_new.failed and "not recorded in run b" in missing_new.reason
+    missing_base = evaluate(gate, {}, {"accuracy": 0.9}, "a", "b")
+    assert missing_base.failed and "base run a" in missing_base.reason
+    text = evaluate(gate, {"accuracy": 0.9}, {"accuracy": "high"}, "a", "b")
+    assert text.failed and "not a number" in text.reason
+    # a gate that does not use base does not need the base metric
+    assert not evaluate(parse_gate("accuracy < 0.5"), {}, {"accuracy": 0.9}, "a", "b").failed
+
+
+def test_division_by_zero_fails_the_gate() -> None:
+    result = evaluate(parse_gate("x > 1 / base"), {"x": 0}, {"x": 1}, "a", "b")
+    assert result.failed and "division by zero" in result.reason
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "accuracy",
+        "accuracy < ",
+        "accuracy < base -",
+        "accuracy < __import__('os').system('true')",
+        "accuracy < base.real",
+        "accuracy < (base",
+        "accuracy < base 2",
+        "accuracy < other",
+        "accuracy < base ** 2",
+        "< base",
+    ],
+)
+def test_malformed_gates_are_bad_input_and_never_evaluated(text: str) -> None:
+    with pytest.raises(BadInput) as info:
+        parse_gate(text)
+    assert info.value.path == "--fail-if"
+
+
+# ---- outputs --------------------------------------------------------------------------------
+
+
+def test_values_and_text_within_tolerance() -> None:
+    tol = Tolerance(rtol=1e-6)
+    assert values_equal({"a": [1.0, 2.0]}, {"a": [1.0000001, 2.0]}, tol)
+    assert not values_equal({"a": [1.0]}, {"a": [1.1]}, tol)
+    assert not values_equal(True, 1, tol)
+    assert values_equal(float("nan"), float("nan"), tol)
+    assert text_close("loss 0.30000000000000004 at step 3", "loss 0.3 at step 3", tol)
+    assert not text_close("loss 0.31 at step 3", "loss 0.3 at step 3", tol)
+    assert not text_close("loss 0.3 at step 3", "loss 0.3 at step 4 more", tol)
+
+
+def _png(color: tuple[int, int, int], size: tuple[int, int] = (8, 8), dot: bool = False) -> str:
+    from PIL import Image
+
+    image = Image.new("RGB", size, color)
+    if dot:
+        image.putpixel((0, 0), (color[0] ^ 1, color[1], color[2]))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_images_compared_by_pixels_not_bytes() -> None:
+    from PIL import Image
+
+    red = _png((200, 0, 0))
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(buffer, format="PNG", compress_level=0)
+    same_pixels_other_bytes = base64.b64encode(buffer.getvalue()).decode()
+    assert same_pixels_other_bytes != red
+    assert image_difference(red, same_pixels_other_bytes) is None
+    assert image_difference(red, _png((200, 0, 0), dot=True)) == "1 of 64 pixels changed (1.56%)"
+    assert image_difference(red, _png((200, 0, 0), size=(4, 8))) == "image size 8x8 -> 4x8"
+
+
+def executed(*outputs: list[dict[str, Any]]) -> dict[str, Any]:
+    cells: list[dict[str, Any]] = [{"cell_type": "markdown", "source": "# t", "metadata": {}}]
+    for outs in outputs:
+        cells.append({"cell_type": "code", "source": "", "metadata": {}, "outputs": outs})
+    return {"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+
+
+def stream(text: str, name: str = "stdout") -> dict[str, Any]:
+    return {"output_type": "stream", "name": name, "text": text}
+
+
+def result(data: dict[str, Any]) -> dict[str, Any]:
+    return {"output_type": "execute_result", "data": data, "metadata": {}, "execution_count": 1}
+
+
+def test_outputs_compared_cell_by_cell() -> None:
+    tol = Tolerance(rtol=1e-6)
+    old = executed(
+        [stream("x = 0.1\n"), stream("warning at /tmp/a\n", "stderr")],
+        [result({"text/plain": "42"})],
+        [result({"image/png": _png((0, 0, 200))})],
+    )
+    same = executed(
+        [stream("x = 0.10000000001\n"), stream("warning at /tmp/b\n", "stderr")],
+        [result({"text/plain": ["4", "2"]})],
+        [result({"image/png": _png((0, 0, 200))})],
+    )
+    comparison = compare_outputs(old, same, tol)
+    assert comparison.matched, comparison.diffs
+    assert comparison.cells_compared == 3 and comparison.outputs_compared == 3
+
+    changed = executed(
+        [stream("x = 0.2\n")],
+        [result({"text/plain": "42"})],
+        [result({"image/png": _png((0, 0, 200), dot=True)})],
+    )
+    comparison = compare_outputs(old, changed, tol)
+    assert comparison.cells() == [1, 3]
+    assert [d.kind for d in comparison.diffs] == ["text", "image"]
+    assert "'x = 0.1' -> 'x = 0.2'" in comparison.diffs[0].detail
+
+
+def test_errors_records_and_missing_outputs_differ() -> None:
+    tol = Tolerance()
+    record = "application/vnd.nbkit.record+json"
+    old = executed([result({record: {"name": "acc", "value": 0.9}, "text/plain": "acc"})], [])
+    error = {"output_type": "error", "ename": "ValueError", "evalue": "bad", "traceback": []}
+    new = executed([result({record: {"name": "acc", "value": 0.8}, "text/plain": "acc"})], [error])
+    diffs = compare_outputs(old, new, tol).diffs
+    assert [(d.cell, d.kind) for d in diffs] == [(1, "record"), (2, "missing")]
+    fewer = compare_outputs(old, executed([]), tol)
+    assert (
+        fewer.diffs[0].kind == "missing" and "2 code cells recorded, 1 now" in fewer.diffs[0].detail
+    )
