@@ -18,6 +18,8 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, mode: int | None = None
     and leaves the original untouched.
     """
     path = Path(path)
+    if path.is_symlink():  # write through the link: replacing it would turn it into a copy
+        path = Path(os.path.realpath(path))
     folder = path.parent
     if mode is None:
         try:
@@ -37,7 +39,7 @@ def atomic_write_bytes(path: str | Path, data: bytes, *, mode: int | None = None
     except OSError as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             raise NbkitError("no space left on the device; the file was not changed", path) from exc
         raise NbkitError(f"cannot write: {exc.strerror or exc}", path) from exc
     except BaseException:

@@ -165,3 +165,31 @@ def assert_one_line_error(err: str, *needles: str) -> None:
     assert len(lines) == 1, err
     for needle in needles:
         assert needle in err, err
+
+
+# --- reliability figures (issue 6): summed across xdist workers, printed at the end ---------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import tempfile
+
+    from tests.reliability import LOG_ENV
+
+    if not hasattr(config, "workerinput") and LOG_ENV not in os.environ:
+        fd, path = tempfile.mkstemp(prefix="nbkit-reliability-", suffix=".jsonl")
+        os.close(fd)
+        os.environ[LOG_ENV] = path
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    from tests.reliability import LOG_ENV, totals
+
+    if hasattr(config, "workerinput"):
+        return
+    figures = totals(os.environ.get(LOG_ENV, ""))
+    if figures:
+        terminalreporter.write_line(
+            f"reliability: {figures.get('cases', 0)} malformed-input cases tried, "
+            f"{figures.get('faults', 0)} faults injected, "
+            f"{figures.get('lost', 0)} inputs lost"
+        )
