@@ -57,6 +57,11 @@ class Cache:
             bucket[key] = len(bucket)
             self._dirty = True
 
+    def keys(self, namespace: str) -> list[str]:
+        """Every key of ``namespace``, oldest first (lets a key carry a small value)."""
+        bucket = self._data.get(namespace, {})
+        return sorted(bucket, key=bucket.__getitem__)
+
     def discard(self, namespace: str, key: str) -> None:
         if self._data.get(namespace, {}).pop(key, None) is not None:
             self._dirty = True

@@ -1,0 +1,165 @@
+"""Commands for locked environments: lock, env."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from nbkit.lockinput import EnvSettings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _echo(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _index_options(func: F) -> F:
+    """Where packages come from; the same options on both commands."""
+    options = [
+        click.option(
+            "--find-links",
+            "find_links",
+            multiple=True,
+            type=click.Path(file_okay=False),
+            help="Also look for wheels in DIR (repeatable).",
+        ),
+        click.option("--no-index", is_flag=True, help="Use only --find-links, not the index."),
+        click.option("--index-url", default=None, help="Package index to use instead of PyPI."),
+        click.option("--offline", is_flag=True, help="Use only uv's cache; no network."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _settings(
+    find_links: tuple[str, ...], no_index: bool, index_url: str | None, offline: bool
+) -> EnvSettings:
+    from nbkit import config
+    from nbkit.lockinput import settings
+
+    s = settings(config.load())
+    return dataclasses.replace(
+        s,
+        find_links=s.find_links + tuple(str(Path(d).resolve()) for d in find_links),
+        no_index=s.no_index or no_index,
+        index_url=index_url or s.index_url,
+        offline=s.offline or offline,
+    )
+
+
+@click.command()
+@click.option("--check", is_flag=True, help="Resolve nothing; exit 1 if stale or undeclared.")
+@click.option("--upgrade", is_flag=True, help="Allow every package to move to its newest version.")
+@click.option(
+    "--upgrade-package",
+    "upgrade_packages",
+    multiple=True,
+    metavar="NAME",
+    help="Allow NAME to move to its newest version (repeatable).",
+)
+@click.option(
+    "--as-of",
+    "as_of",
+    metavar="DATE",
+    help="Ignore releases after DATE (e.g. 2024-06-01), as if locking back then.",
+)
+@_index_options
+def lock(
+    check: bool,
+    upgrade: bool,
+    upgrade_packages: tuple[str, ...],
+    as_of: str | None,
+    find_links: tuple[str, ...],
+    no_index: bool,
+    index_url: str | None,
+    offline: bool,
+) -> int:
+    """Lock the declared dependencies (requirements.in or pyproject.toml) with uv.
+
+    Writes requirements.lock with exact versions and hashes; its header records the Python
+    version, platform, uv version and the digest of the input. With --check nothing is
+    resolved: exit 1 when the lock is missing, stale or edited by hand, or when a notebook
+    or paired script imports a module no declared distribution provides.
+
+    \b
+    Examples:
+      nbkit lock                               resolve requirements.in into requirements.lock
+      nbkit lock --upgrade-package pandas      let pandas move, keep every other pin
+      nbkit lock --check                       the pre-commit check (fast, resolves nothing)
+      nbkit lock --find-links wheels/ --no-index   resolve from local wheels only
+    """
+    s = _settings(find_links, no_index, index_url, offline)
+    if check:
+        from nbkit import config
+        from nbkit.lockcheck import check as check_lock
+
+        findings = check_lock(s, config.load(s.root))
+        for finding in findings:
+            _echo(str(finding))
+        if any(f.path == s.lock for f in findings):
+            _echo("hint: nbkit lock")
+        return 1 if findings else 0
+    from nbkit.lock import LockOptions
+    from nbkit.lock import lock as do_lock
+
+    result = do_lock(s, LockOptions(upgrade, upgrade_packages, as_of))
+    state = "written" if result.changed else "up to date"
+    click.echo(f"{s.lock}: {state} ({result.packages} packages from {result.input_label})")
+    return 0
+
+
+@click.command()
+@click.option(
+    "--path",
+    "venv",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Where the environment lives (default: [tool.nbkit.env] venv, or .venv).",
+)
+@click.option("--check", is_flag=True, help="Change nothing; list how it differs from the lock.")
+@click.option("--print-kernel", is_flag=True, help="Print the kernel name for the current lock.")
+@_index_options
+def env(
+    venv: str | None,
+    check: bool,
+    print_kernel: bool,
+    find_links: tuple[str, ...],
+    no_index: bool,
+    index_url: str | None,
+    offline: bool,
+) -> int:
+    """Create or update the environment from the lock, and register its Jupyter kernel.
+
+    The venv gets exactly the locked packages (others are removed); the kernel is named
+    nbkit-<project>-<lock hash>. When the venv already matches the lock nothing is run.
+
+    \b
+    Examples:
+      nbkit env                     build .venv from requirements.lock, register the kernel
+      nbkit env --check             exit 1 and list differences if .venv does not match
+      nbkit env --print-kernel      the kernel name to put in a notebook or `nbkit run -k`
+    """
+    from nbkit import env as envlib
+
+    s = _settings(find_links, no_index, index_url, offline)
+    path = Path(venv).absolute() if venv else None
+    if print_kernel:
+        click.echo(envlib.kernel_name(s, envlib.current_lock(s)))
+        return 0
+    if check:
+        differences = envlib.differences(s, path)
+        for line in differences:
+            _echo(line)
+        return 1 if differences else 0
+    result = envlib.ensure(s, path)
+    for note in result.notes:
+        _echo(f"note: {note}")
+    state = "built from the lock" if result.changed else "already matches the lock"
+    click.echo(f"{result.venv}: {state}; kernel {result.kernel}")
+    return 0

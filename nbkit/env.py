@@ -1,0 +1,247 @@
+"""``nbkit env``: the project's virtual environment and Jupyter kernel, exactly as locked.
+
+``uv venv`` + ``uv pip sync`` (exact: packages not in the lock are removed), then a kernel
+named after the project and the lock hash, so a notebook's kernelspec names the environment
+it needs. A marker inside the venv records the lock hash it was built from: an environment
+that already matches is recognised by reading two small files, without running uv.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from nbkit import config, lockfile, uvrun
+from nbkit.errors import BadInput, ConflictError
+from nbkit.fsutil import atomic_write_text
+from nbkit.lockfile import LockFile
+from nbkit.lockinput import EnvSettings, normalize, read_input, settings, shown
+
+MARKER = ".nbkit-env.json"
+
+
+@dataclass(frozen=True)
+class EnvResult:
+    venv: Path
+    kernel: str
+    changed: bool  # False: it already matched the lock, nothing was run
+    notes: tuple[str, ...] = ()
+
+
+def venv_python(venv: Path) -> Path:
+    windows = venv / "Scripts" / "python.exe"
+    return windows if windows.exists() else venv / "bin" / "python"
+
+
+def project_name(s: EnvSettings) -> str:
+    """The project's name for kernel names: [project] name, else the folder's name."""
+    name = s.root.name
+    pyproject = s.root / "pyproject.toml"
+    if pyproject.is_file():
+        from nbkit.config import _load_toml
+
+        value = _load_toml(pyproject).get("project", {}).get("name")
+        if isinstance(value, str) and value:
+            name = value
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "project"
+
+
+def kernel_name(s: EnvSettings, lock: LockFile) -> str:
+    return f"nbkit-{project_name(s)}-{lock.hash[:8]}"
+
+
+def current_lock(s: EnvSettings) -> LockFile:
+    """The lock, refusing one that is missing, stale or edited by hand."""
+    lock = lockfile.read(s.lock_path)
+    if lock is None:
+        raise BadInput("no lock written by nbkit lock", shown(s.lock_path), hint="nbkit lock")
+    found = lockfile.problems(lock, read_input(s), s.python)
+    if found:
+        raise ConflictError(found[0], shown(s.lock_path), hint="nbkit lock")
+    return lock
+
+
+def read_marker(venv: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((venv / MARKER).read_bytes())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _matches(venv: Path, lock: LockFile, kernel: str) -> bool:
+    """Whether the venv was built from this lock and its kernel is still registered."""
+    marker = read_marker(venv)
+    if marker is None or marker.get("lock_hash") != lock.hash or marker.get("kernel") != kernel:
+        return False
+    spec = Path(str(marker.get("kernel_dir", ""))) / "kernel.json"
+    return venv_python(venv).exists() and spec.is_file()
+
+
+def lock_hash(root: Path) -> str | None:
+    """The hash of the project's lock (what kernel names and run manifests record)."""
+    lock = lockfile.read(settings(config.load(root)).lock_path)
+    return lock.hash if lock else None
+
+
+def project_kernel(root: Path) -> str | None:
+    """The kernel registered by ``nbkit env`` for the current lock; None if none matches."""
+    s = settings(config.load(root))
+    lock = lockfile.read(s.lock_path)
+    if lock is None:
+        return None
+    kernel = kernel_name(s, lock)
+    return kernel if _matches(s.venv_path, lock, kernel) else None
+
+
+def _venv_version(venv: Path) -> str | None:
+    """major.minor of the venv's Python, from pyvenv.cfg."""
+    try:
+        text = (venv / "pyvenv.cfg").read_text(encoding="utf-8")
+    except OSError:
+        return None
+    match = re.search(r"^version(?:_info)?\s*=\s*(\d+\.\d+)", text, re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def _create(s: EnvSettings, venv: Path, python: str) -> None:
+    """A fresh venv for ``python`` unless one for that version is already there."""
+    if _venv_version(venv) == python and venv_python(venv).exists():
+        return
+    if venv.exists() and not (venv / "pyvenv.cfg").is_file() and any(venv.iterdir()):
+        raise BadInput("exists and is not a virtual environment; refusing to replace it", venv)
+    uvrun.run(
+        ["venv", str(venv), "--python", python, "--clear", "--quiet"],
+        cwd=s.root,
+        path=shown(venv),
+        what="creating the environment",
+    )
+
+
+def installed(s: EnvSettings, venv: Path) -> dict[str, str]:
+    """Normalized name -> version of what is installed in ``venv``."""
+    out = uvrun.run(
+        ["pip", "list", "--format", "json", "--python", str(venv_python(venv))],
+        cwd=s.root,
+        path=shown(venv),
+        what="listing the environment",
+    )
+    return {normalize(p["name"]): p["version"] for p in json.loads(out or "[]")}
+
+
+def _sync(s: EnvSettings, venv: Path, lock: LockFile) -> tuple[str, ...]:
+    """Install exactly the lock; ipykernel too when the lock lacks it. Returns those extras."""
+    py = str(venv_python(venv))
+    where = shown(s.lock_path)
+    uvrun.run(
+        ["pip", "sync", str(s.lock_path), "--python", py, "--quiet", *s.index_args()],
+        cwd=s.root,
+        path=where,
+        what="installing the lock",
+    )
+    if "ipykernel" in lock.pins():
+        return ()
+    before = set(installed(s, venv))
+    uvrun.run(
+        ["pip", "install", "ipykernel", "--python", py, "--quiet", *s.index_args()],
+        cwd=s.root,
+        path=where,
+        what="installing ipykernel (not in the lock)",
+    )
+    return tuple(sorted(set(installed(s, venv)) - before))
+
+
+def _register_kernel(s: EnvSettings, venv: Path, kernel: str) -> Path:
+    """Install the kernelspec into the user's Jupyter data dir (honours JUPYTER_DATA_DIR)."""
+    display = f"Python ({project_name(s)}, lock {kernel.rsplit('-', 1)[-1]})"
+    proc = subprocess.run(
+        [
+            str(venv_python(venv)),
+            "-m",
+            "ipykernel",
+            "install",
+            "--user",
+            "--name",
+            kernel,
+            "--display-name",
+            display,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    match = re.search(r"Installed kernelspec \S+ in (.+)$", proc.stdout + proc.stderr, re.M)
+    if proc.returncode != 0 or match is None:
+        reason, _ = uvrun.paragraph(proc.stderr or proc.stdout)
+        raise BadInput(f"registering the kernel failed: {reason}", shown(venv))
+    kernel_dir = Path(match.group(1).strip())
+    _forget_old_kernels(s, venv, kernel_dir)
+    return kernel_dir
+
+
+def _forget_old_kernels(s: EnvSettings, venv: Path, kernel_dir: Path) -> None:
+    """Remove this project's kernels for older locks of the same venv (they would not start)."""
+    prefix = f"nbkit-{project_name(s)}-"
+    for spec in kernel_dir.parent.glob(f"{prefix}*/kernel.json"):
+        if spec.parent == kernel_dir:
+            continue
+        try:
+            argv = json.loads(spec.read_bytes()).get("argv", [])
+        except (OSError, ValueError, AttributeError):
+            continue
+        if argv and str(argv[0]).startswith(str(venv)):
+            shutil.rmtree(spec.parent, ignore_errors=True)
+
+
+def ensure(s: EnvSettings, venv: Path | None = None) -> EnvResult:
+    """Create or update the venv to match the lock exactly, and register its kernel."""
+    venv = (venv or s.venv_path).absolute()
+    lock = current_lock(s)
+    kernel = kernel_name(s, lock)
+    if _matches(venv, lock, kernel):
+        return EnvResult(venv, kernel, changed=False)
+    python = lock.header.get("python") or s.python_target
+    _create(s, venv, python)
+    (venv / MARKER).unlink(missing_ok=True)  # a half-updated venv must not look current
+    extras = _sync(s, venv, lock)
+    kernel_dir = _register_kernel(s, venv, kernel)
+    marker = {
+        "lock_hash": lock.hash,
+        "kernel": kernel,
+        "kernel_dir": str(kernel_dir),
+        "python": python,
+        "kernel_extras": list(extras),
+        "lock": str(s.lock_path),
+    }
+    atomic_write_text(venv / MARKER, json.dumps(marker, indent=1) + "\n")
+    notes: tuple[str, ...] = ()
+    if extras:
+        notes = ("ipykernel is not in the lock: installed it separately (add it to the input)",)
+    return EnvResult(venv, kernel, changed=True, notes=notes)
+
+
+def differences(s: EnvSettings, venv: Path | None = None) -> list[str]:
+    """How the venv differs from the lock, one line each (empty: it matches)."""
+    venv = (venv or s.venv_path).absolute()
+    lock = current_lock(s)
+    if not venv_python(venv).exists():
+        return [f"{shown(venv)}: no environment; run `nbkit env`"]
+    marker = read_marker(venv) or {}
+    ignored = set(marker.get("kernel_extras", []))
+    have = installed(s, venv)
+    found: list[str] = []
+    for name, version in sorted(lock.pins().items()):
+        if name not in have:
+            found.append(f"{shown(venv)}: {name}=={version} is missing")
+        elif have[name] != version:
+            found.append(f"{shown(venv)}: {name} is {have[name]}, locked {version}")
+    for name in sorted(set(have) - set(lock.pins()) - ignored):
+        found.append(f"{shown(venv)}: {name}=={have[name]} is not in the lock")
+    if not found and marker.get("lock_hash") != lock.hash:
+        found.append(f"{shown(venv)}: its kernel was not registered for this lock; run `nbkit env`")
+    return found

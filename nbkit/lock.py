@@ -1,0 +1,97 @@
+"""``nbkit lock``: resolve the declared requirements with uv into a hashed lock file.
+
+The existing lock is handed to uv as its output file, so uv keeps the pins it can keep:
+adding one package does not upgrade the others unless ``--upgrade`` says so.
+"""
+
+from __future__ import annotations
+
+import platform as _platform
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbkit import lockfile, uvrun
+from nbkit.errors import NbkitError
+from nbkit.fsutil import atomic_write_text
+from nbkit.lockinput import EnvSettings, LockInput, read_input, shown
+
+
+@dataclass(frozen=True)
+class LockOptions:
+    """How to resolve: which upgrades are allowed, and an optional date cut-off."""
+
+    upgrade: bool = False
+    upgrade_packages: tuple[str, ...] = ()
+    as_of: str | None = None  # uv --exclude-newer: a date or RFC 3339 timestamp
+
+
+@dataclass(frozen=True)
+class LockResult:
+    path: Path
+    changed: bool
+    packages: int
+    input_label: str
+
+
+def platform_tag() -> str:
+    return f"{sys.platform}-{_platform.machine().lower()}"
+
+
+def _compile_args(
+    s: EnvSettings, inp: LockInput, src: Path, out: Path, opts: LockOptions
+) -> list[str]:
+    args = ["pip", "compile", str(src), "-o", str(out), "--generate-hashes", "--no-header"]
+    args += ["--python-version", s.python_target, "--quiet"]
+    if opts.upgrade:
+        args.append("--upgrade")
+    for name in opts.upgrade_packages:
+        args += ["--upgrade-package", name]
+    if opts.as_of:
+        args += ["--exclude-newer", opts.as_of]
+    return args + s.index_args()
+
+
+def resolve(s: EnvSettings, inp: LockInput, opts: LockOptions) -> str:
+    """uv's pinned, hashed requirements for ``inp`` (the lock body)."""
+    with tempfile.TemporaryDirectory(prefix="nbkit-lock-") as tmp:
+        out = Path(tmp) / "requirements.lock"
+        old = lockfile.read(s.lock_path)
+        if old is not None and not opts.upgrade:
+            out.write_text(old.body, encoding="utf-8")  # uv keeps these pins where it can
+        if inp.text is not None:
+            src = Path(tmp) / "requirements.in"
+            src.write_text(inp.text, encoding="utf-8")
+        else:  # relative, so uv's "# via" comments name the file as the user does
+            src = Path(inp.label)
+        uvrun.run(
+            _compile_args(s, inp, src, out, opts),
+            cwd=s.root,
+            path=shown(inp.path),
+            what="resolution",
+        )
+        body = out.read_text(encoding="utf-8")
+        return body.replace(str(src), inp.label.split(" ")[0]) if inp.text is not None else body
+
+
+def lock(s: EnvSettings, opts: LockOptions) -> LockResult:
+    """Write the lock for the project's declared requirements; unchanged files keep mtime."""
+    inp = read_input(s)
+    body = resolve(s, inp, opts)
+    text = lockfile.render(
+        inp,
+        body,
+        python=s.python_target,
+        platform=platform_tag(),
+        uv=uvrun.version(),
+        as_of=opts.as_of,
+    )
+    parsed = lockfile.parse(text)
+    if parsed is None or lockfile.problems(parsed, inp, None):
+        raise NbkitError("uv's output did not read back as a lock; nothing written", s.lock_path)
+    old = lockfile.read(s.lock_path)
+    if old is not None and not lockfile.problems(old, inp, s.python) and old.body == parsed.body:
+        return LockResult(s.lock_path, False, len(parsed.pins()), inp.label)
+    atomic_write_text(s.lock_path, text)
+    return LockResult(s.lock_path, True, len(parsed.pins()), inp.label)

@@ -1,0 +1,67 @@
+"""``nbkit lock --check``: is the lock up to date, and is every import declared?
+
+Never resolves and never imports jupytext or nbformat: digests are compared and imports
+are read with ``ast``, so the commit hook stays well under a second.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from nbkit import git, lockfile
+from nbkit.cache import Cache
+from nbkit.config import Config
+from nbkit.imports import Finding, is_paired_script, local_modules, scan, undeclared
+from nbkit.lockinput import EnvSettings, read_input
+from nbkit.paths import configured_notebooks
+
+_SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".ipynb_checkpoints"}
+
+
+def _python_files(root: Path) -> list[str]:
+    """The project's .py files (tracked ones in a git repository)."""
+    if git.toplevel(root) is not None:
+        return git.tracked_files(root, ["*.py"])
+    found = []
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        if not any(p in _SKIP_DIRS or p.startswith(".") for p in rel.parts[:-1]):
+            found.append(rel.as_posix())
+    return sorted(found)
+
+
+def _read_all(root: Path, rels: list[str]) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for rel in rels:
+        try:
+            files[rel] = (root / rel).read_bytes()
+        except OSError:
+            continue  # deleted in the work tree: nothing to import
+    return files
+
+
+def check(s: EnvSettings, cfg: Config) -> list[Finding]:
+    """Everything wrong with the lock and the imports (empty: all good)."""
+    inp = read_input(s)
+    findings = [
+        Finding(s.lock, problem)
+        for problem in lockfile.problems(lockfile.read(s.lock_path), inp, s.python)
+    ]
+    py_files = _python_files(s.root)
+    notebooks = [p.relative_to(s.root).as_posix() for p in configured_notebooks(cfg)]
+    files = _read_all(s.root, notebooks)
+    scripts = _read_all(s.root, py_files)
+    files.update({rel: data for rel, data in scripts.items() if is_paired_script(data)})
+    cache = Cache.for_root(s.root)
+    scanned = scan(files, cache)
+    cache.save()
+    findings += undeclared(
+        scanned,
+        declared=inp.names,
+        label=inp.label,
+        local=local_modules(py_files),
+        ignore=s.ignore_imports,
+        import_map=s.import_map,
+        venv=s.venv_path,
+    )
+    return findings

@@ -1,0 +1,112 @@
+"""The lock file: uv's pinned, hashed requirements under a header nbkit can compare.
+
+The header records what the lock was made from (the input's digest), for which Python and
+platform, by which uv, and the digest of the body below it. Staleness is then a comparison
+of digests, never a re-resolution, and a hand edit shows as a body digest mismatch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from nbkit.lockinput import LockInput, normalize
+
+FORMAT = "1"
+_HEADER_RE = re.compile(r"^# nbkit-([a-z0-9-]+): (.*)$")
+_PIN_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;\\]+)")
+
+
+def body_digest(body: str) -> str:
+    return hashlib.sha256(body.replace("\r\n", "\n").encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class LockFile:
+    """A parsed lock: its header fields and its body (uv's output)."""
+
+    header: dict[str, str]
+    body: str
+
+    @property
+    def hash(self) -> str:
+        """Identifies this lock (the kernel name and env marker use it)."""
+        return self.header.get("body-sha256", "") or body_digest(self.body)
+
+    def pins(self) -> dict[str, str]:
+        """Normalized name -> exact version of every locked package."""
+        pins: dict[str, str] = {}
+        for line in self.body.splitlines():
+            match = _PIN_RE.match(line)
+            if match:
+                pins[normalize(match.group(1))] = match.group(2)
+        return pins
+
+
+def render(
+    inp: LockInput, body: str, *, python: str, platform: str, uv: str, as_of: str | None = None
+) -> str:
+    """The lock file text: header then body."""
+    body = body.replace("\r\n", "\n")
+    if not body.endswith("\n"):
+        body += "\n"
+    fields = {
+        "lock-format": FORMAT,
+        "input": inp.label,
+        "input-sha256": inp.digest,
+        "python": python,
+        "platform": platform,
+        "uv": uv,
+        **({"as-of": as_of} if as_of else {}),
+        "body-sha256": body_digest(body),
+    }
+    head = "# Written by `nbkit lock`: do not edit. Change the input and run `nbkit lock`.\n"
+    head += "".join(f"# nbkit-{key}: {value}\n" for key, value in fields.items())
+    return head + "\n" + body
+
+
+def parse(text: str) -> LockFile | None:
+    """The lock's header and body; None when it has no nbkit header."""
+    text = text.replace("\r\n", "\n")
+    header: dict[str, str] = {}
+    lines = text.split("\n")
+    index = 0
+    while index < len(lines) and lines[index].startswith("#"):
+        match = _HEADER_RE.match(lines[index])
+        if match:
+            header[match.group(1)] = match.group(2).strip()
+        index += 1
+    if "input-sha256" not in header:
+        return None
+    if index < len(lines) and lines[index] == "":
+        index += 1
+    return LockFile(header=header, body="\n".join(lines[index:]))
+
+
+def read(path: Path) -> LockFile | None:
+    """The lock at ``path``; None when missing or not written by nbkit."""
+    try:
+        return parse(path.read_bytes().decode("utf-8", "replace"))
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+
+
+def problems(lock: LockFile | None, inp: LockInput, python: str | None) -> list[str]:
+    """Why the lock does not match its input (empty: up to date).
+
+    ``python``: the configured resolution target; None accepts the one recorded.
+    """
+    if lock is None:
+        return ["missing or not written by `nbkit lock`"]
+    found: list[str] = []
+    if body_digest(lock.body) != lock.header.get("body-sha256"):
+        found.append("edited by hand (its body no longer matches the digest in its header)")
+    if lock.header.get("input") != inp.label:
+        found.append(f"stale: made from {lock.header.get('input')}, not from {inp.label}")
+    elif lock.header.get("input-sha256") != inp.digest:
+        found.append(f"stale: {inp.label} changed since the lock was made")
+    if python is not None and lock.header.get("python") != python:
+        found.append(f"stale: locked for Python {lock.header.get('python')}, configured {python}")
+    return found

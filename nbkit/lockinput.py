@@ -1,0 +1,280 @@
+"""What a project declares it needs: settings of ``[tool.nbkit.env]`` and the lock's input.
+
+The input is ``requirements.in`` (with its ``-r``/``-c`` includes) or a list of requirements
+from ``pyproject.toml``. Its digest covers exactly what decides the resolution, so a lock is
+stale when, and only when, that digest changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbkit.config import Config
+from nbkit.errors import BadInput
+
+_NAME_RE = re.compile(r"[-_.]+")
+_OPTION_FILE_RE = re.compile(r"^(-r|-c|--requirement|--constraint)(=|\s+)(\S+)")
+_EGG_RE = re.compile(r"#egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def shown(path: Path) -> str:
+    """``path`` as the user would type it: relative to the current folder when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def normalize(name: str) -> str:
+    """PEP 503 name: ``Scikit_Learn`` and ``scikit-learn`` are one distribution."""
+    return _NAME_RE.sub("-", name).lower()
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    """``[tool.nbkit.env]`` plus command-line overrides, built once per command."""
+
+    root: Path
+    input: str | None = None  # "requirements.in", "pyproject", "pyproject:GROUP"; None: auto
+    lock: str = "requirements.lock"
+    venv: str = ".venv"
+    python: str | None = None  # resolution target such as "3.11"; None: this interpreter
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+    index_url: str | None = None
+    offline: bool = False
+    ignore_imports: tuple[str, ...] = ()
+    import_map: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def lock_path(self) -> Path:
+        return self.root / self.lock
+
+    @property
+    def venv_path(self) -> Path:
+        return self.root / self.venv
+
+    @property
+    def python_target(self) -> str:
+        return self.python or f"{sys.version_info.major}.{sys.version_info.minor}"
+
+    def index_args(self) -> list[str]:
+        """uv options that choose where packages come from."""
+        args: list[str] = []
+        for link in self.find_links:
+            args += ["--find-links", str(self.root / link) if "://" not in link else link]
+        if self.index_url:
+            args += ["--index-url", self.index_url]
+        if self.no_index:
+            args.append("--no-index")
+        if self.offline:
+            args.append("--offline")
+        return args
+
+
+def _str_list(table: dict[str, Any], key: str, source: Path | None) -> tuple[str, ...]:
+    value = table.get(key, [])
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise BadInput(f"[tool.nbkit.env] '{key}' must be a list of strings", source)
+    return tuple(value)
+
+
+def _opt_str(table: dict[str, Any], key: str, source: Path | None) -> str | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, str):
+        raise BadInput(f"[tool.nbkit.env] '{key}' must be a string", source)
+    return value
+
+
+def _import_map(table: dict[str, Any], source: Path | None) -> dict[str, tuple[str, ...]]:
+    raw = table.get("import_map", {})
+    if not isinstance(raw, dict):
+        raise BadInput("[tool.nbkit.env] 'import_map' must be a table", source)
+    result: dict[str, tuple[str, ...]] = {}
+    for module, dists in raw.items():
+        dists = [dists] if isinstance(dists, str) else dists
+        if not isinstance(dists, list) or not all(isinstance(d, str) for d in dists):
+            raise BadInput(
+                f"[tool.nbkit.env] import_map '{module}' must name distributions", source
+            )
+        result[module] = tuple(dists)
+    return result
+
+
+def settings(cfg: Config) -> EnvSettings:
+    """The environment settings of the project ``cfg`` describes."""
+    table = cfg.section("env")
+    src = cfg.source
+    return EnvSettings(
+        root=cfg.root,
+        input=_opt_str(table, "input", src),
+        lock=_opt_str(table, "lock", src) or "requirements.lock",
+        venv=_opt_str(table, "venv", src) or ".venv",
+        python=_opt_str(table, "python", src),
+        find_links=_str_list(table, "find_links", src),
+        no_index=bool(table.get("no_index", False)),
+        index_url=_opt_str(table, "index_url", src),
+        offline=bool(table.get("offline", False)),
+        ignore_imports=_str_list(table, "ignore_imports", src),
+        import_map=_import_map(table, src),
+    )
+
+
+@dataclass(frozen=True)
+class LockInput:
+    """The declared requirements: where they live, their digest, their names."""
+
+    label: str  # what the user edits, e.g. "requirements.in"
+    path: Path
+    digest: str
+    names: frozenset[str]  # normalized distribution names
+    text: str | None = None  # requirements text for uv when the input is not a file uv reads
+
+
+def _requirement_name(line: str, path: Path, lineno: int) -> str | None:
+    """The distribution a requirement line names (None for a bare path or URL)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    if line.startswith((".", "/", "file:")) or re.match(r"^[a-z+]+://", line):
+        match = _EGG_RE.search(line)
+        return normalize(match.group(1)) if match else None
+    try:
+        return normalize(Requirement(line).name)
+    except InvalidRequirement as exc:
+        reason = str(exc).splitlines()[0]
+        raise BadInput(
+            f"line {lineno}: cannot parse requirement {line!r}: {reason}", shown(path)
+        ) from None
+
+
+def _logical_lines(text: str) -> list[tuple[int, str]]:
+    """Lines with comments removed and backslash continuations joined, with line numbers."""
+    result: list[tuple[int, str]] = []
+    pending, start = "", 0
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = re.sub(r"(^|\s)#.*$", "", raw).rstrip()
+        if not pending:
+            start = number
+        if line.endswith("\\"):
+            pending += line[:-1] + " "
+            continue
+        line = (pending + line).strip()
+        pending = ""
+        if line:
+            result.append((start, line))
+    return result
+
+
+def _scan_requirements(
+    path: Path, seen: set[Path], digest: Any, names: set[str], *, constraint: bool
+) -> None:
+    """Feed ``path`` and its includes to ``digest``; collect names (not from constraints)."""
+    real = path.resolve()
+    if real in seen:
+        return
+    seen.add(real)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise BadInput(
+            "no such file", shown(path), hint="create it, or set [tool.nbkit.env] input"
+        ) from None
+    except OSError as exc:
+        raise BadInput(f"cannot read: {exc.strerror or exc}", shown(path)) from None
+    digest.update(f"{path.name}\0".encode() + data + b"\0")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"not UTF-8 text (byte {exc.start})", shown(path)) from None
+    for lineno, line in _logical_lines(text):
+        included = _OPTION_FILE_RE.match(line)
+        if included:
+            is_constraint = included.group(1) in ("-c", "--constraint")
+            target = path.parent / included.group(3)
+            _scan_requirements(target, seen, digest, names, constraint=is_constraint)
+        elif line.startswith("-e ") or line.startswith("--editable"):
+            match = _EGG_RE.search(line)
+            if match and not constraint:
+                names.add(normalize(match.group(1)))
+        elif line.startswith("-"):
+            continue  # an option such as --index-url: part of the digest, names nothing
+        else:
+            name = _requirement_name(line, path, lineno)
+            if name and not constraint:
+                names.add(name)
+
+
+def _requirements_file(root: Path, rel: str) -> LockInput:
+    path = root / rel
+    digest = hashlib.sha256()
+    names: set[str] = set()
+    _scan_requirements(path, set(), digest, names, constraint=False)
+    return LockInput(label=rel, path=path, digest=digest.hexdigest(), names=frozenset(names))
+
+
+def _group(groups: dict[str, Any], name: str, path: Path, stack: tuple[str, ...]) -> list[str]:
+    """A PEP 735 dependency group with its ``include-group`` entries expanded."""
+    if name in stack:
+        raise BadInput(f"[dependency-groups] '{name}' includes itself", path)
+    entries = groups.get(name)
+    if not isinstance(entries, list):
+        raise BadInput(f"no [dependency-groups] '{name}'", path)
+    result: list[str] = []
+    for entry in entries:
+        if isinstance(entry, str):
+            result.append(entry)
+        elif isinstance(entry, dict) and isinstance(entry.get("include-group"), str):
+            result += _group(groups, entry["include-group"], path, (*stack, name))
+        else:
+            raise BadInput(f"[dependency-groups] '{name}' has an entry nbkit cannot read", path)
+    return result
+
+
+def _pyproject(root: Path, selector: str) -> LockInput:
+    from nbkit.config import _load_toml
+
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        raise BadInput("no such file", shown(path), hint="create it, or set [tool.nbkit.env] input")
+    doc = _load_toml(path)
+    group = selector.partition(":")[2]
+    if group:
+        groups = doc.get("dependency-groups", {})
+        reqs = _group(groups if isinstance(groups, dict) else {}, group, path, ())
+        label = f"pyproject.toml [dependency-groups] {group}"
+    else:
+        reqs = doc.get("project", {}).get("dependencies", [])
+        if not isinstance(reqs, list) or not all(isinstance(r, str) for r in reqs):
+            raise BadInput("[project] dependencies must be a list of strings", path)
+        label = "pyproject.toml [project.dependencies]"
+    names = {_requirement_name(r.strip(), path, 0) for r in reqs}
+    text = "".join(f"{r.strip()}\n" for r in reqs)
+    digest = hashlib.sha256(f"{selector}\0{text}".encode()).hexdigest()
+    found = frozenset(n for n in names if n)
+    return LockInput(label=label, path=path, digest=digest, names=found, text=text)
+
+
+def read_input(s: EnvSettings) -> LockInput:
+    """The project's declared requirements, as configured (or found)."""
+    choice = s.input
+    if choice is None:
+        if (s.root / "requirements.in").is_file():
+            choice = "requirements.in"
+        elif (s.root / "pyproject.toml").is_file():
+            choice = "pyproject"
+        else:
+            raise BadInput(
+                "no requirements.in or pyproject.toml declares the project's dependencies",
+                s.root,
+                hint="create requirements.in, or set [tool.nbkit.env] input",
+            )
+    if choice == "pyproject" or choice.startswith("pyproject:"):
+        return _pyproject(s.root, choice)
+    return _requirements_file(s.root, choice)
