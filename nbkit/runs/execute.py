@@ -1,0 +1,335 @@
+"""One papermill execution of a notebook, recorded as a run manifest.
+
+The API other parts build on (rerun, sweep):
+
+- ``RunRequest``: what to run (immutable, picklable).
+- ``prepare(request) -> Prepared``: every check that can fail before a kernel starts
+  (notebook, parameters, kernel, git state, inputs); raises ``BadInput``.
+- ``execute_prepared(prepared, out_dir) -> dict``: run it, leave the executed notebook (and
+  ``dirty.patch``) in ``out_dir``, return the manifest. Never touches the ledger, so a sweep
+  can call it in another process or on a Dask worker and let the submitter write the ledger.
+- ``execute_to_dir(request, out_dir)``: ``prepare`` + ``execute_prepared``.
+- ``execute(request) -> Run``: the whole thing, recorded in the ledger.
+
+A failing notebook never raises: the manifest's ``status`` says ``succeeded``, ``failed``
+(with the cell and error), ``timed_out`` (naming the cell) or ``interrupted`` (SIGINT or
+SIGTERM; the partial notebook is kept either way).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import datetime
+import hashlib
+import os
+import shutil
+import signal
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from nbkit import __version__
+from nbkit import notebook as nbio
+from nbkit.errors import BadInput
+from nbkit.runs import kernels, manifest, params
+from nbkit.runs.ledger import DEFAULT_FOLDER, Ledger, Run
+
+EXECUTED = "executed.ipynb"
+PATCH = "dirty.patch"
+SCHEMA = 1
+_GRACE_TICKS = 50  # x 0.2 s after interrupting the kernel before it is killed
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What to run. ``parameters`` are data (already parsed), never code."""
+
+    notebook: Path
+    root: Path
+    parameters: dict[str, Any] = field(default_factory=dict)
+    kernel: str | None = None
+    timeout: float | None = None  # seconds per cell
+    allow_dirty: bool = False
+    allow_unknown: bool = False
+    inputs: tuple[str, ...] = ()  # globs, relative to root
+    ledger_dir: Path | None = None  # default root/.nbkit/runs
+    commit: str | None = None  # rerun: the recorded commit (worktree already checked out)
+    parent: str | None = None  # rerun: the original run id
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A request checked and resolved; picklable, so it can travel to a worker."""
+
+    request: RunRequest
+    notebook: Path  # absolute
+    notebook_rel: str
+    notebook_sha256: str
+    nb: dict[str, Any]
+    kernel: kernels.KernelChoice
+    git: dict[str, Any]  # commit, branch, dirty, why, patch (bytes)
+    inputs: tuple[Path, ...]
+    language: str
+    lock_hash: str | None
+
+
+def _language(nb: dict[str, Any]) -> str:
+    meta = nb.get("metadata", {})
+    lang = (meta.get("kernelspec") or {}).get("language") or (meta.get("language_info") or {})
+    return str(lang.get("name", "python") if isinstance(lang, dict) else lang).lower()
+
+
+def _read_notebook(path: Path, shown: Path, root: Path) -> tuple[str, bytes, dict[str, Any]]:
+    if path.suffix != ".ipynb":
+        raise BadInput("not a notebook (expected a .ipynb file)", shown)
+    data = nbio.read_bytes(path)
+    nb = nbio.loads(data, shown)
+    try:
+        rel = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise BadInput(f"notebook is outside the project root {root}", shown) from None
+    return rel, data, nb
+
+
+def prepare(request: RunRequest) -> Prepared:
+    """Check everything that can be checked without a kernel; BadInput when it cannot run."""
+    root = Path(request.root).resolve()
+    path = Path(request.notebook)
+    path = (path if path.is_absolute() else Path.cwd() / path).resolve()
+    rel, data, nb = _read_notebook(path, Path(request.notebook), root)
+    params.check(nb, request.notebook, request.parameters, allow_unknown=request.allow_unknown)
+    choice = kernels.choose(root, nb, request.kernel)
+    ledger_dir = Ledger(root, _folder(request)).dir
+    state = manifest.git_state(root, path, ledger_dir)
+    if state["dirty"] and not request.allow_dirty:
+        raise BadInput(
+            f"refusing a run that cannot be reproduced: {state['why']}",
+            rel,
+            hint="commit first, or pass --allow-dirty to store the diff with the run",
+        )
+    if request.commit:
+        state["commit"] = request.commit
+    inputs = tuple(manifest.declared_inputs(root, request.inputs))
+    return Prepared(
+        request=request,
+        notebook=path,
+        notebook_rel=rel,
+        notebook_sha256=hashlib.sha256(data).hexdigest(),
+        nb=nb,
+        kernel=choice,
+        git=state,
+        inputs=inputs,
+        language=_language(nb),
+        lock_hash=manifest.lock_hash(root),
+    )
+
+
+def _folder(request: RunRequest) -> str:
+    return str(request.ledger_dir) if request.ledger_dir else DEFAULT_FOLDER
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, delivered like Ctrl-C so both end the run the same way."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _signal_kernel(out_dir: Path, sig: int) -> bool:
+    """Signal the kernel's process group (its pid comes from the setup cell)."""
+    pid = manifest.kernel_facts(out_dir).get("pid")
+    if not isinstance(pid, int):
+        return False
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, sig)
+        else:
+            os.kill(pid, sig)
+    return True
+
+
+def _wait(thread: threading.Thread, out_dir: Path) -> str | None:
+    """Wait for the execution thread; on SIGINT/SIGTERM interrupt the kernel (then kill it if
+    it does not stop) and return the signal's name."""
+    interrupted: str | None = None
+    signalled_at: int | None = None
+    ticks = 0
+    with _sigterm_as_interrupt():
+        while thread.is_alive():
+            try:
+                thread.join(0.2)
+                ticks += 1
+            except KeyboardInterrupt as exc:
+                again = interrupted is not None
+                interrupted = interrupted or (
+                    "SIGTERM" if isinstance(exc, _Terminated) else "SIGINT"
+                )
+                if again:
+                    _signal_kernel(out_dir, signal.SIGKILL)
+            if interrupted and signalled_at is None and _signal_kernel(out_dir, signal.SIGINT):
+                signalled_at = ticks
+            if signalled_at is not None and ticks - signalled_at > _GRACE_TICKS:
+                _signal_kernel(out_dir, signal.SIGKILL)
+    return interrupted
+
+
+def _papermill(prepared: Prepared, out_dir: Path, ipc_prefix: str) -> BaseException | None:
+    """Run papermill in this thread; return the exception it ended with, if any."""
+    import nbformat
+    import papermill
+
+    nb = copy.deepcopy(prepared.nb)
+    if prepared.language == "python":
+        nb["cells"].insert(0, manifest.setup_cell(out_dir))
+    choice = prepared.kernel
+    try:
+        papermill.execute_notebook(
+            nbformat.from_dict(nb),  # type: ignore[no-untyped-call]
+            str(out_dir / EXECUTED),
+            parameters=dict(prepared.request.parameters) or None,
+            kernel_name=choice.name,
+            language=prepared.language,
+            progress_bar=False,
+            cwd=str(prepared.notebook.parent),
+            execution_timeout=prepared.request.timeout,
+            kernel_manager_class=kernels.manager_class(),
+            config=kernels.engine_config(choice, ipc_prefix),
+        )
+    except BaseException as exc:  # the caller turns it into a status
+        return exc
+    return None
+
+
+def _run(prepared: Prepared, out_dir: Path) -> tuple[BaseException | None, str | None]:
+    """Execute in a worker thread so this (main) thread keeps its signal handlers: nbclient
+    replaces SIGINT/SIGTERM handling when it runs in the main thread."""
+    box: dict[str, BaseException | None] = {}
+    ipc_dir = tempfile.mkdtemp(prefix="nbk-", dir="/tmp" if os.path.isdir("/tmp") else None)
+    try:
+        thread = threading.Thread(
+            target=lambda: box.update(error=_papermill(prepared, out_dir, f"{ipc_dir}/k")),
+            name="nbkit-run",
+            daemon=True,
+        )
+        thread.start()
+        interrupted = _wait(thread, out_dir)
+    finally:
+        shutil.rmtree(ipc_dir, ignore_errors=True)
+    return box.get("error"), interrupted
+
+
+def execute_prepared(prepared: Prepared, out_dir: Path) -> dict[str, Any]:
+    """Run the prepared notebook into ``out_dir`` and return its manifest (not recorded)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if prepared.git.get("patch"):
+        (out_dir / PATCH).write_bytes(prepared.git["patch"])
+    started = _now()
+    error, interrupted = _run(prepared, out_dir)
+    ended = _now()
+    from nbkit.runs import outcome
+
+    executed = outcome.tidy_executed(out_dir / EXECUTED)
+    status, failure = outcome.status_of(error, interrupted, executed)
+    result = _manifest(prepared, out_dir, executed, started, ended, status, failure)
+    for name in (manifest.KERNEL_INFO, manifest.READS_LOG):
+        with contextlib.suppress(OSError):
+            (out_dir / name).unlink()
+    return result
+
+
+def _manifest(
+    prepared: Prepared,
+    out_dir: Path,
+    executed: dict[str, Any] | None,
+    started: str,
+    ended: str,
+    status: str,
+    failure: dict[str, Any] | None,
+) -> dict[str, Any]:
+    from nbkit.cache import Cache
+    from nbkit.runs import outcome
+
+    request, root = prepared.request, Path(prepared.request.root).resolve()
+    cache = Cache.for_root(root)
+    hashes = manifest.FileHashes(cache)
+    facts = manifest.kernel_facts(out_dir)
+    facts.pop("pid", None)
+    reads = manifest.files_read(out_dir, [prepared.notebook])
+    result = {
+        "schema": SCHEMA,
+        "id": None,  # set by Ledger.write
+        "nbkit_version": __version__,
+        "notebook": prepared.notebook_rel,
+        "notebook_sha256": prepared.notebook_sha256,
+        "parameters": dict(request.parameters),
+        "git": {k: v for k, v in prepared.git.items() if k != "patch"},
+        "kernel": {**prepared.kernel._asdict(), **facts, "argv": list(prepared.kernel.argv)},
+        "lock_hash": prepared.lock_hash,
+        "inputs": manifest.fingerprint(root, prepared.inputs, hashes),
+        "files_read": manifest.fingerprint(root, reads, hashes),
+        "started": started,
+        "ended": ended,
+        "duration": outcome.seconds_between(started, ended),
+        "cells": outcome.cell_durations(executed),
+        "status": status,
+        "error": failure,
+        "metrics": manifest.recorded_values(executed or {}),
+        "experiment": manifest.experiment_header(prepared.nb),
+        "platform": manifest.platform_facts(),
+        "env": manifest.numeric_env(),
+        "timeout": request.timeout,
+        "parent": request.parent,
+        "files": {
+            "executed": EXECUTED if (out_dir / EXECUTED).is_file() else None,
+            "patch": PATCH if (out_dir / PATCH).is_file() else None,
+        },
+    }
+    cache.save()
+    return result
+
+
+def execute_to_dir(request: RunRequest, out_dir: Path) -> dict[str, Any]:
+    """``prepare`` + ``execute_prepared``: a manifest for a run in ``out_dir``, no ledger."""
+    return execute_prepared(prepare(request), out_dir)
+
+
+def execute(request: RunRequest) -> Run:
+    """Prepare, execute and record one run in the ledger; returns the recorded ``Run``."""
+    prepared = prepare(request)
+    ledger = Ledger(Path(request.root).resolve(), _folder(request))
+    run_id, run_dir = ledger.new_run_dir()
+    result = execute_prepared(prepared, run_dir)
+    return ledger.write(run_id, result, run_dir / EXECUTED)
+
+
+__all__ = [
+    "Prepared",
+    "RunRequest",
+    "execute",
+    "execute_prepared",
+    "execute_to_dir",
+    "prepare",
+]

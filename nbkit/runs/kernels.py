@@ -1,0 +1,111 @@
+"""Which kernel runs a notebook, and why; and a kernel manager that cannot race for ports.
+
+Choice, first match wins, recorded in the manifest with the reason:
+``--kernel`` > the project's locked-environment kernel > the notebook's kernelspec when it is
+installed > this interpreter (``sys.executable``), through a spec built on the fly rather
+than whatever ``python3`` happens to be installed.
+
+Kernels talk over the IPC transport with sockets in a private temp folder, so parallel runs
+never pick the same TCP port (papermill's ``ZMQError: Address already in use``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from nbkit.errors import BadInput
+from nbkit.notebook import Notebook
+
+CURRENT = "nbkit-current-python"  # the name a kernel for sys.executable is recorded under
+
+
+class KernelChoice(NamedTuple):
+    name: str
+    source: str  # "option" | "project" | "notebook" | "interpreter"
+    reason: str
+    argv: tuple[str, ...] = ()  # set only for "interpreter": the command papermill runs
+
+
+def installed() -> dict[str, str]:
+    """Installed kernelspecs: name -> resource folder."""
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    specs: dict[str, str] = KernelSpecManager().find_kernel_specs()
+    return specs
+
+
+def _project_kernel(root: Path) -> str | None:
+    try:
+        from nbkit.env import project_kernel  # built by the environments engineer
+    except ImportError:
+        return None
+    name = project_kernel(root)
+    return str(name) if name else None
+
+
+def interpreter_argv(python: str = sys.executable) -> tuple[str, ...]:
+    return (python, "-m", "ipykernel_launcher", "-f", "{connection_file}")
+
+
+def choose(root: Path, nb: Notebook, requested: str | None) -> KernelChoice:
+    """Pick the kernel; an unknown ``requested`` name is bad input."""
+    specs = installed()
+    if requested:
+        if requested == CURRENT:
+            return KernelChoice(CURRENT, "option", "--kernel", interpreter_argv())
+        if requested not in specs:
+            listed = ", ".join(sorted(specs)) or "none"
+            raise BadInput(
+                f"unknown kernel {requested!r} (installed: {listed})",
+                "--kernel",
+                hint="jupyter kernelspec list shows them; nbkit env registers the project's",
+            )
+        return KernelChoice(requested, "option", "--kernel")
+    project = _project_kernel(root)
+    if project and project in specs:
+        return KernelChoice(project, "project", "the project's locked environment kernel")
+    spec = nb.get("metadata", {}).get("kernelspec") or {}
+    name = spec.get("name") if isinstance(spec, dict) else None
+    if isinstance(name, str) and name in specs:
+        return KernelChoice(name, "notebook", "the notebook's kernelspec is installed")
+    why = f"notebook kernel {name!r} is not installed" if name else "notebook names no kernel"
+    return KernelChoice(
+        CURRENT, "interpreter", f"{why}; using nbkit's interpreter", interpreter_argv()
+    )
+
+
+def manager_class() -> type[Any]:
+    """The kernel manager papermill/nbclient should create (imported lazily: jupyter_client)."""
+    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import List, Unicode
+
+    class NbkitKernelManager(AsyncKernelManager):
+        """AsyncKernelManager with an optional explicit argv (no installed spec needed)."""
+
+        spec_argv = List(Unicode(), config=True)
+
+        @property
+        def kernel_spec(self) -> Any:
+            if self.spec_argv and self._kernel_spec is None:
+                self._kernel_spec = KernelSpec(
+                    argv=list(self.spec_argv),
+                    display_name=f"Python {sys.version_info.major}.{sys.version_info.minor}",
+                    language="python",
+                    metadata={"debugger": False},
+                )
+            return super().kernel_spec
+
+    return NbkitKernelManager
+
+
+def engine_config(choice: KernelChoice, ipc_prefix: str) -> Any:
+    """traitlets config handed to nbclient: IPC sockets at ``ipc_prefix``, explicit argv."""
+    from traitlets.config import Config
+
+    manager: dict[str, Any] = {"transport": "ipc", "ip": ipc_prefix}
+    if choice.argv:
+        manager["spec_argv"] = list(choice.argv)
+    return Config({"NbkitKernelManager": manager})

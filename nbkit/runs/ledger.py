@@ -1,0 +1,269 @@
+"""The run ledger: one folder per run holding a write-once manifest and the executed notebook.
+
+Layout (``.nbkit/runs/`` under the project root by default)::
+
+    .nbkit/runs/<id>/manifest.json     written once, atomically, never edited
+    .nbkit/runs/<id>/executed.ipynb    the executed (possibly partial) notebook
+    .nbkit/runs/<id>/dirty.patch       ``git diff HEAD`` when the run was allowed dirty
+    .nbkit/runs/index.jsonl            local summary cache, one JSON line per run
+
+The manifests are the truth; ``index.jsonl`` only makes ``list`` fast (10,000 runs well under
+a second). It is appended with one ``O_APPEND`` write per run, ignored by git, and rebuilt for
+any run folder it does not know (a missing index, runs pulled from a teammate). A corrupt or
+half-copied manifest is reported in ``Ledger.problems`` and skipped, never a crash.
+
+Part B (rerun, compare, sweep) builds on: ``Ledger.new_run_dir``, ``Ledger.write``,
+``Ledger.get``, ``Ledger.list`` and ``Run``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import secrets
+import shutil
+import time
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from nbkit.errors import BadInput, NbkitError
+from nbkit.fsutil import atomic_write_bytes
+
+DEFAULT_FOLDER = ".nbkit/runs"
+MANIFEST = "manifest.json"
+INDEX = "index.jsonl"
+STATUSES = ("succeeded", "failed", "timed_out", "interrupted")
+_ID_RE = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6,}$")
+# What the index keeps of each manifest: enough to list and filter without opening it.
+_SUMMARY_KEYS = ("id", "notebook", "status", "started", "ended", "parameters", "metrics")
+
+
+def summarize(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """The index line for a manifest."""
+    summary = {key: manifest.get(key) for key in _SUMMARY_KEYS}
+    git = manifest.get("git") or {}
+    summary["commit"] = git.get("commit")
+    summary["dirty"] = git.get("dirty")
+    return summary
+
+
+class Run:
+    """A recorded run. ``manifest`` is the full manifest, read from disk on first use when the
+    run came from the index (``Ledger.list``); the summary fields need no read."""
+
+    def __init__(
+        self,
+        id: str,
+        dir: Path,
+        manifest: dict[str, Any] | None = None,
+        *,
+        summary: dict[str, Any] | None = None,
+    ):
+        self.id = id
+        self.dir = dir
+        if manifest is not None:
+            self.__dict__["manifest"] = manifest
+        self._summary = summary if summary is not None else summarize(manifest or {})
+
+    def __repr__(self) -> str:
+        return f"Run({self.id!r}, status={self.status!r})"
+
+    @cached_property
+    def manifest(self) -> dict[str, Any]:
+        return read_manifest(self.dir / MANIFEST)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """id, notebook, status, started, ended, parameters, metrics, commit, dirty."""
+        return self._summary
+
+    @property
+    def status(self) -> str:
+        return str(self._summary.get("status"))
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Values the notebook recorded with ``nbkit.record(name, value)``."""
+        return dict(self._summary.get("metrics") or {})
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return dict(self._summary.get("parameters") or {})
+
+    @property
+    def notebook(self) -> str:
+        """The notebook's path relative to the project root (posix)."""
+        return str(self._summary.get("notebook"))
+
+    @property
+    def executed_notebook(self) -> Path:
+        """The executed notebook kept in the run folder (partial for failed runs)."""
+        name = (self.manifest.get("files") or {}).get("executed") or "executed.ipynb"
+        return self.dir / str(name)
+
+
+def read_manifest(path: Path) -> dict[str, Any]:
+    """A manifest, checked for the fields every reader relies on."""
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise BadInput("run has no manifest (still running, or copied without it)", path) from None
+    except (OSError, ValueError) as exc:
+        raise BadInput(f"corrupt manifest: {str(exc)[:120]}", path) from None
+    if not isinstance(data, dict) or not all(k in data for k in ("id", "status", "notebook")):
+        raise BadInput("corrupt manifest: missing id, status or notebook", path)
+    return data
+
+
+class Ledger:
+    """The runs recorded under ``root/folder``."""
+
+    def __init__(self, root: Path, folder: str = DEFAULT_FOLDER):
+        self.root = Path(root)
+        self.dir = self.root / folder
+        self.problems: list[str] = []  # corrupt manifests met by the last ``list``
+
+    def _ensure(self) -> None:
+        self.dir.mkdir(parents=True, exist_ok=True)
+        ignore = self.dir / ".gitignore"
+        if not ignore.exists():  # the index is a local cache; manifests are shared
+            with contextlib.suppress(NbkitError):
+                atomic_write_bytes(ignore, b"index.jsonl\n.*.pending\n")
+
+    def new_run_dir(self) -> tuple[str, Path]:
+        """A fresh run id and its folder, created exclusively: unique across processes."""
+        self._ensure()
+        while True:
+            run_id = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
+            path = self.dir / run_id
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            return run_id, path
+
+    def _path(self, run_id: str) -> Path:
+        if not _ID_RE.match(run_id):
+            raise BadInput(
+                f"unknown run id {run_id!r}", self.dir, hint="nbkit runs lists the recorded runs"
+            )
+        return self.dir / run_id
+
+    def write(self, run_id: str, manifest: dict[str, Any], executed_nb_path: Path | None) -> Run:
+        """Record a finished run: copy its files in, then write the manifest once, atomically.
+
+        ``executed_nb_path`` may be inside the run folder (a local run) or elsewhere (a sweep
+        task that ran in a temp folder); the files named in ``manifest["files"]`` are taken
+        from its folder. A second write for the same id is refused.
+        """
+        run_dir = self._path(run_id)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        manifest = {**manifest, "id": run_id}
+        if executed_nb_path is not None:
+            source_dir = Path(executed_nb_path).parent
+            if source_dir.resolve() != run_dir.resolve():
+                for name in (manifest.get("files") or {}).values():
+                    if name and (source_dir / name).is_file():
+                        shutil.copyfile(source_dir / name, run_dir / name)
+        data = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        final = run_dir / MANIFEST
+        pending = run_dir / f".{MANIFEST}.pending"
+        atomic_write_bytes(pending, data.encode("utf-8"))
+        try:
+            os.link(pending, final)  # fails if a manifest exists: write once
+        except FileExistsError:
+            raise NbkitError(
+                "run already has a manifest; manifests are write-once", final
+            ) from None
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(pending)
+        self._append_index([summarize(manifest)])
+        return Run(run_id, run_dir, manifest)
+
+    def get(self, run_id: str) -> Run:
+        """The run with this id (BadInput for an unknown, malformed or corrupt one)."""
+        path = self._path(run_id)
+        if not path.is_dir():
+            raise BadInput(
+                f"unknown run id {run_id!r}", self.dir, hint="nbkit runs lists the recorded runs"
+            )
+        return Run(run_id, path, read_manifest(path / MANIFEST))
+
+    def _append_index(self, summaries: list[dict[str, Any]]) -> None:
+        """One O_APPEND write: concurrent writers interleave whole lines, never halves."""
+        if not summaries:
+            return
+        data = "".join(json.dumps(s, sort_keys=True) + "\n" for s in summaries).encode()
+        with contextlib.suppress(OSError):
+            fd = os.open(self.dir / INDEX, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+
+    def _read_index(self) -> dict[str, dict[str, Any]]:
+        from nbkit.notebook import parse_json
+
+        try:
+            data = (self.dir / INDEX).read_bytes()
+        except OSError:
+            return {}
+        result: dict[str, dict[str, Any]] = {}
+        for line in data.splitlines():
+            try:
+                entry = parse_json(line, self.dir / INDEX)
+            except BadInput:
+                continue  # a torn line (crash mid-write): the manifest will be re-read
+            if isinstance(entry, dict) and isinstance(entry.get("id"), str):
+                result[entry["id"]] = entry
+        return result
+
+    def summaries(self) -> dict[str, dict[str, Any]]:
+        """Summaries of every recorded run, from the index, refreshed from new manifests."""
+        self.problems = []
+        if not self.dir.is_dir():
+            return {}
+        index = self._read_index()
+        folders = {e.name for e in os.scandir(self.dir) if _ID_RE.match(e.name) and e.is_dir()}
+        fresh: list[dict[str, Any]] = []
+        for run_id in sorted(folders - index.keys()):
+            path = self.dir / run_id / MANIFEST
+            if not path.exists():
+                continue  # still running
+            try:
+                fresh.append(summarize(read_manifest(path)))
+            except BadInput as exc:
+                self.problems.append(str(exc))
+        self._append_index(fresh)
+        for entry in fresh:
+            index[entry["id"]] = entry
+        return {k: v for k, v in index.items() if k in folders}
+
+    def list(
+        self,
+        *,
+        notebook: str | None = None,
+        status: str | None = None,
+        params: Mapping[str, Any] | None = None,
+    ) -> list[Run]:
+        """Runs oldest first, filtered by notebook (path relative to root), status, and
+        parameter values (compared as parsed data: ``{"lr": 0.1}``)."""
+        runs = []
+        for run_id, entry in sorted(self.summaries().items()):
+            if notebook is not None and entry.get("notebook") != notebook:
+                continue
+            if status is not None and entry.get("status") != status:
+                continue
+            recorded = entry.get("parameters") or {}
+            if params and any(recorded.get(k, _MISSING) != v for k, v in params.items()):
+                continue
+            runs.append(Run(run_id, self.dir / run_id, summary=entry))
+        return runs
+
+
+_MISSING = object()

@@ -1,0 +1,317 @@
+"""What a manifest records besides the execution itself: git state, platform, numerics
+environment, input fingerprints, the kernel's own interpreter and packages, the files the
+kernel read, metrics and the experiment header.
+
+The kernel's facts come from a setup cell nbkit runs first in the same kernel (no second
+interpreter start): it writes the interpreter's version and package list to a file and
+installs a ``sys.addaudithook`` hook that appends every file opened for reading to a log, so
+the list survives a failing cell, a timeout or a dead kernel.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import platform
+import re
+import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from nbkit import git
+from nbkit.cache import Cache
+from nbkit.errors import BadInput
+from nbkit.notebook import Notebook, source_text
+from nbkit.recording import MIME_TYPE as RECORD_MIME
+
+SETUP_TAG = "nbkit-setup"
+KERNEL_INFO = ".kernel.json"
+READS_LOG = ".reads.log"
+NUMERIC_ENV = ("PYTHONHASHSEED", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
+NUMERIC_PREFIXES = ("MKL_", "OPENBLAS_")
+_NOISE_DIRS = ("/proc/", "/sys/", "/dev/", "/etc/", "/usr/lib/", "/usr/share/", "/usr/local/lib/")
+_CHUNK = 1 << 20
+
+# Runs in the kernel before the notebook's first cell. Only the stdlib; never raises out of
+# the hook (an exception in an audit hook would fail the user's open()).
+_SETUP_CODE = """\
+def _nbkit_setup(info_path, log_path, skip):
+    import importlib.metadata, json, os, platform, sys
+    pkgs = {}
+    for dist in importlib.metadata.distributions():
+        name = dist.metadata["Name"]
+        if name:
+            pkgs[name.lower().replace("_", "-")] = dist.version
+    info = {"python": platform.python_version(), "implementation":
+            platform.python_implementation(), "executable": sys.executable, "pid": os.getpid(),
+            "packages": dict(sorted(pkgs.items()))}
+    with open(info_path, "w", encoding="utf-8") as fh:
+        json.dump(info, fh)
+    log = open(log_path, "a", buffering=1, encoding="utf-8")
+    seen = set()
+    skip = tuple(skip)
+    def hook(event, args):
+        if event != "open":
+            return
+        try:
+            path, mode, flags = args
+            if isinstance(path, int) or (flags & 3) == os.O_WRONLY:
+                return
+            if isinstance(mode, str) and ("w" in mode or "a" in mode or "x" in mode):
+                if "+" not in mode:
+                    return
+            path = os.path.abspath(os.fsdecode(path))
+            if path in seen or path.startswith(skip) or path.endswith((".pyc", ".py")):
+                return
+            seen.add(path)
+            log.write(path + "\\n")
+        except Exception:
+            pass
+    sys.addaudithook(hook)
+_nbkit_setup(%s, %s, %s)
+del _nbkit_setup
+"""
+
+
+def setup_cell(out_dir: Path) -> dict[str, Any]:
+    """The hidden first cell; arguments are JSON literals (data, never code from users)."""
+    skip = sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, *_NOISE_DIRS})
+    code = _SETUP_CODE % (
+        json.dumps(str(out_dir / KERNEL_INFO)),
+        json.dumps(str(out_dir / READS_LOG)),
+        json.dumps(skip),
+    )
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "id": "nbkit-setup",
+        "metadata": {"tags": [SETUP_TAG], "nbkit": {"setup": True}},
+        "outputs": [],
+        "source": code,
+    }
+
+
+def kernel_facts(out_dir: Path) -> dict[str, Any]:
+    """What the setup cell found out about the kernel's interpreter (empty if it never ran)."""
+    try:
+        data = json.loads((out_dir / KERNEL_INFO).read_bytes())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class FileHashes:
+    """sha256 of large files, remembered per path+size+mtime in ``nbkit.cache`` (each cache
+    key carries its value after the last NUL), so a big data set is hashed once."""
+
+    NAMESPACE = "file-sha256"
+
+    def __init__(self, cache: Cache):
+        self.cache = cache
+        self._known: dict[str, str] | None = None
+
+    def _map(self) -> dict[str, str]:
+        if self._known is None:
+            pairs = (k.rpartition("\0") for k in self.cache.keys(self.NAMESPACE))
+            self._known = {key: value for key, _, value in pairs}
+        return self._known
+
+    def get(self, key: str) -> str | None:
+        return self._map().get(key)
+
+    def put(self, key: str, value: str) -> None:
+        self._map()[key] = value
+        self.cache.add(self.NAMESPACE, f"{key}\0{value}")
+
+
+def sha256_file(path: Path, hashes: FileHashes | None = None) -> tuple[int, str]:
+    """(size, sha256) of a file; files over 1 MiB are looked up in ``hashes`` first."""
+    stat = path.stat()
+    key = f"{path.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}"
+    large = hashes is not None and stat.st_size >= _CHUNK
+    if large and hashes is not None and (known := hashes.get(key)):
+        return stat.st_size, known
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    value = digest.hexdigest()
+    if large and hashes is not None:
+        hashes.put(key, value)
+    return stat.st_size, value
+
+
+def _display_path(root: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def fingerprint(
+    root: Path, paths: Iterable[Path], hashes: FileHashes | None
+) -> list[dict[str, Any]]:
+    """path (relative to the root when inside it), size and sha256 of each file."""
+    result = []
+    for path in sorted(set(paths)):
+        try:
+            size, digest = sha256_file(path, hashes)
+        except OSError:
+            continue  # gone or unreadable since it was opened: nothing to fingerprint
+        result.append({"path": _display_path(root, path), "size": size, "sha256": digest})
+    return result
+
+
+def declared_inputs(root: Path, patterns: Sequence[str]) -> list[Path]:
+    """Files matching ``--inputs`` globs (relative to the root); a glob matching nothing is
+    bad input, because a typo would otherwise record no input at all."""
+    found: list[Path] = []
+    for pattern in patterns:
+        base = pattern if os.path.isabs(pattern) else str(root / pattern)
+        matches = [Path(p) for p in glob.glob(base, recursive=True) if Path(p).is_file()]
+        if not matches:
+            raise BadInput("no file matches this input pattern", pattern)
+        found.extend(matches)
+    return found
+
+
+def files_read(out_dir: Path, exclude: Iterable[Path]) -> list[Path]:
+    """Regular files the kernel opened for reading, minus the excluded ones and run files."""
+    try:
+        lines = (out_dir / READS_LOG).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    skip = {str(p.resolve()) for p in exclude}
+    site = tuple(str(Path(p).resolve()) for p in sys.path if p and "site-packages" in p)
+    ipython = str(Path.home() / ".ipython")
+    result = []
+    for line in dict.fromkeys(lines):
+        path = Path(line)
+        resolved = str(path.resolve()) if path.exists() else ""
+        if not resolved or resolved in skip or not path.is_file():
+            continue
+        if resolved.startswith(site) or resolved.startswith(ipython) or "site-packages" in line:
+            continue
+        if resolved.startswith(str(out_dir.resolve())):
+            continue
+        result.append(path)
+    return result
+
+
+def git_state(root: Path, notebook: Path, ledger_dir: Path) -> dict[str, Any]:
+    """Commit, branch, and whether the tree differs from it (tracked changes, or an
+    untracked notebook); ``patch`` holds ``git diff HEAD`` then."""
+    if git.toplevel(root) is None:
+        return {"commit": None, "branch": None, "dirty": True, "patch": b"", "why": "no git"}
+    if not git.has_commits(root):
+        return {"commit": None, "branch": None, "dirty": True, "patch": b"", "why": "no commit"}
+    commit = git.run(root, "rev-parse", "HEAD").decode().strip()
+    branch = git.run(root, "symbolic-ref", "--short", "-q", "HEAD", check=False).decode().strip()
+    exclude = f":(exclude){git.relpath(root, ledger_dir)}"
+    patch = git.run(root, "diff", "HEAD", "--binary", "--", ".", exclude)
+    rel = git.relpath(root, notebook)
+    untracked = not git.tracked_files(root, [f":(literal){rel}"])
+    if untracked:
+        patch += git.run(
+            root, "diff", "--no-index", "--binary", "--", "/dev/null", rel, check=False
+        )
+    why = "untracked notebook" if untracked else ("uncommitted changes" if patch else "")
+    return {
+        "commit": commit,
+        "branch": branch or None,
+        "dirty": bool(patch),
+        "patch": patch,
+        "why": why,
+    }
+
+
+def platform_facts() -> dict[str, Any]:
+    return {
+        "system": platform.system(),
+        "release": platform.release(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "hostname": platform.node(),
+    }
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
+def numeric_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment variables that change numerical results (threads, hashing, devices)."""
+    env = os.environ if environ is None else environ
+    return {
+        key: value
+        for key, value in sorted(env.items())
+        if key in NUMERIC_ENV or key.startswith(NUMERIC_PREFIXES)
+    }
+
+
+def lock_hash(root: Path) -> str | None:
+    """The environment lock's hash: ``nbkit.env.lock_hash`` when built, else requirements.lock."""
+    try:
+        from nbkit.env import lock_hash as env_lock_hash
+    except ImportError:
+        lock = root / "requirements.lock"
+        return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None
+    value = env_lock_hash(root)
+    return str(value) if value else None
+
+
+def recorded_values(nb: Notebook) -> dict[str, Any]:
+    """Values logged with ``nbkit.record`` (the last record of a name wins)."""
+    values: dict[str, Any] = {}
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            payload = (output.get("data") or {}).get(RECORD_MIME)
+            if isinstance(payload, dict) and isinstance(payload.get("name"), str):
+                values[payload["name"]] = payload.get("value")
+    return values
+
+
+_HEADER_RE = re.compile(
+    r"^[\s>*_#-]*(objective|hypothesis|success[ _-]?metric)[*_\s]*[:：][*_\s]*(.*)$",
+    re.IGNORECASE,
+)
+
+
+def experiment_header(nb: Notebook) -> dict[str, str] | None:
+    """Objective / hypothesis / success metric from the first markdown cell, written as
+    ``**Objective:** text`` lines (the experiment template) or as ``## Objective`` headings."""
+    cell = next((c for c in nb.get("cells", []) if c.get("cell_type") == "markdown"), None)
+    if cell is None:
+        return None
+    found: dict[str, str] = {}
+    heading: str | None = None
+    for line in source_text(cell).splitlines():
+        match = _HEADER_RE.match(line)
+        if match:
+            heading = _header_key(match.group(1))
+            if match.group(2).strip():
+                found[heading] = match.group(2).strip()
+                heading = None
+            continue
+        title = re.match(r"^#+\s*(objective|hypothesis|success[ _-]?metric)\s*$", line, re.I)
+        if title:
+            heading = _header_key(title.group(1))
+        elif heading and line.strip():
+            found[heading] = line.strip()
+            heading = None
+    return found or None
+
+
+def _header_key(text: str) -> str:
+    return "success_metric" if text.lower().startswith("success") else text.lower()
