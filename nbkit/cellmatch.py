@@ -1,0 +1,270 @@
+"""Align the cells of two versions of a notebook, moves included, without an N×M grid.
+
+Stages, each only on the cells the earlier ones left unmatched:
+
+1. ids, when a cell id is unique on both sides (nbformat 4.5 notebooks); when ids matched,
+   cells with different ids are different cells, so only stage 2 follows;
+2. unique content fingerprints (cell type + source) as patience-diff anchors, then repeated
+   fingerprints in order inside the gaps between anchors;
+3. similarity inside each small gap (an edited cell stays where it was);
+4. similarity through an index of rare source lines (a cell both moved and edited).
+
+The longest chain of matches that keeps its order is "in place"; any other match is a move.
+The cost is near-linear in the number of cells: the similarity ratios are computed only for
+small gaps and for candidates that share a rare line.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections import defaultdict
+from collections.abc import Sequence
+from difflib import SequenceMatcher
+from typing import Any
+
+Cell = dict[str, Any]
+Pair = tuple[int | None, int | None]
+
+_GAP_GRID_LIMIT = 400  # largest gap (a*b cells) aligned by similarity position by position
+_GAP_THRESHOLD = 0.6  # similarity for an edited cell that stayed in its place
+_MOVE_THRESHOLD = 0.7  # stricter for a cell matched far from where it was
+_COMMON_LINE = 20  # a line found in more cells than this does not identify a cell
+_CANDIDATES = 5
+
+
+def source_of(cell: Cell) -> str:
+    src = cell.get("source", "")
+    return src if isinstance(src, str) else "".join(src)
+
+
+def similarity(a: str, b: str) -> float:
+    """0..1, characters for short sources (one-line edits), lines for long ones."""
+    if a == b:
+        return 1.0
+    if not a or not b:
+        return 0.0
+    if len(a) + len(b) > 4000:
+        matcher = SequenceMatcher(None, a.splitlines(), b.splitlines(), autojunk=False)
+    else:
+        matcher = SequenceMatcher(None, a, b, autojunk=False)
+    if matcher.real_quick_ratio() < _GAP_THRESHOLD or matcher.quick_ratio() < _GAP_THRESHOLD:
+        return 0.0
+    return matcher.ratio()
+
+
+def _cell_similarity(a: Cell, b: Cell, sa: str, sb: str) -> float:
+    score = similarity(sa, sb)
+    return score if a.get("cell_type") == b.get("cell_type") else score * 0.9
+
+
+def longest_chain(matches: dict[int, int]) -> list[tuple[int, int]]:
+    """The longest set of matches increasing on both sides (patience LIS, n log n)."""
+    pairs = sorted(matches.items(), key=lambda p: p[1])
+    tails: list[int] = []  # old index ending the best chain of each length
+    tail_at: list[int] = []  # position in pairs of that tail
+    back: list[int] = [-1] * len(pairs)
+    for pos, (old, _new) in enumerate(pairs):
+        k = bisect.bisect_left(tails, old)
+        if k == len(tails):
+            tails.append(old)
+            tail_at.append(pos)
+        else:
+            tails[k] = old
+            tail_at[k] = pos
+        back[pos] = tail_at[k - 1] if k else -1
+    chain: list[tuple[int, int]] = []
+    pos = tail_at[-1] if tail_at else -1
+    while pos != -1:
+        chain.append(pairs[pos])
+        pos = back[pos]
+    chain.reverse()
+    return chain
+
+
+def _match_ids(old: Sequence[Cell], new: Sequence[Cell], matches: dict[int, int]) -> None:
+    def unique_ids(cells: Sequence[Cell]) -> dict[str, int]:
+        seen: dict[str, int] = {}
+        dup: set[str] = set()
+        for i, cell in enumerate(cells):
+            cid = cell.get("id")
+            if isinstance(cid, str) and cid:
+                if cid in seen:
+                    dup.add(cid)
+                seen[cid] = i
+        return {k: v for k, v in seen.items() if k not in dup}
+
+    new_ids = unique_ids(new)
+    for cid, i in unique_ids(old).items():
+        j = new_ids.get(cid)
+        if j is not None:
+            matches[i] = j
+
+
+def _match_unique(
+    keys_old: Sequence[Any], keys_new: Sequence[Any], matches: dict[int, int]
+) -> None:
+    taken = set(matches.values())
+    count_old: dict[Any, list[int]] = defaultdict(list)
+    count_new: dict[Any, list[int]] = defaultdict(list)
+    for i, key in enumerate(keys_old):
+        if i not in matches:
+            count_old[key].append(i)
+    for j, key in enumerate(keys_new):
+        if j not in taken:
+            count_new[key].append(j)
+    for key, olds in count_old.items():
+        news = count_new.get(key)
+        if news is not None and len(olds) == 1 and len(news) == 1:
+            matches[olds[0]] = news[0]
+
+
+def _gaps(n_old: int, n_new: int, matches: dict[int, int]) -> list[tuple[list[int], list[int]]]:
+    """Unmatched old and new cells between consecutive in-order matches."""
+    taken = set(matches.values())
+    bounds = [(-1, -1), *longest_chain(matches), (n_old, n_new)]
+    gaps = []
+    for (o0, n0), (o1, n1) in itertools.pairwise(bounds):
+        olds = [i for i in range(o0 + 1, o1) if i not in matches]
+        news = [j for j in range(n0 + 1, n1) if j not in taken]
+        if olds and news:
+            gaps.append((olds, news))
+    return gaps
+
+
+def _match_repeats(
+    keys_old: Sequence[Any], keys_new: Sequence[Any], matches: dict[int, int]
+) -> None:
+    """Repeated fingerprints (empty cells, `df.head()`) paired in order within each gap."""
+    for olds, news in _gaps(len(keys_old), len(keys_new), matches):
+        free: dict[Any, list[int]] = defaultdict(list)
+        for j in news:
+            free[keys_new[j]].append(j)
+        last = -1
+        for i in olds:
+            cands = [j for j in free.get(keys_old[i], ()) if j > last]
+            if cands:
+                matches[i] = cands[0]
+                free[keys_old[i]].remove(cands[0])
+                last = cands[0]
+
+
+def _align_gap(
+    olds: list[int],
+    news: list[int],
+    old: Sequence[Cell],
+    new: Sequence[Cell],
+    src_old: Sequence[str],
+    src_new: Sequence[str],
+    matches: dict[int, int],
+) -> None:
+    """Order-keeping alignment of a small gap maximising total similarity (a tiny DP)."""
+    a, b = len(olds), len(news)
+    score = [[0.0] * (b + 1) for _ in range(a + 1)]
+    for x in range(a):
+        for y in range(b):
+            i, j = olds[x], news[y]
+            s = _cell_similarity(old[i], new[j], src_old[i], src_new[j])
+            score[x + 1][y + 1] = s if s >= _GAP_THRESHOLD else 0.0
+    best = [[0.0] * (b + 1) for _ in range(a + 1)]
+    for x in range(1, a + 1):
+        for y in range(1, b + 1):
+            diag = best[x - 1][y - 1] + score[x][y] if score[x][y] else -1.0
+            best[x][y] = max(best[x - 1][y], best[x][y - 1], diag)
+    x, y = a, b
+    while x and y:
+        if score[x][y] and best[x][y] == best[x - 1][y - 1] + score[x][y]:
+            matches[olds[x - 1]] = news[y - 1]
+            x, y = x - 1, y - 1
+        elif best[x][y] == best[x - 1][y]:
+            x -= 1
+        else:
+            y -= 1
+
+
+def _rare_lines(text: str) -> set[str]:
+    return {s for s in (line.strip() for line in text.splitlines()) if len(s) > 3}
+
+
+def _match_anywhere(
+    old: Sequence[Cell],
+    new: Sequence[Cell],
+    src_old: Sequence[str],
+    src_new: Sequence[str],
+    matches: dict[int, int],
+) -> None:
+    """Edited and moved cells: candidates share a rare line; best ratios win, greedily."""
+    taken = set(matches.values())
+    index: dict[str, list[int]] = defaultdict(list)
+    for i, src in enumerate(src_old):
+        if i not in matches:
+            for line in _rare_lines(src):
+                index[line].append(i)
+    scored: list[tuple[float, int, int]] = []
+    for j, src in enumerate(src_new):
+        if j in taken:
+            continue
+        shared: dict[int, int] = defaultdict(int)
+        for line in _rare_lines(src):
+            hits = index.get(line, ())
+            if len(hits) <= _COMMON_LINE:
+                for i in hits:
+                    shared[i] += 1
+        for i in sorted(shared, key=lambda k: -shared[k])[:_CANDIDATES]:
+            s = _cell_similarity(old[i], new[j], src_old[i], src_new[j])
+            if s >= _MOVE_THRESHOLD:
+                scored.append((s, i, j))
+    for _s, i, j in sorted(scored, key=lambda t: (-t[0], t[1], t[2])):
+        if i not in matches and j not in taken:
+            matches[i] = j
+            taken.add(j)
+
+
+def align(old: Sequence[Cell], new: Sequence[Cell]) -> dict[int, int]:
+    """Matched cells as {old index: new index}; see the module docstring for the stages."""
+    matches: dict[int, int] = {}
+    _match_ids(old, new, matches)
+    trust_ids = bool(matches)
+    src_old = [source_of(c) for c in old]
+    src_new = [source_of(c) for c in new]
+    keys_old = [(c.get("cell_type"), s) for c, s in zip(old, src_old, strict=True)]
+    keys_new = [(c.get("cell_type"), s) for c, s in zip(new, src_new, strict=True)]
+    _match_unique(keys_old, keys_new, matches)
+    _match_repeats(keys_old, keys_new, matches)
+    if trust_ids:  # ids kept the edited cells together; other unmatched cells are new ones
+        return matches
+    for olds, news in _gaps(len(old), len(new), matches):
+        if len(olds) * len(news) <= _GAP_GRID_LIMIT:
+            _align_gap(olds, news, old, new, src_old, src_new, matches)
+    _match_anywhere(old, new, src_old, src_new, matches)
+    return matches
+
+
+def order(n_old: int, n_new: int, matches: dict[int, int]) -> list[Pair]:
+    """Display order: new cells in order, each removed cell just before the next in-place
+    match that followed it in the old notebook."""
+    chain = longest_chain(matches)
+    chain_old = [o for o, _n in chain]
+    items: list[tuple[tuple[int, int, int], Pair]] = []
+    for i in range(n_old):
+        if i not in matches:
+            k = bisect.bisect_right(chain_old, i)
+            at = chain[k][1] if k < len(chain) else n_new
+            items.append(((at, 0, i), (i, None)))
+    back = {n: o for o, n in matches.items()}
+    for j in range(n_new):
+        items.append(((j, 1, 0), (back.get(j), j)))
+    items.sort(key=lambda t: t[0])
+    return [pair for _key, pair in items]
+
+
+def moved(matches: dict[int, int]) -> set[int]:
+    """Old indices of matched cells outside the longest in-order chain."""
+    in_place = {o for o, _n in longest_chain(matches)}
+    return {o for o in matches if o not in in_place}
+
+
+def match_cells(old_cells: Sequence[Cell], new_cells: Sequence[Cell]) -> list[Pair]:
+    """Pairs ``(old index, new index)`` in display order; ``(i, None)`` is a removed cell,
+    ``(None, j)`` an added one. Reusable by merging: cells are plain nbformat dicts."""
+    return order(len(old_cells), len(new_cells), align(old_cells, new_cells))

@@ -1,0 +1,213 @@
+"""Commands that show notebook changes: diff, review, textconv (git's diff driver)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+FORMATS = ("terminal", "markdown", "html", "json")
+# Exit codes of `nbkit diff` (see docs/review.md): sources changed -> 1; outputs or
+# metadata only -> 0, or this with --exit-code-outputs.
+EXIT_OUTPUTS_ONLY = 4
+
+
+class _PathsAfterDashDash(click.Command):
+    """Keep what follows ``--`` apart (paths), as ``git diff [REV [REV]] -- PATH...`` does."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" in args:
+            cut = args.index("--")
+            ctx.meta["nbkit.paths"] = tuple(args[cut + 1 :])
+            args = args[:cut]
+        return super().parse_args(ctx, args)
+
+
+def _emit(text: str, output: str | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+        return
+    from nbkit.fsutil import atomic_write_text
+
+    atomic_write_text(output, text)
+    click.echo(f"nbkit: report written to {output}", err=True)
+
+
+def _settings(context: int) -> Any:
+    from nbkit import config
+    from nbkit.diffing import DiffSettings
+
+    cfg = config.load()
+    return cfg, DiffSettings.from_policy(cfg.clean, context=context)
+
+
+def _format_for(fmt: str | None, output: str | None) -> str:
+    if fmt:
+        return fmt
+    if output:
+        from pathlib import Path
+
+        from nbkit.render import SUFFIXES
+
+        return SUFFIXES.get(Path(output).suffix.lower(), "terminal")
+    return "terminal"
+
+
+_format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default=None,
+    help="Report format (default: from the -o suffix, else terminal).",
+)
+_output_option = click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write the report to FILE (atomically) instead of stdout.",
+)
+_outputs_option = click.option(
+    "--outputs",
+    "show_outputs",
+    is_flag=True,
+    help="Show output changes in full, not only one-line summaries.",
+)
+
+
+@click.command(cls=_PathsAfterDashDash)
+@_format_option
+@_output_option
+@_outputs_option
+@click.option(
+    "--cached",
+    "--staged",
+    "cached",
+    is_flag=True,
+    help="Compare the index with REV (default HEAD) instead of the working tree.",
+)
+@click.option(
+    "--exit-code-outputs",
+    is_flag=True,
+    help=f"Exit {EXIT_OUTPUTS_ONLY} when only outputs or metadata changed (else 0).",
+)
+@click.option(
+    "-U",
+    "--unified",
+    "context",
+    type=click.IntRange(0, 1000),
+    default=3,
+    show_default=True,
+    help="Lines of context around source changes.",
+)
+@click.option("--color/--no-color", default=None, help="Colour (default: when a terminal).")
+@click.argument("args", nargs=-1)
+@click.pass_context
+def diff(
+    ctx: click.Context,
+    fmt: str | None,
+    output: str | None,
+    show_outputs: bool,
+    cached: bool,
+    exit_code_outputs: bool,
+    context: int,
+    color: bool | None,
+    args: tuple[str, ...],
+) -> int:
+    """Show a cell-level diff of notebooks, quiet about execution counts and timings.
+
+    Two files (A.ipynb B.ipynb), or git's sides: no REV = working tree vs index, one REV =
+    working tree vs REV, two REVs (or A..B, A...B) = between revisions. Moved cells show as
+    moves. Exit 0: no change, or only outputs/metadata changed; 1: sources changed.
+
+    \b
+    Examples:
+      nbkit diff old.ipynb new.ipynb
+      nbkit diff HEAD~1 -- analysis.ipynb
+      nbkit diff main feature --format json
+    """
+    from pathlib import Path
+
+    from nbkit import render
+    from nbkit.review import compare
+
+    cfg, settings = _settings(context)
+    paths = ctx.meta.get("nbkit.paths", ())
+    report = compare(Path.cwd(), args, paths, cached=cached, settings=settings, formats=cfg.formats)
+    fmt = _format_for(fmt, output)
+    use_color = color if color is not None else (output is None and sys.stdout.isatty())
+    options = render.RenderOptions(outputs=show_outputs, color=use_color and fmt == "terminal")
+    _emit(render.get(fmt)(report, options), output)
+    if report.sources_changed:
+        return 1
+    return EXIT_OUTPUTS_ONLY if exit_code_outputs and report.changed else 0
+
+
+@click.command()
+@_format_option
+@_output_option
+@_outputs_option
+@click.option(
+    "--max-chars",
+    type=click.IntRange(2000),
+    default=65536,
+    show_default=True,
+    help="Markdown: size limit of the report (GitHub's comment limit).",
+)
+@click.argument("range_spec", metavar="BASE...HEAD")
+@click.argument("paths", nargs=-1)
+def review(
+    fmt: str | None,
+    output: str | None,
+    show_outputs: bool,
+    max_chars: int,
+    range_spec: str,
+    paths: tuple[str, ...],
+) -> int:
+    """Report on every notebook changed in a range, e.g. a pull request.
+
+    BASE...HEAD compares HEAD with its merge base with BASE (what a pull request shows);
+    BASE..HEAD compares the two commits. Exit 0 once the report is written.
+
+    \b
+    Examples:
+      nbkit review origin/main...HEAD --format markdown -o review.md
+      nbkit review main...feature -o review.html
+    """
+    from pathlib import Path
+
+    from nbkit import render
+    from nbkit.review import review_range
+
+    cfg, settings = _settings(3)
+    report = review_range(Path.cwd(), range_spec, paths, settings, cfg.formats)
+    fmt = _format_for(fmt, output)
+    options = render.RenderOptions(
+        outputs=show_outputs,
+        color=output is None and sys.stdout.isatty() and fmt == "terminal",
+        max_chars=max_chars,
+        command=f"nbkit review {range_spec} --format html -o review.html",
+    )
+    _emit(render.get(fmt)(report, options), output)
+    return 0
+
+
+@click.command()
+@click.argument("path", type=click.Path())
+def textconv(path: str) -> int:
+    """Print a notebook as readable text, for git's diff driver.
+
+    A file that is not a readable notebook is printed as it is, after a note, so that
+    `git log -p` never stops on one broken commit.
+
+    \b
+    Examples:
+      git config diff.nbkit.textconv "nbkit textconv"
+      echo '*.ipynb diff=nbkit' >> .gitattributes
+      nbkit textconv analysis.ipynb
+    """
+    from nbkit.review import textconv_text
+
+    click.echo(textconv_text(path), nl=False)
+    return 0

@@ -1,0 +1,218 @@
+"""Which notebooks changed between two sides, and their diffs, as one ``Report``.
+
+Sides are two files, or git's: a revision, the index, the working tree. A notebook and its
+paired script changed together are reported once (the script is named on the notebook's
+entry); a paired script changed alone gets a note, since the pair is then out of step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from nbkit import git, notebook
+from nbkit.diffing import DiffSettings, NotebookDiff, Report, diff_notebooks
+from nbkit.errors import BadInput
+from nbkit.outputdiff import PixelBudget
+from nbkit.revisions import (
+    INDEX,
+    WORKTREE,
+    FileChange,
+    Side,
+    changed_files,
+    exists_on,
+    parse_range,
+    read_files,
+    resolve,
+)
+
+SCRIPT_EXTENSIONS = (".py", ".R", ".r", ".jl", ".md", ".Rmd", ".qmd", ".jl", ".scala", ".sh")
+
+
+def _load_file(path: Path, label: str) -> notebook.Notebook:
+    try:
+        return notebook.loads(notebook.read_bytes(path), label)
+    except BadInput as exc:
+        if path.suffix != ".ipynb":
+            raise BadInput(f"not a notebook ({exc.message})", label) from None
+        raise
+
+
+def diff_files(
+    old: Path, new: Path, settings: DiffSettings, labels: tuple[str, str] | None = None
+) -> Report:
+    """Two notebook files on disk (``labels``: the names to show, default the paths)."""
+    a_label, b_label = labels or (str(old), str(new))
+    a, b = _load_file(old, a_label), _load_file(new, b_label)
+    nb = diff_notebooks(a, b, b_label, old_path=a_label, settings=settings)
+    if nb.status == "renamed":  # two different files are compared, not a rename
+        nb = NotebookDiff(nb.path, nb.old_path, "unchanged", (), (), nb.unchanged)
+    return Report(a_label, b_label, (nb,))
+
+
+def sides(root: Path, revs: Sequence[str], cached: bool) -> tuple[Side, Side]:
+    """git diff's meaning of 0, 1 or 2 revisions (and of ``A..B`` / ``A...B``)."""
+    if len(revs) > 2:
+        raise BadInput("at most two revisions", " ".join(revs))
+    if len(revs) == 2:
+        return resolve(root, revs[0]), resolve(root, revs[1])
+    if len(revs) == 1 and ".." in revs[0]:
+        return parse_range(root, revs[0])
+    if len(revs) == 1:
+        return resolve(root, revs[0]), (INDEX if cached else WORKTREE)
+    return (resolve(root, "HEAD"), INDEX) if cached else (INDEX, WORKTREE)
+
+
+def script_candidates(nb_path: str, formats: str) -> set[str]:
+    """Paths a notebook's paired script may have: same stem beside it, or in a mirror folder
+    (jupytext's ``notebooks///ipynb,scripts///py:percent``)."""
+    p = PurePosixPath(nb_path)
+    found = {str(p.with_suffix(ext)) for ext in SCRIPT_EXTENSIONS}
+    entries = [e.split(":")[0] for e in formats.split(",") if e.strip()]
+    parsed = [e.rpartition("///")[::2] if "///" in e else ("", e) for e in entries]
+    nb_prefix = next((pre for pre, ext in parsed if ext.lstrip(".") == "ipynb"), "")
+    parts = list(p.parent.parts)
+    for prefix, ext in parsed:
+        if ext.lstrip(".") == "ipynb" or not prefix:
+            continue
+        suffix = ext if ext.startswith(".") else f".{ext}"
+        if nb_prefix in parts:
+            folder = [prefix if q == nb_prefix else q for q in parts]
+            found.add(str(PurePosixPath(*folder, p.stem + suffix)))
+    return found
+
+
+def _formats_of(nb: notebook.Notebook | None, default: str) -> str:
+    meta: Any = (nb or {}).get("metadata", {}).get("jupytext", {})
+    value = meta.get("formats") if isinstance(meta, dict) else None
+    return value if isinstance(value, str) else default
+
+
+def _label(side: Side, path: str) -> str:
+    return path if side.kind == "worktree" else f"{side.label}:{path}"
+
+
+def _parse(side: Side, contents: dict[str, bytes], path: str | None) -> notebook.Notebook | None:
+    if path is None or path not in contents:
+        return None
+    return notebook.loads(contents[path], _label(side, path))
+
+
+def diff_revisions(
+    root: Path,
+    old: Side,
+    new: Side,
+    pathspecs: Sequence[str],
+    settings: DiffSettings,
+    formats: str = "ipynb,py:percent",
+) -> Report:
+    """Every notebook that changed between the sides, paired scripts folded in."""
+    changes = changed_files(root, old, new, pathspecs)
+    nb_changes = [c for c in changes if (c.new_path or c.old_path or "").endswith(".ipynb")]
+    scripts = {c.new_path or c.old_path or "": c for c in changes if c not in nb_changes}
+    old_files = read_files(root, old, [c.old_path for c in nb_changes if c.old_path])
+    new_files = read_files(root, new, [c.new_path for c in nb_changes if c.new_path])
+    budget = PixelBudget(settings.max_images)
+    results: list[NotebookDiff] = []
+    for change in nb_changes:
+        a = _parse(old, old_files, change.old_path)
+        b = _parse(new, new_files, change.new_path)
+        path = change.new_path or change.old_path or ""
+        wanted = script_candidates(path, _formats_of(b or a, formats))
+        paired = tuple(sorted(s for s in scripts if s in wanted))
+        for s in paired:
+            scripts.pop(s)
+        nb = diff_notebooks(a, b, path, old_path=change.old_path, settings=settings, budget=budget)
+        results.append(_with_paired(nb, paired))
+    notes = _lone_scripts(root, new, scripts)
+    return Report(old.label, new.label, tuple(results), notes)
+
+
+def _with_paired(nb: NotebookDiff, paired: tuple[str, ...]) -> NotebookDiff:
+    return NotebookDiff(
+        nb.path, nb.old_path, nb.status, nb.cells, nb.metadata, nb.unchanged, paired
+    )
+
+
+def _lone_scripts(root: Path, new: Side, scripts: dict[str, FileChange]) -> tuple[str, ...]:
+    notes = []
+    for path in sorted(scripts):
+        p = PurePosixPath(path)
+        if p.suffix not in SCRIPT_EXTENSIONS:
+            continue
+        twin = str(p.with_suffix(".ipynb"))
+        if exists_on(root, new, twin):
+            notes.append(
+                f"{path} changed but its paired notebook {twin} did not (hint: nbkit sync {twin})"
+            )
+    return tuple(notes)
+
+
+def review_range(
+    root: Path,
+    spec: str,
+    pathspecs: Sequence[str],
+    settings: DiffSettings,
+    formats: str = "ipynb,py:percent",
+) -> Report:
+    """``BASE...HEAD`` (what a pull request shows), ``BASE..HEAD`` or ``BASE``."""
+    old, new = parse_range(root, spec)
+    return diff_revisions(root, old, new, pathspecs, settings, formats)
+
+
+def _split_args(root: Path, cwd: Path, args: Sequence[str]) -> tuple[list[str], list[str]]:
+    """git's rule: leading revisions, then paths; a word that is neither is an error."""
+    revs: list[str] = []
+    paths: list[str] = []
+    for arg in args:
+        if paths or (cwd / arg).exists():
+            if not (cwd / arg).exists():
+                raise BadInput("no such file", arg)
+            paths.append(arg)
+        elif arg.endswith(".ipynb"):
+            raise BadInput("no such file", arg)
+        else:
+            resolve(root, arg.split("..")[0] or "HEAD")  # fails early, naming the word
+            revs.append(arg)
+    return revs, paths
+
+
+def compare(
+    cwd: Path,
+    args: Sequence[str],
+    paths: Sequence[str],
+    *,
+    cached: bool,
+    settings: DiffSettings,
+    formats: str = "ipynb,py:percent",
+) -> Report:
+    """``nbkit diff``'s arguments: two files, or revisions and paths as ``git diff`` takes."""
+    if len(args) == 2 and not paths and not cached and all((cwd / a).is_file() for a in args):
+        return diff_files(cwd / args[0], cwd / args[1], settings, labels=(args[0], args[1]))
+    root = git.toplevel(cwd)
+    if root is None:
+        missing = [a for a in args if not (cwd / a).exists()]
+        raise BadInput(
+            "no such file" if missing else "not inside a git repository",
+            missing[0] if missing else cwd,
+            hint="compare two files with: nbkit diff A.ipynb B.ipynb",
+        )
+    revs, arg_paths = _split_args(root, cwd, args)
+    old, new = sides(root, revs, cached)
+    specs = [git.relpath(root, cwd / p) for p in (*arg_paths, *paths)]
+    return diff_revisions(root, old, new, specs, settings, formats)
+
+
+def textconv_text(path: str | Path) -> str:
+    """The readable text of a notebook; a file that is not one is passed through, noted."""
+    from nbkit.render.notebook_text import notebook_text
+
+    data = notebook.read_bytes(path)
+    try:
+        nb = notebook.loads(data, path)
+    except BadInput as exc:
+        return f"# nbkit: {exc.message}; the file follows as it is\n" + data.decode(
+            "utf-8", "replace"
+        )
+    return notebook_text(nb)

@@ -1,0 +1,336 @@
+"""nbkit diff: cell alignment, quietness, outputs by type, git sides, textconv, bad input."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nbkit.cellmatch import match_cells
+from nbkit.diffing import diff_notebooks
+from tests.conftest import assert_one_line_error, commit_all, git, run_nbkit
+from tests.review_helpers import (
+    code,
+    display,
+    md,
+    notebook,
+    numbered,
+    png,
+    result,
+    stream,
+    textconv_command,
+)
+
+Cli = Callable[..., Any]
+
+
+def write(path: Path, nb: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(nb, indent=1), encoding="utf-8")
+    return path
+
+
+def edited(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Edit cell 3, move 17 to 7, remove old 10, add one at 12, re-run everything."""
+    new = copy.deepcopy(cells)
+    for k, cell in enumerate(new):
+        cell["execution_count"] = 100 + k
+        cell["metadata"]["ExecuteTime"] = {"start": f"t{k}"}
+    new[3]["source"] = new[3]["source"].replace("compute(3)", "compute(3) * 2")
+    new.insert(7, new.pop(17))
+    del new[11]  # old cell 10 (old 17 now sits before it)
+    new.insert(12, code("brand_new()", cid="fresh" if "id" in cells[0] else None))
+    return new
+
+
+@pytest.mark.parametrize("with_ids", [True, False])
+def test_alignment_finds_edit_move_add_remove(with_ids: bool) -> None:
+    old = numbered(20, with_ids)
+    d = diff_notebooks(notebook(*old), notebook(*edited(old)), "nb.ipynb")
+    got = {(c.change, c.old_index, c.new_index) for c in d.cells}
+    assert got == {("modified", 3, 3), ("moved", 17, 7), ("removed", 10, None), ("added", None, 12)}
+    assert d.counts.unchanged == 17
+    (modified,) = [c for c in d.cells if c.change == "modified"]
+    assert "-value_3 = compute(3)" in modified.source_diff
+    assert "+value_3 = compute(3) * 2" in modified.source_diff
+
+
+def test_moved_and_edited_cell_is_one_move_with_inline_change() -> None:
+    old = numbered(30, with_ids=False)
+    new = copy.deepcopy(old)
+    cell = new.pop(17)
+    cell["source"] = cell["source"].replace("print(value_17)", "print(value_17 + 1)")
+    new.insert(6, cell)
+    d = diff_notebooks(notebook(*old), notebook(*new), "nb.ipynb")
+    assert [(c.change, c.old_index, c.new_index) for c in d.cells] == [("moved", 17, 6)]
+    assert "+print(value_17 + 1)" in d.cells[0].source_diff
+
+
+def test_match_cells_pairs_every_cell_once_in_display_order() -> None:
+    old = [code(s) for s in ("a = 1", "", "b = 2", "", "c = 3")]
+    new = [code(s) for s in ("", "a = 1", "c = 3", "", "d = 4")]
+    pairs = match_cells(old, new)
+    assert sorted(o for o, _ in pairs if o is not None) == list(range(5))
+    assert sorted(n for _, n in pairs if n is not None) == list(range(5))
+    assert (0, 1) in pairs and (4, 2) in pairs
+    news = [n for _, n in pairs if n is not None]
+    assert news == sorted(news)
+
+
+def test_ids_decide_identity_when_present() -> None:
+    old = notebook(code("x = 1", cid="a"), code("gone()", cid="b"))
+    new = notebook(code("x = 2", cid="a"), code("gone(1)", cid="c"))
+    d = diff_notebooks(old, new, "nb.ipynb")
+    assert [(c.change, c.cell_id) for c in d.cells] == [
+        ("modified", "a"),
+        ("added", "c"),
+        ("removed", "b"),
+    ]
+
+
+def test_large_notebook_alignment_is_exact() -> None:
+    old = numbered(2000, with_ids=False)
+    new = copy.deepcopy(old)
+    for k in range(0, 2000, 20):
+        new[k]["source"] += "\n# edited"
+    moved = [new.pop(k) for k in (1500, 1200, 900)]
+    for cell in moved:
+        new.insert(100, cell)
+    d = diff_notebooks(notebook(*old), notebook(*new), "big.ipynb")
+    assert d.counts.modified == 100 and d.counts.moved == 3
+    assert d.counts.added == d.counts.removed == 0
+
+
+def test_what_clean_strips_is_not_a_change(tmp_path: Path, cli: Cli) -> None:
+    old = notebook(code("x = 1", stream("1\n"), cid="a", count=1), md("# hi", cid="m"))
+    new = copy.deepcopy(old)
+    new["cells"][0]["execution_count"] = 7
+    new["cells"][0]["metadata"] = {
+        "ExecuteTime": {"end": "now"},
+        "collapsed": True,
+        "papermill": {"duration": 1.5},
+        "execution": {"x": 1},
+    }
+    new["metadata"]["widgets"] = {"state": {"w": 1}}
+    new["metadata"]["papermill"] = {"duration": 3}
+    new["metadata"]["language_info"] = {"name": "python", "version": "3.12.1"}
+    a, b = write(tmp_path / "a.ipynb", old), write(tmp_path / "b.ipynb", new)
+    res = cli("diff", a, b)
+    assert (res.code, res.out, res.err) == (0, "", "")
+
+
+def test_exit_codes_sources_outputs_and_flag(tmp_path: Path, cli: Cli) -> None:
+    old = notebook(code("x = 1", stream("1\n"), cid="a"))
+    outputs_only = notebook(code("x = 1", stream("2\n"), cid="a"))
+    source = notebook(code("x = 2", stream("1\n"), cid="a"))
+    a = write(tmp_path / "a.ipynb", old)
+    b = write(tmp_path / "b.ipynb", outputs_only)
+    c = write(tmp_path / "c.ipynb", source)
+    res = cli("diff", a, b)
+    assert res.code == 0 and "stream/stdout changed" in res.out
+    assert cli("diff", "--exit-code-outputs", a, b).code == 4
+    res = cli("diff", a, c)
+    assert res.code == 1 and "+x = 2" in res.out
+    assert cli("diff", "--exit-code-outputs", a, a).code == 0
+
+
+def test_text_outputs_diff_inline_with_outputs_flag(tmp_path: Path, cli: Cli) -> None:
+    old = notebook(code("show()", result(text_plain="alpha\nbeta\n"), cid="a"))
+    new = notebook(code("show()", result(text_plain="alpha\ngamma\n"), cid="a"))
+    a, b = write(tmp_path / "a.ipynb", old), write(tmp_path / "b.ipynb", new)
+    short = cli("diff", a, b).out
+    assert "text/plain changed (+1 -1 lines)" in short and "+gamma" not in short
+    full = cli("diff", "--outputs", a, b).out
+    assert "-beta" in full and "+gamma" in full
+
+
+def test_images_compared_by_size_and_changed_pixels() -> None:
+    base = png("white", (40, 10))
+    quarter = png("white", (40, 10), box=(0, 0, 9, 9))  # 10x10 of 400 pixels
+    bigger = png("white", (80, 20))
+    old = notebook(
+        code("plot()", display(image_png=base, text_plain="<Figure>"), cid="a"),
+        code("plot2()", display(image_png=base), cid="b"),
+    )
+    new = notebook(
+        code("plot()", display(image_png=quarter, text_plain="<Figure>"), cid="a"),
+        code("plot2()", display(image_png=bigger), cid="b"),
+    )
+    d = diff_notebooks(old, new, "nb.ipynb")
+    first, second = (c.outputs[0] for c in d.cells)
+    assert first.pixels_changed == pytest.approx(0.25)
+    assert first.summary == "image/png 40x10, 25.0% of pixels changed"
+    assert second.summary == "image/png 40x10 -> 80x20 (size changed)"
+    assert not d.sources_changed
+
+
+def test_html_outputs_compared_as_sanitized_text() -> None:
+    old = notebook(code("df", result(text_html="<table><tr><td>1</td></tr></table>"), cid="a"))
+    new = notebook(
+        code(
+            "df",
+            result(text_html="<table><tr><td>2</td></tr></table><script>alert(1)</script>"),
+            cid="a",
+        )
+    )
+    d = diff_notebooks(old, new, "nb.ipynb")
+    (out,) = d.cells[0].outputs
+    assert out.diff[-2:] == ("-1", "+2")
+    assert out.new is not None and out.new.html is not None
+    assert "script" not in out.new.html and "alert" not in out.new.text
+
+
+def test_json_format_is_stable_and_documented(tmp_path: Path, cli: Cli) -> None:
+    old = notebook(*numbered(20, with_ids=True))
+    a = write(tmp_path / "a.ipynb", old)
+    b = write(tmp_path / "b.ipynb", notebook(*edited(old["cells"])))
+    res = cli("diff", "--format", "json", a, b)
+    data = json.loads(res.out)
+    assert data["schema"] == "nbkit.diff/1" and res.code == 1
+    assert data["counts"] == {
+        "added": 1,
+        "removed": 1,
+        "modified": 1,
+        "moved": 1,
+        "outputs": 0,
+        "metadata": 0,
+        "unchanged": 17,
+    }
+    (nb,) = data["notebooks"]
+    assert {c["change"] for c in nb["cells"]} == {"added", "removed", "modified", "moved"}
+    docs = (Path(__file__).parent.parent / "docs" / "review.md").read_text()
+    for key in (
+        "schema",
+        "sources_changed",
+        "source_diff",
+        "old_index",
+        "pixels_changed",
+        "paired_scripts",
+        "notes",
+    ):
+        assert f"`{key}`" in docs, key
+
+
+# --- git sides -------------------------------------------------------------------------
+
+
+def test_diff_between_revisions_and_working_tree(repo: Path, cli: Cli) -> None:
+    nb = notebook(code("x = 1", cid="a"), md("# Title", cid="m"))
+    write(repo / "nb.ipynb", nb)
+    commit_all(repo, "first")
+    nb["cells"][0]["source"] = "x = 2"
+    write(repo / "nb.ipynb", nb)
+    res = cli("diff")  # working tree vs index
+    assert res.code == 1 and "-x = 1" in res.out and "+x = 2" in res.out
+    git(repo, "add", "nb.ipynb")
+    assert cli("diff") == (0, "", "")
+    assert "+x = 2" in cli("diff", "--cached").out
+    commit_all(repo, "second")
+    res = cli("diff", "HEAD~1", "HEAD", "--", "nb.ipynb")
+    assert res.code == 1 and "+x = 2" in res.out
+    assert cli("diff", "HEAD~1..HEAD").out == res.out
+    nb["cells"][0]["execution_count"] = 9  # only what clean strips changed
+    write(repo / "nb.ipynb", nb)
+    assert cli("diff", "HEAD") == (0, "", "")
+
+
+def test_diff_single_path_argument_limits_to_it(repo: Path, cli: Cli) -> None:
+    write(repo / "a.ipynb", notebook(code("a = 1", cid="a")))
+    write(repo / "sub" / "b.ipynb", notebook(code("b = 1", cid="b")))
+    commit_all(repo)
+    write(repo / "a.ipynb", notebook(code("a = 2", cid="a")))
+    write(repo / "sub" / "b.ipynb", notebook(code("b = 2", cid="b")))
+    res = cli("diff", "HEAD", "sub")
+    assert "sub/b.ipynb" in res.out and "a.ipynb" not in res.out.replace("sub/b.ipynb", "")
+
+
+def test_textconv_drives_git_diff_and_log(repo: Path) -> None:
+    (repo / ".gitattributes").write_text("*.ipynb diff=nbkit\n")
+    git(repo, "config", "diff.nbkit.textconv", textconv_command())
+    nb = notebook(code("x = 1", stream("1\n"), cid="a", count=1))
+    write(repo / "nb.ipynb", nb)
+    commit_all(repo, "first")
+    nb["cells"][0]["source"] = "x = 2"
+    nb["cells"][0]["execution_count"] = 2
+    write(repo / "nb.ipynb", nb)
+    out = git(repo, "diff")
+    assert "-x = 1" in out and "+x = 2" in out
+    assert "execution_count" not in out and '"source"' not in out
+    commit_all(repo, "second")
+    log = git(repo, "log", "-p")
+    assert "+x = 2" in log and "# %% [1] code id=a" in log
+
+
+def test_textconv_passes_a_broken_notebook_through(tmp_path: Path, cli: Cli) -> None:
+    path = tmp_path / "broken.ipynb"
+    path.write_text('{"cells": [\n<<<<<<< HEAD\n')
+    res = cli("textconv", path)
+    assert res.code == 0 and res.out.startswith("# nbkit: ") and "<<<<<<< HEAD" in res.out
+    res = cli("textconv", tmp_path / "missing.ipynb")
+    assert res.code == 2
+    assert_one_line_error(res.err, "missing.ipynb")
+
+
+def test_real_process_diff(tmp_path: Path) -> None:
+    a = write(tmp_path / "a.ipynb", notebook(*numbered(20, with_ids=True)))
+    b = write(tmp_path / "b.ipynb", notebook(*edited(numbered(20, True))))
+    proc = run_nbkit("diff", a.name, b.name, cwd=tmp_path)
+    assert proc.returncode == 1 and "moved from" in proc.stdout
+    assert "\x1b[" not in proc.stdout  # no colours into a pipe
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+BAD = {
+    "invalid.ipynb": b'{"cells": [}',
+    "junk.ipynb": bytes(range(256)) * 4,
+    "notjson.py": b"print('hello')\n",
+    "nocells.ipynb": b'{"nbformat": 4}',
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+@pytest.mark.parametrize("side", ["old", "new"])
+def test_bad_file_on_either_side(tmp_path: Path, cli: Cli, name: str, side: str) -> None:
+    good = write(tmp_path / "good.ipynb", notebook(code("x = 1", cid="a")))
+    bad = tmp_path / name
+    bad.write_bytes(BAD[name])
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    args = (bad.name, good.name) if side == "old" else (good.name, bad.name)
+    os.chdir(tmp_path)
+    res = cli("diff", *args)
+    assert res.code == 2 and res.out == ""
+    assert_one_line_error(res.err, name)
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_bad_notebook_at_a_revision(repo: Path, cli: Cli) -> None:
+    write(repo / "nb.ipynb", notebook(code("x = 1", cid="a")))
+    commit_all(repo, "good")
+    (repo / "nb.ipynb").write_bytes(b"\x00\x01binary junk")
+    commit_all(repo, "junk")
+    res = cli("diff", "HEAD~1", "HEAD")
+    assert res.code == 2
+    assert_one_line_error(res.err, "HEAD:nb.ipynb")
+
+
+@pytest.mark.parametrize("args", [("nope",), ("HEAD", "nope"), ("nope..HEAD",)])
+def test_unknown_revision(repo: Path, cli: Cli, args: tuple[str, ...]) -> None:
+    write(repo / "nb.ipynb", notebook(code("x = 1", cid="a")))
+    commit_all(repo)
+    res = cli("diff", *args)
+    assert res.code == 2 and res.out == ""
+    assert_one_line_error(res.err, "nope", "unknown revision")
+
+
+def test_missing_notebook_argument(repo: Path, cli: Cli) -> None:
+    write(repo / "nb.ipynb", notebook(code("x = 1", cid="a")))
+    commit_all(repo)
+    res = cli("diff", "nb.ipynb", "missing.ipynb")
+    assert res.code == 2
+    assert_one_line_error(res.err, "missing.ipynb", "no such file")
