@@ -23,12 +23,13 @@ from nbkit.runs.gate import evaluate, parse_gate
 def manifest(run_id: str, **over: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "id": run_id,
-        "notebook": {"path": "train.ipynb", "sha256": "a" * 64},
+        "notebook": "train.ipynb",
+        "notebook_sha256": "a" * 64,
         "git": {"commit": "c" * 40, "branch": "main", "dirty": False},
         "parameters": {"lr": 0.1, "depth": 3},
         "kernel": {
             "name": "python3",
-            "python_version": "3.11.7",
+            "python": "3.11.7",
             "packages": {"numpy": "1.26.4", "pandas": "2.2.0", "scipy": "1.12.0"},
         },
         "lock_hash": "L1",
@@ -54,7 +55,7 @@ def test_identical_runs_have_no_differences() -> None:
 def test_parameters_environment_inputs_and_metrics_side_by_side() -> None:
     new_kernel = {
         "name": "python3",
-        "python_version": "3.12.1",
+        "python": "3.12.1",
         "packages": {"numpy": "2.0.0", "pandas": "2.2.0", "torch": "2.3.0"},
     }
     comparison = compare_manifests(
@@ -257,3 +258,38 @@ def test_errors_records_and_missing_outputs_differ() -> None:
     assert (
         fewer.diffs[0].kind == "missing" and "2 code cells recorded, 1 now" in fewer.diffs[0].detail
     )
+
+
+# ---- plot -----------------------------------------------------------------------------------
+
+
+def test_plot_metric_by_parameter_and_by_order(tmp_path: Any) -> None:
+    from PIL import Image
+
+    from nbkit.runs.plot import plot_metric
+
+    runs = [
+        manifest("a", started="2024-01-01T00:00:01", parameters={"lr": 0.1}, metrics={"acc": 0.5}),
+        manifest("b", started="2024-01-01T00:00:02", parameters={"lr": 0.01}, metrics={"acc": 0.7}),
+        manifest("c", started="2024-01-01T00:00:03", parameters={"lr": 0.001}, metrics={}),
+        manifest("d", started="2024-01-01T00:00:04", parameters={"opt": "sgd"}, metrics={"acc": 1}),
+    ]
+    by_lr = plot_metric(runs, "acc", "lr", tmp_path / "by-lr.png")
+    assert (by_lr.points, by_lr.skipped) == (2, 2)
+    with Image.open(by_lr.path) as image:
+        assert image.format == "PNG" and image.size == (640, 400)
+    in_order = plot_metric(runs, "acc", None, tmp_path / "order.svg")
+    assert (in_order.points, in_order.skipped) == (3, 1)
+    assert in_order.path.read_text().lstrip().startswith("<?xml")
+    categorical = plot_metric(runs, "acc", "opt", tmp_path / "opt.pdf")
+    assert categorical.points == 1 and categorical.path.read_bytes().startswith(b"%PDF")
+
+
+def test_plot_refuses_unknown_metric_and_format(tmp_path: Any) -> None:
+    from nbkit.runs.plot import plot_metric
+
+    with pytest.raises(BadInput, match="no run recorded a numeric metric 'f1'"):
+        plot_metric([manifest("a")], "f1", None, tmp_path / "x.png")
+    with pytest.raises(BadInput, match=r"\.png, \.svg or \.pdf"):
+        plot_metric([manifest("a")], "accuracy", None, tmp_path / "x.jpg")
+    assert not list(tmp_path.iterdir())

@@ -131,18 +131,21 @@ def compare_manifests(
     exact = Tolerance(rtol=0.0, atol=0.0)
     rows: list[Row] = []
     for key, path in (
-        ("notebook", ("notebook", "path")),
+        ("notebook", ("notebook",)),
         ("commit", ("git", "commit")),
         ("dirty", ("git", "dirty")),
         ("status", ("status",)),
         ("duration", ("duration",)),
     ):
-        row = _row("run", key, [_get(m, *path) for m in manifests], exact)
+        values = [_get(m, *path) for m in manifests]
+        if key == "commit":
+            values = [v[:12] if isinstance(v, str) else v for v in values]
+        row = _row("run", key, values, exact)
         # durations always differ a little; showing them is useful, flagging them is noise
         rows.append(replace(row, differs=False) if key == "duration" else row)
     rows.extend(_keyed_rows("parameters", _table(manifests, "parameters"), exact))
     for key, path in (
-        ("python", ("kernel", "python_version")),
+        ("python", ("kernel", "python")),
         ("kernel", ("kernel", "name")),
         ("lock_hash", ("lock_hash",)),
     ):
@@ -227,9 +230,13 @@ def _comparable(output: Mapping[str, Any]) -> tuple[str, Any] | None:
 
 
 def _code_cells(nb: Mapping[str, Any]) -> list[tuple[int, list[tuple[str, Any]]]]:
+    """(index in the source notebook, comparable outputs) of each code cell; papermill's
+    injected cells are left out so cell numbers are the ones the user sees."""
+    from nbkit.runs.outcome import source_cells
+
     cells = []
-    for index, cell in enumerate(nb.get("cells") or []):
-        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+    for index, cell in source_cells(dict(nb)):
+        if index is not None and cell.get("cell_type") == "code":
             outs = [c for o in cell.get("outputs") or [] if (c := _comparable(o)) is not None]
             cells.append((index, outs))
     return cells

@@ -58,6 +58,7 @@ class Gate:
 @dataclass(frozen=True)
 class GateResult:
     gate: Gate
+    run: str  # the run the gate was decided on
     failed: bool
     reason: str  # e.g. "accuracy = 0.91 < base - 0.01 = 0.94"
 
@@ -185,18 +186,18 @@ def evaluate(
     new_value = _number(new.get(gate.metric))
     if new_value is None:
         what = "not recorded" if gate.metric not in new else "not a number"
-        return GateResult(gate, True, f"{gate.metric}: {what} in run {new_id}")
+        return GateResult(gate, new_id, True, f"{gate.metric}: {what} in run {new_id}")
     base_value = _number(base.get(gate.metric))
     if gate.uses_base and base_value is None:
         what = "not recorded" if gate.metric not in base else "not a number"
-        return GateResult(gate, True, f"{gate.metric}: {what} in base run {base_id}")
+        return GateResult(gate, new_id, True, f"{gate.metric}: {what} in base run {base_id}")
     try:
         bound = _value(gate.expr, base_value if base_value is not None else math.nan)
     except ZeroDivisionError:
-        return GateResult(gate, True, f"{gate.text}: division by zero")
+        return GateResult(gate, new_id, True, f"{gate.text}: division by zero")
     failed = _OPS[gate.op](new_value, bound)
     if failed:
         reason = f"{gate.metric} = {new_value:g} {gate.op} {bound:g}: regression"
     else:
         reason = f"{gate.metric} = {new_value:g}, not {gate.op} {bound:g}: ok"
-    return GateResult(gate, failed, reason)
+    return GateResult(gate, new_id, failed, reason)

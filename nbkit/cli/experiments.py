@@ -1,0 +1,344 @@
+"""Experiment commands: rerun, sweep, and the ``runs compare`` / ``runs plot`` subcommands.
+
+Each command parses, calls one library function in ``nbkit.runs``, prints, and returns an
+exit code; the ``runs`` group (``nbkit.cli.runs``) attaches ``compare`` and ``plot``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+if TYPE_CHECKING:
+    from nbkit.runs.compare import Comparison
+    from nbkit.runs.ledger import Ledger
+    from nbkit.runs.rerun import RerunReport
+    from nbkit.runs.sweep import Outcome, SweepSummary
+
+
+def _echo(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def _ledger() -> Ledger:
+    """The project's ledger, in the folder ``[tool.nbkit.runs] ledger`` names."""
+    from nbkit import config
+    from nbkit.runs import settings
+    from nbkit.runs.ledger import Ledger
+
+    cfg = config.load()
+    return Ledger(cfg.root, settings(cfg).ledger)
+
+
+def _cell(value: Any, width: int = 24) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_comparison(comparison: Comparison) -> None:
+    ids = comparison.run_ids
+    widths = [max(24, len(i)) for i in ids]
+    click.echo(f"  {'':28} " + " ".join(i.ljust(w) for i, w in zip(ids, widths, strict=True)))
+    section = ""
+    for row in comparison.rows:
+        if row.section != section:
+            section = row.section
+            click.echo(section)
+        mark = "≠" if row.differs else " "
+        values = " ".join(_cell(v, w).ljust(w) for v, w in zip(row.values, widths, strict=True))
+        click.echo(f"{mark} {_cell(row.key, 28):28} {values}".rstrip())
+
+
+@click.command()
+@click.argument("run_ids", nargs=-1, required=True, metavar="BASE NEW...")
+@click.option(
+    "--fail-if",
+    "gates",
+    multiple=True,
+    metavar="EXPR",
+    help="Exit 1 when EXPR holds for a NEW run, e.g. 'accuracy < base - 0.01' (repeatable).",
+)
+@click.option("--rtol", type=float, default=0.0, show_default=True, help="Relative tolerance.")
+@click.option("--atol", type=float, default=0.0, show_default=True, help="Absolute tolerance.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def compare(
+    run_ids: tuple[str, ...], gates: tuple[str, ...], rtol: float, atol: float, as_json: bool
+) -> int:
+    """Put runs side by side: parameters, environment, inputs and metrics.
+
+    The first run is the base; rows marked ≠ differ from it (metrics within --rtol/--atol,
+    packages listed only where they differ). --fail-if turns the comparison into a CI gate:
+    METRIC OP EXPR, where OP is < <= > >= == != and EXPR uses numbers, `base` (the base
+    run's value of METRIC) and + - * / ( ). It is parsed, never evaluated as code.
+
+    \b
+    Examples:
+      nbkit runs compare 20240601-101500-a1b2c3 20240602-093000-d4e5f6
+      nbkit runs compare BASE NEW --fail-if 'accuracy < base - 0.01'
+      nbkit runs compare BASE NEW --fail-if 'loss > base * 1.05' --json
+    """
+    from nbkit.errors import UsageError
+    from nbkit.runs.compare import Tolerance, compare_manifests
+    from nbkit.runs.gate import evaluate, parse_gate
+
+    parsed = [parse_gate(g) for g in gates]
+    if len(run_ids) < 2:
+        raise UsageError("give at least two run ids (BASE NEW...)", "nbkit runs compare")
+    ledger = _ledger()
+    manifests = [ledger.get(run_id).manifest for run_id in run_ids]
+    comparison = compare_manifests(manifests, Tolerance(rtol=rtol, atol=atol))
+    base = manifests[0].get("metrics") or {}
+    results = [
+        evaluate(gate, base, m.get("metrics") or {}, run_ids[0], run_id)
+        for gate in parsed
+        for run_id, m in zip(run_ids[1:], manifests[1:], strict=True)
+    ]
+    if as_json:
+        data = comparison.to_json()
+        data["gates"] = [
+            {"gate": r.gate.text, "run": r.run, "failed": r.failed, "reason": r.reason}
+            for r in results
+        ]
+        click.echo(json.dumps(data, indent=1, ensure_ascii=False))
+    else:
+        _print_comparison(comparison)
+        for result in results:
+            verdict = "FAIL" if result.failed else "ok"
+            click.echo(f"{verdict:4} {result.run}: {result.gate.text}: {result.reason}")
+    return 1 if any(r.failed for r in results) else 0
+
+
+@click.command()
+@click.argument("metric")
+@click.option("--by", metavar="PARAM", help="Plot against this parameter instead of run order.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("runs.png"),
+    show_default=True,
+    help="Image to write (.png, .svg or .pdf).",
+)
+@click.option("--notebook", metavar="PATH", help="Only runs of this notebook (path from the root).")
+@click.option(
+    "--status", default="succeeded", show_default=True, help="Only runs with this status."
+)
+def plot(metric: str, by: str | None, output: Path, notebook: str | None, status: str) -> int:
+    """Plot a recorded metric across runs, against run order or a parameter.
+
+    \b
+    Examples:
+      nbkit runs plot accuracy -o accuracy.png
+      nbkit runs plot loss --by lr -o loss-by-lr.svg
+    """
+    from nbkit.runs.plot import plot_metric
+
+    runs = _ledger().list(notebook=notebook, status=status or None)
+    summary = plot_metric([r.summary for r in runs], metric, by, output)
+    skipped = f" ({summary.skipped} runs without it skipped)" if summary.skipped else ""
+    click.echo(f"{summary.path}: {metric} of {summary.points} runs{skipped}")
+    return 0
+
+
+# ---- rerun ----------------------------------------------------------------------------------
+
+
+def _print_report(report: RerunReport) -> None:
+    new = f" as run {report.new_run}" if report.new_run else ""
+    click.echo(f"rerun of {report.original}{new}")
+    for check in report.checks:
+        status = "ok" if check.ok else "DIFF"
+        lines = check.details or ("",)
+        click.echo(f"  {check.name:12} {status:5}{lines[0]}")
+        for line in lines[1:]:
+            click.echo(f"  {'':12} {'':5}{line}")
+    for cause in report.causes:
+        click.echo(f"likely cause: {cause}")
+    click.echo("reproduced" if report.reproduced else "NOT reproduced")
+
+
+@click.command()
+@click.argument("run_id")
+@click.option(
+    "--env",
+    "env_mode",
+    type=click.Choice(["current", "locked"]),
+    default="current",
+    show_default=True,
+    help="Run in this environment, or build the run's locked environment.",
+)
+@click.option("--rtol", type=float, default=1e-7, show_default=True, help="Relative tolerance.")
+@click.option("--atol", type=float, default=0.0, show_default=True, help="Absolute tolerance.")
+@click.option("--twice", is_flag=True, help="Execute twice to expose unseeded randomness.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds each cell may run before the run is timed_out.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def rerun(
+    run_id: str,
+    env_mode: str,
+    rtol: float,
+    atol: float,
+    twice: bool,
+    timeout: float | None,
+    as_json: bool,
+) -> int:
+    """Reproduce a recorded run; exit 0 only when it reproduced.
+
+    The run's commit is checked out in a temporary git worktree (your tree is untouched),
+    its uncommitted changes re-applied, its inputs' fingerprints verified, and the notebook
+    executed with the recorded parameters as a new run linked to the original. Metrics are
+    compared within --rtol/--atol, text outputs cell by cell, images by pixels; the report
+    names the likely cause of a difference (changed inputs, package drift, another Python,
+    unseeded randomness).
+
+    \b
+    Examples:
+      nbkit rerun 20240601-101500-a1b2c3
+      nbkit rerun 20240601-101500-a1b2c3 --rtol 1e-4 --twice
+      nbkit rerun 20240601-101500-a1b2c3 --env locked
+    """
+    from nbkit.runs.compare import Tolerance
+    from nbkit.runs.rerun import RerunSettings
+    from nbkit.runs.rerun import rerun as do_rerun
+
+    settings = RerunSettings(env_mode, Tolerance(rtol=rtol, atol=atol), twice, timeout)
+    report = do_rerun(_ledger(), run_id, settings)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=1, ensure_ascii=False))
+    else:
+        _print_report(report)
+    return 0 if report.reproduced else 1
+
+
+# ---- sweep ----------------------------------------------------------------------------------
+
+
+class _Progress:
+    """A bar redrawn in place on a terminal; one plain line per finished run otherwise."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.failed = 0
+
+    def __call__(self, outcome: Outcome, done: int, total: int) -> None:
+        if outcome.status != "succeeded":
+            self.failed += 1
+        params = " ".join(f"{k}={v}" for k, v in outcome.parameters.items())
+        if not self.tty:
+            _echo(f"[{done}/{total}] {params}: {outcome.status}")
+            return
+        width = 30
+        filled = width * done // total
+        bar = "#" * filled + "-" * (width - filled)
+        end = "\n" if done == total else ""
+        click.echo(f"\r[{bar}] {done}/{total} ({self.failed} failed)", err=True, nl=False)
+        if end:
+            click.echo("", err=True)
+
+
+def _print_summary(summary: SweepSummary) -> None:
+    for outcome in summary.outcomes:
+        params = " ".join(f"{k}={v}" for k, v in outcome.parameters.items())
+        run = outcome.run_id or "(no run recorded)"
+        click.echo(f"{outcome.status:10} {run:24} {params}  {outcome.message}".rstrip())
+    failed = len(summary.failed)
+    click.echo(
+        f"{len(summary.outcomes)} runs, {len(summary.outcomes) - failed} succeeded, {failed} failed"
+    )
+
+
+@click.command()
+@click.argument("notebook", type=click.Path(path_type=Path))
+@click.option(
+    "-p",
+    "--param",
+    "specs",
+    multiple=True,
+    metavar="NAME=V1,V2",
+    help="A parameter and its values (YAML, comma-separated); the grid is every combination.",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Local worker processes.",
+)
+@click.option("--dask", "address", metavar="ADDRESS", help="Submit to this Dask scheduler instead.")
+@click.option("--kernel", default=None, help="Kernel name (default: as for nbkit run).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds each cell may run before the run is timed_out.",
+)
+@click.option("--inputs", multiple=True, metavar="GLOB", help="Input files to fingerprint.")
+@click.option("--allow-dirty", is_flag=True, help="Run although the tree has uncommitted changes.")
+@click.option(
+    "--allow-unknown", is_flag=True, help="Pass parameters the notebook does not declare."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON.")
+def sweep(
+    notebook: Path,
+    specs: tuple[str, ...],
+    workers: int,
+    address: str | None,
+    kernel: str | None,
+    timeout: float | None,
+    inputs: tuple[str, ...],
+    allow_dirty: bool,
+    allow_unknown: bool,
+    as_json: bool,
+) -> int:
+    """Run a notebook over a parameter grid, in parallel; every run goes into the ledger.
+
+    Values are YAML (0.1 is a number, [1, 2] a list), split on commas. Runs go to local
+    worker processes (--workers), or to an existing Dask cluster with --dask ADDRESS (its
+    workers must see the project folder). A failed run does not stop the sweep; the summary
+    lists every outcome and the exit code is 1 when any run failed.
+
+    \b
+    Examples:
+      nbkit sweep train.ipynb -p lr=0.1,0.01 -p depth=3,5
+      nbkit sweep train.ipynb -p lr=0.1,0.01 --workers 4
+      nbkit sweep train.ipynb -p seed=1,2,3 --dask tcp://scheduler:8786
+    """
+    from nbkit import config
+    from nbkit.runs import settings
+    from nbkit.runs.ledger import Ledger
+    from nbkit.runs.sweep import SweepSettings, build_request, parse_grid
+    from nbkit.runs.sweep import sweep as do_sweep
+
+    cfg = config.load(notebook.absolute().parent)
+    defaults = settings(cfg)
+    grid = parse_grid(specs)
+    request = build_request(
+        notebook,
+        cfg.root,
+        grid,
+        kernel=kernel or defaults.kernel,
+        timeout=timeout or defaults.timeout,
+        inputs=inputs or defaults.inputs,
+        allow_dirty=allow_dirty,
+        allow_unknown=allow_unknown,
+        ledger=defaults.ledger,
+    )
+    backend = "dask" if address else "local"
+    ledger = Ledger(cfg.root, defaults.ledger)
+    settings_ = SweepSettings(request, grid, backend, workers, address)
+    summary = do_sweep(settings_, ledger, _Progress())
+    if as_json:
+        rows = [
+            {"parameters": o.parameters, "status": o.status, "run": o.run_id, "message": o.message}
+            for o in summary.outcomes
+        ]
+        click.echo(json.dumps(rows, indent=1, ensure_ascii=False))
+    else:
+        _print_summary(summary)
+    return 1 if summary.failed else 0

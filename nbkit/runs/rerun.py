@@ -1,0 +1,390 @@
+"""``nbkit rerun``: reproduce a recorded run and say whether, and if not why, it differs.
+
+The recorded commit is checked out in a temporary ``git worktree`` (the user's tree and
+index are never touched; the worktree is removed afterwards, on failure too), the stored
+dirty patch is applied, input fingerprints are verified, the notebook is executed with the
+recorded parameters as a new run whose ``parent`` is the original, and the two are compared:
+status, metrics within tolerance, outputs cell by cell (images by pixels).
+
+When outputs differ although inputs and environment are the same, the notebook is executed
+once more: cells that differ between two identical executions are unseeded randomness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbkit import git
+from nbkit.errors import BadInput, GitError
+from nbkit.fsutil import atomic_write_bytes
+from nbkit.runs.compare import OutputComparison, Tolerance, compare_outputs, values_equal
+from nbkit.runs.ledger import Ledger, Run
+
+REPORT_FILE = "rerun.json"  # written next to the new run's manifest (which is write-once)
+ENV_MODES = ("current", "locked")
+
+
+@dataclass(frozen=True)
+class RerunSettings:
+    env: str = "current"  # "current": this environment; "locked": build it from the lock
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    twice: bool = False  # always execute twice, to expose unseeded randomness
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Check:
+    """One thing compared: ``ok`` and the lines that say what matched or differed."""
+
+    name: str  # "inputs" | "environment" | "status" | "metrics" | "outputs" | "stability"
+    ok: bool
+    details: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RerunReport:
+    original: str
+    new_run: str | None
+    reproduced: bool
+    checks: tuple[Check, ...]
+    causes: tuple[str, ...]  # likely causes of the differences, most likely first
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "original": self.original,
+            "new_run": self.new_run,
+            "reproduced": self.reproduced,
+            "checks": [
+                {"name": c.name, "ok": c.ok, "details": list(c.details)} for c in self.checks
+            ],
+            "causes": list(self.causes),
+        }
+
+
+# ---- the worktree ---------------------------------------------------------------------------
+
+
+def _require_commit(root: Path, run: Run) -> str:
+    commit = (run.manifest.get("git") or {}).get("commit")
+    if not isinstance(commit, str) or not commit:
+        raise BadInput(
+            f"run {run.id} was recorded outside a git commit; there is nothing to check out",
+            run.dir,
+        )
+    probe = git.run(root, "rev-parse", "-q", "--verify", f"{commit}^{{commit}}", check=False)
+    if not probe.strip():
+        raise BadInput(
+            f"run {run.id} was recorded at commit {commit[:12]}, which no longer exists here "
+            "(garbage-collected after a rebase or amend, or recorded in another clone)",
+            run.dir,
+            hint=f"fetch it (git fetch origin {commit}) or rerun in the clone that made it",
+        )
+    return commit
+
+
+@contextlib.contextmanager
+def worktree(root: Path, commit: str) -> Iterator[Path]:
+    """A detached worktree at ``commit`` in a temp folder; removed however the block ends.
+
+    The folder is under the repository's git directory: invisible to ``git status`` and
+    on the same filesystem as the checkout (copies of inputs are cheap there).
+    """
+    parent = git.git_dir(root) / "nbkit-rerun"
+    parent.mkdir(exist_ok=True)
+    holder = Path(tempfile.mkdtemp(prefix="wt-", dir=parent))
+    path = holder / "worktree"
+    try:
+        try:
+            git.run(root, "worktree", "add", "--detach", "--quiet", str(path), commit)
+        except GitError as exc:
+            raise BadInput(f"cannot create a worktree: {exc.message}", path) from None
+        yield path
+    finally:
+        with contextlib.suppress(GitError):
+            git.run(root, "worktree", "remove", "--force", str(path), check=False)
+        shutil.rmtree(holder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            parent.rmdir()  # only when empty: another rerun may be using it
+        with contextlib.suppress(GitError):
+            git.run(root, "worktree", "prune", check=False)
+
+
+def _apply_patch(run: Run, tree: Path) -> str | None:
+    """Apply the dirty patch recorded with the run; a line for the report, or None."""
+    if not (run.manifest.get("git") or {}).get("dirty"):
+        return None
+    name = (run.manifest.get("files") or {}).get("patch") or "dirty.patch"
+    patch = run.dir / str(name)
+    if not patch.is_file():
+        return "the run was dirty and its patch is missing: rerunning the commit alone"
+    try:
+        git.run(tree, "apply", "--whitespace=nowarn", str(patch.resolve()))
+    except GitError as exc:
+        raise BadInput(f"the recorded dirty patch does not apply: {exc.message}", patch) from None
+    return "applied the recorded uncommitted changes"
+
+
+# ---- inputs ---------------------------------------------------------------------------------
+
+
+def _recorded_files(manifest: Mapping[str, Any]) -> dict[str, str]:
+    """Declared inputs and the project files the kernel read: path -> sha256.
+
+    Files read outside the project (caches, fonts) are not checked: they change without
+    meaning anything. A declared input outside the project is checked where it is.
+    """
+    result: dict[str, str] = {}
+    for key in ("files_read", "inputs"):
+        for entry in manifest.get(key) or []:
+            if isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
+                path = str(entry.get("path", ""))
+                if path and (key == "inputs" or not os.path.isabs(path)):
+                    result[path] = entry["sha256"]
+    return result
+
+
+def _copy_in(source: Path, target: Path) -> None:
+    """A copy, not a link: a notebook that writes to a file it read must not reach into the
+    user's checkout through the worktree."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(source, target)
+
+
+def verify_inputs(root: Path, tree: Path, manifest: Mapping[str, Any]) -> Check:
+    """Make the recorded inputs visible in the worktree and check their fingerprints.
+
+    Data is often untracked (too big for git): a file the worktree lacks is copied from the
+    user's checkout, where the original run read it.
+    """
+    from nbkit.runs.manifest import sha256_file
+
+    changed, missing, same = [], [], 0
+    for rel, digest in sorted(_recorded_files(manifest).items()):
+        target = Path(rel) if os.path.isabs(rel) else tree / rel
+        if not target.exists() and (root / rel).is_file():
+            _copy_in(root / rel, target)
+        if not target.is_file():
+            missing.append(rel)
+        elif sha256_file(target)[1] != digest:
+            changed.append(rel)
+        else:
+            same += 1
+    details = [f"changed: {p}" for p in changed] + [f"missing: {p}" for p in missing]
+    if same:
+        details.append(f"{same} input file{'s' if same != 1 else ''} unchanged")
+    return Check("inputs", not changed and not missing, tuple(details))
+
+
+# ---- comparisons ----------------------------------------------------------------------------
+
+
+def _kernel(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
+    kernel = manifest.get("kernel")
+    return kernel if isinstance(kernel, dict) else {}
+
+
+def _python(manifest: Mapping[str, Any]) -> Any:
+    kernel = _kernel(manifest)
+    return kernel.get("python", kernel.get("python_version"))
+
+
+def environment_check(old: Mapping[str, Any], new: Mapping[str, Any]) -> Check:
+    """Python version and package versions of the original kernel and of the rerun's."""
+    details: list[str] = []
+    old_py, new_py = _python(old), _python(new)
+    if old_py != new_py:
+        details.append(f"python {old_py} -> {new_py}")
+    old_pk = _kernel(old).get("packages") or {}
+    new_pk = _kernel(new).get("packages") or {}
+    for name in sorted(set(old_pk) | set(new_pk)):
+        if old_pk.get(name) != new_pk.get(name):
+            details.append(f"{name} {old_pk.get(name, 'absent')} -> {new_pk.get(name, 'absent')}")
+    if not details:
+        details.append(f"python {new_py} and {len(new_pk)} packages as recorded")
+    return Check("environment", len(details) == 1 and "as recorded" in details[0], tuple(details))
+
+
+def metrics_check(old: Mapping[str, Any], new: Mapping[str, Any], tol: Tolerance) -> Check:
+    old_m, new_m = old.get("metrics") or {}, new.get("metrics") or {}
+    details, ok = [], True
+    for name in sorted(set(old_m) | set(new_m)):
+        a, b = old_m.get(name, "absent"), new_m.get(name, "absent")
+        if name in old_m and name in new_m and values_equal(a, b, tol):
+            details.append(f"{name} = {b!r} (matches)")
+        else:
+            ok = False
+            details.append(f"{name}: {a!r} -> {b!r}")
+    return Check("metrics", ok, tuple(details))
+
+
+def outputs_check(comparison: OutputComparison) -> Check:
+    if comparison.matched:
+        line = (
+            f"{comparison.outputs_compared} outputs in {comparison.cells_compared} code cells match"
+        )
+        return Check("outputs", True, (line,))
+    details = tuple(
+        f"cell {d.cell}: {d.kind}: {d.detail}" if d.cell >= 0 else d.detail
+        for d in comparison.diffs
+    )
+    return Check("outputs", False, details)
+
+
+def _executed(run_dir: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
+    from nbkit.notebook import read
+
+    name = (manifest.get("files") or {}).get("executed") or "executed.ipynb"
+    path = run_dir / str(name)
+    if not path.is_file():
+        return {"cells": []}
+    return read(path)
+
+
+# ---- the rerun ------------------------------------------------------------------------------
+
+
+def _kernel_for(tree: Path, manifest: Mapping[str, Any], settings: RerunSettings) -> str | None:
+    """The kernel to rerun with: the locked environment's, or the recorded one if it is
+    still installed, else nbkit's usual choice."""
+    if settings.env == "locked":
+        return _locked_kernel(tree, manifest)
+    from nbkit.runs import kernels
+
+    name = _kernel(manifest).get("name")
+    if name == kernels.CURRENT or (isinstance(name, str) and name in kernels.installed()):
+        return str(name)
+    return None
+
+
+def _locked_kernel(tree: Path, manifest: Mapping[str, Any]) -> str:
+    """Build (or reuse, cached by lock hash) the environment locked at the run's commit."""
+    try:
+        from nbkit.env import ensure_kernel  # type: ignore[attr-defined]
+    except ImportError:
+        raise BadInput(
+            "--env locked needs nbkit's environment builder (nbkit.env), "
+            "which this installation does not have yet",
+            "--env",
+            hint="rerun with --env current; the report names any package drift",
+        ) from None
+    if not (tree / "requirements.lock").is_file() and not manifest.get("lock_hash"):
+        raise BadInput("the run's commit has no environment lock to build", "--env")
+    return str(ensure_kernel(tree))
+
+
+def _execute(ledger: Ledger, request: Any) -> Run:
+    """Execute into a new run folder of the user's ledger (not the worktree's)."""
+    from nbkit.runs.execute import EXECUTED, execute_to_dir
+
+    run_id, run_dir = ledger.new_run_dir()
+    try:
+        manifest = execute_to_dir(request, run_dir)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)  # no manifest: not a run
+        raise
+    return ledger.write(run_id, manifest, run_dir / EXECUTED)
+
+
+def _second_execution(request: Any) -> dict[str, Any]:
+    """The same execution again, outside the ledger: only its outputs are needed."""
+    from nbkit.runs.execute import execute_to_dir
+
+    with tempfile.TemporaryDirectory(prefix="nbkit-rerun2-") as tmp:
+        manifest = execute_to_dir(request, Path(tmp))
+        return {"manifest": manifest, "nb": _executed(Path(tmp), manifest)}
+
+
+def _causes(checks: dict[str, Check], stability: Check | None) -> list[str]:
+    """The likely reasons a rerun differed, most specific first."""
+    causes: list[str] = []
+    if not checks["inputs"].ok:
+        names = [d.split(": ", 1)[1] for d in checks["inputs"].details if ": " in d]
+        causes.append(f"changed inputs: {', '.join(names)}")
+    env = checks["environment"]
+    if not env.ok:
+        python = [d for d in env.details if d.startswith("python ")]
+        packages = [d for d in env.details if not d.startswith("python ")]
+        if python:
+            causes.append(f"different Python: {python[0].removeprefix('python ')}")
+        if packages:
+            more = f" (+{len(packages) - 3} more)" if len(packages) > 3 else ""
+            causes.append(f"package drift: {'; '.join(packages[:3])}{more}")
+    if stability is not None and not stability.ok:
+        causes.append(
+            "unseeded randomness: "
+            + ", ".join(d.split(":")[0] for d in stability.details if d.startswith("cell "))
+            + " differ between two executions with the same inputs and environment"
+        )
+    if not causes:
+        causes.append(
+            "unexplained: inputs, environment and repeated executions agree; look for files "
+            "read but not declared, the clock, the network or the hardware"
+        )
+    return causes
+
+
+def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
+    """Reproduce ``run_id`` in a temporary worktree and report what matched and why not."""
+    from nbkit.runs.execute import RunRequest
+
+    if settings.env not in ENV_MODES:
+        raise BadInput(f"unknown environment mode {settings.env!r}", "--env")
+    original = ledger.get(run_id)
+    root = ledger.root.resolve()
+    commit = _require_commit(root, original)
+    old = original.manifest
+    with worktree(root, commit) as tree:
+        notes = [n for n in [_apply_patch(original, tree)] if n]
+        inputs = verify_inputs(root, tree, old)
+        request = RunRequest(
+            notebook=tree / str(old.get("notebook")),
+            root=tree,
+            parameters=dict(old.get("parameters") or {}),
+            kernel=_kernel_for(tree, old, settings),
+            timeout=settings.timeout if settings.timeout is not None else old.get("timeout"),
+            allow_dirty=True,  # the applied patch and linked inputs are the recorded state
+            allow_unknown=True,  # the recorded parameters were accepted when it ran
+            inputs=tuple(e["path"] for e in old.get("inputs") or [] if "path" in e),
+            commit=commit,
+            parent=original.id,
+        )
+        new_run = _execute(ledger, request)
+        new = new_run.manifest
+        outputs = compare_outputs(
+            _executed(original.dir, old), _executed(new_run.dir, new), settings.tolerance
+        )
+        checks = {
+            "inputs": inputs,
+            "environment": environment_check(old, new),
+            "status": Check(
+                "status",
+                old.get("status") == new.get("status"),
+                (f"{old.get('status')} -> {new.get('status')}",),
+            ),
+            "metrics": metrics_check(old, new, settings.tolerance),
+            "outputs": outputs_check(outputs),
+        }
+        differs = not (checks["status"].ok and checks["metrics"].ok and outputs.matched)
+        stability = None
+        if settings.twice or (differs and inputs.ok and checks["environment"].ok):
+            again = _second_execution(request)
+            repeat = compare_outputs(_executed(new_run.dir, new), again["nb"], settings.tolerance)
+            stability = outputs_check(repeat)
+            stability = Check("stability", stability.ok, stability.details)
+    reproduced = inputs.ok and not differs and (stability is None or stability.ok)
+    all_checks = [*checks.values(), *([stability] if stability else [])]
+    if notes:
+        all_checks.insert(0, Check("commit", True, (f"{commit[:12]}", *notes)))
+    causes = [] if reproduced else _causes(checks, stability)
+    report = RerunReport(original.id, new_run.id, reproduced, tuple(all_checks), tuple(causes))
+    data = json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n"
+    atomic_write_bytes(new_run.dir / REPORT_FILE, data.encode("utf-8"))
+    return report
