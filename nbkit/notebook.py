@@ -251,3 +251,35 @@ def validate_schema(nb: Notebook, path: str | Path) -> list[str]:
     except nbformat.ValidationError as exc:  # pragma: no cover - defensive
         problems.append(f"schema: {exc.message}")
     return problems
+
+
+_FAST_VALIDATORS: dict[int, Any] = {}
+
+
+def schema_ok(nb: Notebook) -> bool:
+    """Quick yes/no against nbformat's own v4 schema file, compiled by fastjsonschema.
+
+    ``import nbformat`` pulls in jsonschema and its format checkers (seconds on a slow
+    machine); a command that only needs "is this valid?" (the merge driver, on every
+    ``git merge``) asks here first and calls ``validate_schema`` for the messages only when
+    the answer is no.
+    """
+    import importlib.util
+
+    import fastjsonschema
+
+    minor = nb.get("nbformat_minor", 0)
+    minor = minor if isinstance(minor, int) and 0 <= minor <= 5 else 5
+    check = _FAST_VALIDATORS.get(minor)
+    if check is None:
+        spec = importlib.util.find_spec("nbformat")
+        if spec is None or not spec.submodule_search_locations:
+            raise BadInput("nbformat is not installed")
+        folder = Path(next(iter(spec.submodule_search_locations))) / "v4"
+        schema = json.loads((folder / f"nbformat.v4.{minor}.schema.json").read_text("utf-8"))
+        check = _FAST_VALIDATORS[minor] = fastjsonschema.compile(schema)
+    try:
+        check(nb)
+    except fastjsonschema.JsonSchemaException:
+        return False
+    return True

@@ -1,0 +1,106 @@
+"""Commands that merge notebooks: the git merge driver and the repair of broken merges."""
+
+from __future__ import annotations
+
+import click
+
+from nbkit.errors import NbkitError
+
+
+def _cells(indexes: list[int]) -> str:
+    shown = ", ".join(str(k + 1) for k in indexes[:10])
+    return shown + (f" and {len(indexes) - 10} more" if len(indexes) > 10 else "")
+
+
+@click.command(name="merge-driver")
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False),
+    help="Also write a JSON report of conflicts and notes to this file.",
+)
+@click.argument("base", type=click.Path(dir_okay=False))
+@click.argument("ours", type=click.Path(dir_okay=False))
+@click.argument("theirs", type=click.Path(dir_okay=False))
+@click.argument("path", required=False)
+def merge_driver(report: str | None, base: str, ours: str, theirs: str, path: str | None) -> int:
+    """Merge three versions of a notebook for git, writing the result over OURS.
+
+    Git calls this with %O %A %B %P (base, ours, theirs, the file's path). Cell edits,
+    moves, additions and deletions merge; outputs and metadata never conflict; a real source
+    conflict is marked inside the cell, so the file stays a valid notebook. Exit 0 when clean,
+    1 while conflicts remain, 2 when a side is not a readable notebook (ours is left alone).
+
+    \b
+    Set-up (what `nbkit install` writes):
+      git config merge.nbkit.driver "nbkit merge-driver %O %A %B %P"
+      echo '*.ipynb merge=nbkit' >> .gitattributes
+    \b
+    Example:
+      nbkit merge-driver base.ipynb ours.ipynb theirs.ipynb nb.ipynb --report conflicts.json
+    """
+    from nbkit.merging import merge_files, write_report
+
+    name = path or ours
+    result = merge_files(base, ours, theirs, name=name)
+    if report:
+        write_report(report, result, name)
+    for note in result.notes:
+        where = f"cell {note.cell + 1}: " if note.cell is not None else ""
+        click.echo(f"nbkit: {name}: {where}{note.detail}", err=True)
+    if not result.conflicts:
+        return 0
+    cells = _cells([c.cell for c in result.conflicts])
+    click.echo(
+        f"nbkit: {name}: {len(result.conflicts)} conflict(s) marked inside cell(s) {cells}",
+        err=True,
+    )
+    return 1
+
+
+@click.command()
+@click.option("--ours", "prefer", flag_value="ours", help="Settle every conflict with our side.")
+@click.option("--theirs", "prefer", flag_value="theirs", help="Settle every conflict with theirs.")
+@click.argument("notebooks", nargs=-1, required=True, type=click.Path(dir_okay=False))
+def resolve(prefer: str | None, notebooks: tuple[str, ...]) -> int:
+    """Repair notebooks broken by <<<<<<< / ======= / >>>>>>> markers in their JSON.
+
+    While git still holds the merge (before `git add`), the merge is redone from git's copies
+    of base, ours and theirs; afterwards both sides are read out of the markers and merged.
+    Either way the notebook becomes valid and the remaining conflicts are marked inside the
+    cells they concern; --ours/--theirs settle them (also in a notebook the merge driver
+    wrote). Exit 0 when no conflict is left, 1 while conflicts are marked in cells, 2 when a
+    file cannot be repaired (it is left unchanged).
+
+    \b
+    Examples:
+      nbkit resolve analysis.ipynb            repair, keep conflicts marked in cells
+      nbkit resolve --theirs analysis.ipynb   repair, taking their side of each conflict
+    """
+    from nbkit.merging import MergeSettings
+    from nbkit.resolve import resolve_file
+
+    settings = MergeSettings(prefer=prefer)
+    status = 0
+    for path in notebooks:
+        try:
+            done = resolve_file(path, settings)
+        except NbkitError as exc:
+            for line in exc.lines():
+                click.echo(line, err=True)
+            status = max(status, exc.exit_code)
+            continue
+        click.echo(f"{path}: {_what(done.how, prefer)}")
+        if done.marked:
+            click.echo(f"{path}: conflicts marked in cell(s) {_cells(done.marked)}")
+            status = max(status, 1)
+    return status
+
+
+def _what(how: str, prefer: str | None) -> str:
+    side = f", taking {prefer} on conflicts" if prefer else ""
+    return {
+        "stages": f"merged again from git's base, ours and theirs{side}",
+        "markers": f"rebuilt from the two sides of the conflict markers{side}",
+        "cells": f"settled the conflicts marked in cells{side}",
+        "nothing": "no conflict markers in the JSON; nothing to repair",
+    }[how]

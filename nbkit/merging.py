@@ -1,0 +1,536 @@
+"""Three-way notebook merge: cells matched by id (or content), then merged one by one.
+
+Outputs, execution counts and metadata never conflict (a side that changed wins; two
+different scalar changes keep ours and are noted). Only real source conflicts do, and they
+are marked inside the cell's source, so the result is always a notebook Jupyter opens. With
+no base (``base=None``: an add/add merge, or a repair of a file git's text merge broke) the
+merge is two-way: every difference between the sides is kept and marked.
+"""
+
+from __future__ import annotations
+
+import uuid
+from bisect import bisect_left
+from collections import defaultdict
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from nbkit import notebook, textmerge
+from nbkit.errors import BadInput, UsageError
+from nbkit.fsutil import atomic_write_text
+from nbkit.notebook import Notebook
+
+Cell = dict[str, Any]
+_MISSING: Any = object()
+_SIMILAR = 0.6  # difflib ratio above which two id-less cells are the same cell, edited
+_SIMILARITY_BUDGET = 40_000  # pairs compared at most: keeps a 2,000-cell merge under 1 s
+
+
+@dataclass(frozen=True)
+class MergeSettings:
+    """``prefer``: settle source conflicts with one side ("ours"/"theirs") instead of marks."""
+
+    prefer: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.prefer not in (None, *textmerge.PREFER):
+            raise UsageError(f"prefer must be 'ours' or 'theirs', not {self.prefer!r}")
+
+
+DEFAULT_SETTINGS = MergeSettings()
+
+
+class Conflict(NamedTuple):
+    cell: int  # index in the merged notebook
+    cell_id: str | None
+    kind: str  # "source": both edited the source; "delete-edit": deleted vs edited
+
+
+class Note(NamedTuple):
+    cell: int | None  # None: about the notebook
+    kind: str  # "metadata", "cell-type", "moved", "new-id", "outputs-cleared", "deleted"
+    detail: str
+
+
+class MergeResult(NamedTuple):
+    notebook: Notebook
+    conflicts: list[Conflict]
+    notes: list[Note]
+
+    def report(self, path: str) -> dict[str, Any]:
+        """The machine-readable conflict report (``--report``)."""
+        return {
+            "path": path,
+            "clean": not self.conflicts,
+            "conflicts": [c._asdict() for c in self.conflicts],
+            "notes": [n._asdict() for n in self.notes],
+        }
+
+
+@dataclass
+class _Slot:
+    """One cell of the result to be: its versions in base, ours and theirs (None: absent)."""
+
+    base: Cell | None
+    ours: Cell | None
+    theirs: Cell | None
+
+
+# --- matching cells ------------------------------------------------------------------------
+
+
+def _id(cell: Cell) -> str | None:
+    value = cell.get("id")
+    return value if isinstance(value, str) else None
+
+
+def _fingerprint(cell: Cell) -> tuple[str, str]:
+    return (str(cell.get("cell_type")), notebook.source_text(cell))
+
+
+def match_cells(old: list[Cell], new: list[Cell]) -> list[int | None]:
+    """For each cell of ``new``, the index of the ``old`` cell it continues (None: added).
+
+    Ids decide when both cells have one (nbformat 4.5); content decides only when one of
+    the two has no id: the exact source first, then the most similar source.
+    """
+    result: list[int | None] = [None] * len(new)
+    taken: set[int] = set()
+    by_id: dict[str, int] = {}
+    for i, cell in enumerate(old):
+        cid = _id(cell)
+        if cid is not None:
+            by_id.setdefault(cid, i)
+    for j, cell in enumerate(new):
+        i = by_id.get(_id(cell) or "", -1)
+        if i >= 0 and i not in taken:
+            result[j] = i
+            taken.add(i)
+    free = [i for i in range(len(old)) if i not in taken]
+    by_fp: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i in free:
+        by_fp[_fingerprint(old[i])].append(i)
+    for j, cell in enumerate(new):
+        if result[j] is None:
+            for i in by_fp.get(_fingerprint(cell), ()):
+                if i not in taken and (_id(cell) is None or _id(old[i]) is None):
+                    result[j] = i
+                    taken.add(i)
+                    break
+    _match_similar(old, new, result, taken)
+    return result
+
+
+def _match_similar(
+    old: list[Cell], new: list[Cell], result: list[int | None], taken: set[int]
+) -> None:
+    """Pair the remaining id-less cells with the most similar old cell of the same type."""
+    todo = [j for j, i in enumerate(result) if i is None]
+    free = [i for i in range(len(old)) if i not in taken]
+    if not todo or not free or len(todo) * len(free) > _SIMILARITY_BUDGET:
+        return
+    for j in todo:
+        best, best_ratio = -1, _SIMILAR
+        matcher = SequenceMatcher(None, b=notebook.source_text(new[j]), autojunk=False)
+        for i in free:
+            if i in taken or old[i].get("cell_type") != new[j].get("cell_type"):
+                continue
+            if _id(new[j]) is not None and _id(old[i]) is not None:
+                continue
+            matcher.set_seq1(notebook.source_text(old[i]))
+            if matcher.real_quick_ratio() > best_ratio and matcher.quick_ratio() > best_ratio:
+                ratio = matcher.ratio()
+                if ratio > best_ratio:
+                    best, best_ratio = i, ratio
+        if best >= 0:
+            result[j] = best
+            taken.add(best)
+
+
+def _build_slots(
+    base: list[Cell], ours: list[Cell], theirs: list[Cell]
+) -> tuple[list[_Slot], list[int], list[int]]:
+    """Slots (base cells first, in order) and each side's cell order as slot numbers."""
+    slots = [_Slot(cell, None, None) for cell in base]
+    ours_order: list[int] = []
+    added: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for cell, i in zip(ours, match_cells(base, ours), strict=True):
+        if i is None:
+            slots.append(_Slot(None, cell, None))
+            i = len(slots) - 1
+            added[_fingerprint(cell)].append(i)
+        else:
+            slots[i].ours = cell
+        ours_order.append(i)
+    theirs_order: list[int] = []
+    for cell, i in zip(theirs, match_cells(base, theirs), strict=True):
+        if i is None:  # added by theirs: the same cell added by ours too appears once
+            same = [k for k in added.get(_fingerprint(cell), ()) if slots[k].theirs is None]
+            if same:
+                i = same[0]
+                slots[i].theirs = cell
+            else:
+                slots.append(_Slot(None, None, cell))
+                i = len(slots) - 1
+        else:
+            slots[i].theirs = cell
+        theirs_order.append(i)
+    return slots, ours_order, theirs_order
+
+
+def _build_slots_two_way(
+    ours: list[Cell], theirs: list[Cell]
+) -> tuple[list[_Slot], list[int], list[int]]:
+    """Without a base, ours and theirs are matched to each other directly."""
+    slots = [_Slot(None, cell, None) for cell in ours]
+    theirs_order: list[int] = []
+    for cell, i in zip(theirs, match_cells(ours, theirs), strict=True):
+        if i is None:
+            slots.append(_Slot(None, None, cell))
+            i = len(slots) - 1
+        else:
+            slots[i].theirs = cell
+        theirs_order.append(i)
+    return slots, list(range(len(ours))), theirs_order
+
+
+# --- cell order ----------------------------------------------------------------------------
+
+
+def _stable(order: list[int]) -> set[int]:
+    """The longest run of ``order`` still in base order (a longest increasing subsequence)."""
+    tails: list[int] = []
+    tail_at: list[int] = []
+    parent: list[int] = [-1] * len(order)
+    for k, value in enumerate(order):
+        pos = bisect_left(tails, value)
+        if pos == len(tails):
+            tails.append(value)
+            tail_at.append(k)
+        else:
+            tails[pos] = value
+            tail_at[pos] = k
+        parent[k] = tail_at[pos - 1] if pos else -1
+    keep: set[int] = set()
+    k = tail_at[-1] if tail_at else -1
+    while k >= 0:
+        keep.add(order[k])
+        k = parent[k]
+    return keep
+
+
+def _merge_order(
+    n_base: int, ours_order: list[int], theirs_order: list[int], keep: set[int]
+) -> tuple[list[int], set[int]]:
+    """The result's slot order: ours' order with theirs' moves and additions woven in.
+
+    A cell theirs moved (and ours did not) goes after the cell it follows in theirs; a cell
+    only theirs has goes there too, after any cells only ours added at that spot. Returns
+    the order and the cells both sides moved (ours' place kept).
+    """
+    in_ours, in_theirs = set(ours_order), set(theirs_order)
+    common = {s for s in range(n_base) if s in in_ours and s in in_theirs}
+    ours_common = [s for s in ours_order if s in common]
+    theirs_common = [s for s in theirs_order if s in common]
+    moved_ours = common - _stable(ours_common)
+    moved_theirs = common - _stable(theirs_common)
+    follow_theirs = moved_theirs - moved_ours
+    result = [s for s in ours_order if s in keep and s not in follow_theirs]
+    placed = set(result)
+    anchor = -1
+    for s in theirs_order:
+        if s not in placed and s in keep:
+            pos = result.index(anchor) + 1 if anchor >= 0 else 0
+            while pos < len(result) and result[pos] not in in_theirs:
+                pos += 1
+            result.insert(pos, s)
+            placed.add(s)
+        if s in placed:
+            anchor = s
+    return result, moved_ours & moved_theirs
+
+
+# --- cell content --------------------------------------------------------------------------
+
+
+def _merge_value(b: Any, o: Any, t: Any, where: str, notes: list[str]) -> Any:
+    """Three-way merge of a JSON value; two different changes keep ours and are noted."""
+    if o == t:
+        return o
+    if b is not _MISSING and b == o:
+        return t
+    if b is not _MISSING and b == t:
+        return o
+    if b is _MISSING and (o is _MISSING or t is _MISSING):
+        return t if o is _MISSING else o
+    if isinstance(o, dict) and isinstance(t, dict):
+        return _merge_dict(b if isinstance(b, dict) else {}, o, t, where, notes)
+    if where.endswith(".tags") and all(isinstance(v, list) for v in (o, t)):
+        old = b if isinstance(b, list) else []  # tags: a set each side added to or took from
+        kept = [v for v in o if v not in old or v in t]
+        return [*kept, *(v for v in t if v not in old and v not in o)]
+    notes.append(where)
+    return o
+
+
+def _merge_dict(
+    b: dict[str, Any], o: dict[str, Any], t: dict[str, Any], where: str, notes: list[str]
+) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for key in dict.fromkeys([*o, *t, *b]):
+        path = f"{where}.{key}" if where else key
+        value = _merge_value(
+            b.get(key, _MISSING), o.get(key, _MISSING), t.get(key, _MISSING), path, notes
+        )
+        if value is not _MISSING:
+            merged[key] = value
+    return merged
+
+
+def _run_state(cell: Cell) -> tuple[Any, Any]:
+    return (cell.get("outputs"), cell.get("execution_count"))
+
+
+class _CellMerge(NamedTuple):
+    cell: Cell | None
+    conflict: str | None  # the Conflict kind, if one is marked (or settled by prefer)
+    notes: list[tuple[str, str]]
+
+
+def _merge_one_sided(present: Cell, base: Cell, side: str, prefer: str | None) -> _CellMerge:
+    """Deleted on one side: gone if the other side left its source alone, else a conflict."""
+    if _fingerprint(present) == _fingerprint(base):
+        return _CellMerge(None, None, [])
+    deleter = "theirs" if side == "ours" else "ours"
+    what = f"deleted by {deleter}, edited by {side}"
+    if prefer == deleter:
+        return _CellMerge(None, None, [("settled", f"{what}; deleted ({prefer} preferred)")])
+    cell = dict(present)
+    if prefer is not None:
+        return _CellMerge(cell, None, [("settled", f"{what}; kept the edit ({prefer} preferred)")])
+    cell["source"] = textmerge.marked_deletion(notebook.source_text(present), deleter)
+    return _CellMerge(cell, "delete-edit", [])
+
+
+def _merge_both(base: Cell | None, ours: Cell, theirs: Cell, prefer: str | None) -> _CellMerge:
+    """A cell both sides kept: source line-merged, outputs follow the source, dicts merged."""
+    notes: list[tuple[str, str]] = []
+    meta_notes: list[str] = []
+    cell = dict(ours)  # nested values are replaced, never changed in place
+    b = base if base is not None else {}
+    ctype = _merge_value(
+        b.get("cell_type", _MISSING),
+        ours["cell_type"],
+        theirs["cell_type"],
+        "cell_type",
+        meta_notes,
+    )
+    cell["cell_type"] = ctype
+    src_b, src_o, src_t = (notebook.source_text(c) for c in (b, ours, theirs))
+    conflict = None
+    if src_o == src_t or (base is not None and src_b == src_t):
+        source_from = "ours"
+    elif base is not None and src_b == src_o:
+        source_from, cell["source"] = "theirs", src_t
+    else:
+        merged = (
+            textmerge.merge3(src_b, src_o, src_t, prefer)
+            if base is not None
+            else (textmerge.merge2(src_o, src_t, prefer))
+        )
+        source_from, cell["source"] = "both", merged.text
+        conflict = "source" if merged.conflicts else None
+        if merged.settled:
+            notes.append(("settled", f"{merged.settled} conflicting hunk(s): took {prefer}"))
+    run_o, run_t = _run_state(ours), _run_state(theirs)
+    if source_from == "theirs" or (src_o == src_t and run_o == _run_state(b) and base is not None):
+        cell["outputs"], cell["execution_count"] = run_t
+    elif source_from == "both":
+        cell["outputs"], cell["execution_count"] = [], None
+        if run_o[0] or run_t[0]:
+            notes.append(("outputs-cleared", "source merged from both sides"))
+    cell["metadata"] = _merge_value(
+        b.get("metadata", {}),
+        ours.get("metadata", {}),
+        theirs.get("metadata", {}),
+        "metadata",
+        meta_notes,
+    )
+    att = _merge_value(
+        b.get("attachments", _MISSING),
+        ours.get("attachments", _MISSING),
+        theirs.get("attachments", _MISSING),
+        "attachments",
+        meta_notes,
+    )
+    cell.pop("attachments", None)
+    if att is not _MISSING:
+        cell["attachments"] = att
+    if _id(cell) is None and _id(theirs) is not None:
+        cell["id"] = theirs["id"]
+    notes += [("metadata", f"{w}: both sides changed it; kept ours") for w in meta_notes]
+    return _CellMerge(_fit_type(cell), conflict, notes)
+
+
+def _fit_type(cell: Cell) -> Cell:
+    """Only the keys the cell's type allows (a type change must not leave stray outputs)."""
+    if cell.get("cell_type") == "code":
+        cell.setdefault("outputs", [])
+        cell.setdefault("execution_count", None)
+        cell.pop("attachments", None)
+    else:
+        cell.pop("outputs", None)
+        cell.pop("execution_count", None)
+    return cell
+
+
+def _merge_slot(slot: _Slot, prefer: str | None) -> _CellMerge:
+    base, ours, theirs = slot.base, slot.ours, slot.theirs
+    if ours is not None and theirs is not None:
+        return _merge_both(base, ours, theirs, prefer)
+    present = ours if ours is not None else theirs
+    if present is None:
+        return _CellMerge(None, None, [])
+    if base is None:
+        return _CellMerge(dict(present), None, [])
+    return _merge_one_sided(present, base, "ours" if ours is not None else "theirs", prefer)
+
+
+# --- the notebook --------------------------------------------------------------------------
+
+
+def _new_id(used: set[str]) -> str:
+    while True:
+        candidate = uuid.uuid4().hex[:8]
+        if candidate not in used:
+            return candidate
+
+
+def _fix_ids(cells: list[Cell], theirs_only: list[bool], minor: int, notes: list[Note]) -> None:
+    """No duplicate ids: ours' cells keep theirs first, a clashing cell of theirs gets a new one."""
+    used: set[str] = set()
+    order = [k for k in range(len(cells)) if not theirs_only[k]]
+    order += [k for k in range(len(cells)) if theirs_only[k]]
+    for k in order:
+        cid = _id(cells[k])
+        if cid is not None and cid not in used:
+            used.add(cid)
+            continue
+        if cid is None and minor < 5:
+            continue
+        fresh = _new_id(used)
+        used.add(fresh)
+        cells[k]["id"] = fresh
+        why = f"id {cid!r} was taken by another cell" if cid else "cell had no id"
+        notes.append(Note(k, "new-id", f"{why}; given the new id {fresh!r}"))
+
+
+def merge_notebooks(
+    base: Notebook | None,
+    ours: Notebook,
+    theirs: Notebook,
+    settings: MergeSettings = DEFAULT_SETTINGS,
+) -> MergeResult:
+    """Merge two notebooks descended from ``base`` (None: no common version known)."""
+    o_cells, t_cells = ours.get("cells", []), theirs.get("cells", [])
+    if base is None:
+        slots, ours_order, theirs_order = _build_slots_two_way(o_cells, t_cells)
+        n_base = 0
+    else:
+        slots, ours_order, theirs_order = _build_slots(base.get("cells", []), o_cells, t_cells)
+        n_base = len(base.get("cells", []))
+    merged = [_merge_slot(slot, settings.prefer) for slot in slots]
+    keep = {s for s, m in enumerate(merged) if m.cell is not None}
+    order, both_moved = _merge_order(n_base, ours_order, theirs_order, keep)
+    cells: list[Cell] = []
+    conflicts: list[Conflict] = []
+    notes: list[Note] = []
+    for k, s in enumerate(order):
+        cell, conflict, cell_notes = merged[s]
+        assert cell is not None
+        cells.append(cell)
+        if conflict:
+            conflicts.append(Conflict(k, _id(cell), conflict))
+        notes += [Note(k, kind, detail) for kind, detail in cell_notes]
+        if s in both_moved:
+            notes.append(Note(k, "moved", "moved on both sides; kept ours' place"))
+    for s in set(range(len(slots))) - keep:  # cells gone by a settled delete/edit conflict
+        notes += [Note(None, kind, detail) for kind, detail in merged[s].notes]
+    nb = _merge_notebook_fields(base, ours, theirs, notes)
+    theirs_only = [slots[s].ours is None for s in order]
+    _fix_ids(cells, theirs_only, nb["nbformat_minor"], notes)
+    nb["cells"] = cells
+    return MergeResult(nb, conflicts, notes)
+
+
+def _merge_notebook_fields(
+    base: Notebook | None, ours: Notebook, theirs: Notebook, notes: list[Note]
+) -> Notebook:
+    where: list[str] = []
+    meta = _merge_value(
+        (base or {}).get("metadata", {}),
+        ours.get("metadata", {}),
+        theirs.get("metadata", {}),
+        "metadata",
+        where,
+    )
+    notes += [Note(None, "metadata", f"{w}: both sides changed it; kept ours") for w in where]
+    minor = max(int(ours.get("nbformat_minor", 0)), int(theirs.get("nbformat_minor", 0)))
+    return {"cells": [], "metadata": meta, "nbformat": 4, "nbformat_minor": minor}
+
+
+# --- files ---------------------------------------------------------------------------------
+
+
+def check_result(nb: Notebook, name: str) -> None:
+    """Refuse a result that is not a valid notebook (nothing is written then)."""
+    problems = [] if notebook.schema_ok(nb) else notebook.validate_schema(nb, name)
+    if problems:
+        raise BadInput(
+            f"the merged notebook would be invalid ({problems[0]}); nothing written", name
+        )
+    ids = [_id(c) for c in nb["cells"] if _id(c) is not None]
+    if len(ids) != len(set(ids)):
+        raise BadInput("the merged notebook would have duplicate cell ids; nothing written", name)
+
+
+def _load_side(path: str | Path, label: str, *, optional: bool = False) -> Notebook | None:
+    data = notebook.read_bytes(path)
+    if optional and not data.strip():
+        return None  # git passes an empty base when the file has no common ancestor
+    return notebook.loads(data, label)
+
+
+def merge_files(
+    base: str | Path,
+    ours: str | Path,
+    theirs: str | Path,
+    *,
+    name: str | None = None,
+    settings: MergeSettings = DEFAULT_SETTINGS,
+) -> MergeResult:
+    """git's merge driver contract: merge base/ours/theirs and write the result to ``ours``.
+
+    ``name`` is the path git merges (%P), used in messages. Ours is left untouched when any
+    side is unreadable or the result would not validate.
+    """
+    name = name or str(ours)
+    base_nb = _load_side(base, f"{name} (base)", optional=True)
+    ours_bytes = notebook.read_bytes(ours)
+    ours_nb = notebook.loads(ours_bytes, f"{name} (ours)")
+    theirs_nb = _load_side(theirs, f"{name} (theirs)")
+    assert theirs_nb is not None
+    result = merge_notebooks(base_nb, ours_nb, theirs_nb, settings)
+    check_result(result.notebook, name)
+    notebook.write(ours, result.notebook, original=ours_bytes)
+    return result
+
+
+def write_report(path: str | Path, result: MergeResult, name: str) -> None:
+    """The JSON conflict report, written atomically (sorted keys: stable for diffs)."""
+    import json
+
+    text = json.dumps(result.report(name), indent=1, sort_keys=True, ensure_ascii=False)
+    atomic_write_text(path, text + "\n")

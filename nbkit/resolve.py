@@ -1,0 +1,117 @@
+"""Repair a notebook git's text merge broke with ``<<<<<<<`` markers in its JSON.
+
+While git still holds the merge's stages (base, ours, theirs) the merge is redone properly
+from them. Once they are gone (after ``git add``), the two sides are read back out of the
+markers and merged two-way. A notebook that is valid JSON but has conflicts marked inside
+cells (the merge driver's output) can be settled with ``prefer``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NamedTuple
+
+from nbkit import git, notebook, textmerge
+from nbkit.errors import BadInput
+from nbkit.merging import (
+    DEFAULT_SETTINGS,
+    MergeResult,
+    MergeSettings,
+    check_result,
+    merge_notebooks,
+)
+from nbkit.notebook import Notebook
+
+
+class Resolved(NamedTuple):
+    path: str
+    how: str  # "stages", "markers", "cells" (markers inside cells settled), "nothing"
+    marked: list[int]  # cells (0-based) whose source still holds conflict markers
+    result: MergeResult | None
+
+
+def marked_cells(nb: Notebook) -> list[int]:
+    """Cells whose source holds a conflict hunk (left by the driver or by resolve)."""
+    return [
+        k
+        for k, cell in enumerate(nb.get("cells", []))
+        if textmerge.has_markers(notebook.source_text(cell))
+    ]
+
+
+def _stages(path: Path) -> tuple[Notebook | None, Notebook, Notebook] | None:
+    """Base, ours and theirs from git's index while the merge is unresolved, else None."""
+    root = git.toplevel(path)
+    if root is None:
+        return None
+    rel = git.relpath(root, path)
+    stages = git.unmerged_blobs(root, rel)
+    if 2 not in stages or 3 not in stages:
+        return None
+    blobs = git.read_blobs(root, stages.values())
+    ours = notebook.loads(blobs[stages[2]], f"{path} (ours, git stage 2)")
+    theirs = notebook.loads(blobs[stages[3]], f"{path} (theirs, git stage 3)")
+    base = notebook.loads(blobs[stages[1]], f"{path} (base, git stage 1)") if 1 in stages else None
+    return base, ours, theirs
+
+
+def _side(text: str, side: str, path: Path) -> Notebook:
+    try:
+        return notebook.loads(text.encode("utf-8"), path)
+    except BadInput as exc:
+        raise BadInput(
+            f"the {side} side of the conflict markers is not a valid notebook ({exc.message})",
+            path,
+            hint="edit the file by hand, or take the other side: nbkit resolve --ours/--theirs",
+        ) from None
+
+
+def _from_markers(data: bytes, path: Path, prefer: str | None) -> MergeResult:
+    try:
+        sides = textmerge.split_markers(data.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise BadInput("not UTF-8 text", path) from None
+    except textmerge.UnbalancedMarkers as exc:
+        raise BadInput(f"cannot read the conflict markers: {exc}", path) from None
+    if prefer in textmerge.PREFER:  # one side is enough: the other may be broken JSON
+        text = sides.ours if prefer == "ours" else sides.theirs
+        chosen = _side(text, prefer, path)
+        return merge_notebooks(None, chosen, chosen)
+    ours, theirs = _side(sides.ours, "ours", path), _side(sides.theirs, "theirs", path)
+    return merge_notebooks(None, ours, theirs)
+
+
+def _settle_cells(nb: Notebook, prefer: str) -> Notebook:
+    """Each marked cell's source becomes the preferred side of its hunks."""
+    cells = []
+    for cell in nb.get("cells", []):
+        text = notebook.source_text(cell)
+        if textmerge.has_markers(text):
+            sides = textmerge.split_markers(text)
+            cell = {**cell, "source": sides.ours if prefer == "ours" else sides.theirs}
+        cells.append(cell)
+    return {**nb, "cells": cells}
+
+
+def resolve_file(path: str | Path, settings: MergeSettings = DEFAULT_SETTINGS) -> Resolved:
+    """Repair one notebook in place (atomically); see the module docstring for the order."""
+    path = Path(path)
+    data = notebook.read_bytes(path)
+    if notebook.has_conflict_markers(data):
+        stages = _stages(path)
+        if stages is not None:
+            how, result = "stages", merge_notebooks(*stages, settings)
+        else:
+            how, result = "markers", _from_markers(data, path, settings.prefer)
+        nb = result.notebook
+    else:
+        nb, result = notebook.loads(data, path), None
+        if not marked_cells(nb) or settings.prefer is None:
+            return Resolved(str(path), "nothing", marked_cells(nb), None)
+        try:
+            how, nb = "cells", _settle_cells(nb, settings.prefer)
+        except textmerge.UnbalancedMarkers as exc:
+            raise BadInput(f"cannot read the conflict markers in a cell: {exc}", path) from None
+    check_result(nb, str(path))
+    notebook.write(path, nb, original=data)
+    return Resolved(str(path), how, marked_cells(nb), result)

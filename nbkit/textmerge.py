@@ -1,0 +1,195 @@
+"""Line-level merge of text with git-style conflict markers, and the way back out of them.
+
+Used for cell sources (one small text per cell, so a process per cell for ``git merge-file``
+would cost more than the merge) and for notebook files a plain git text merge left broken.
+The three-way algorithm is diff3's: regions where base, ours and theirs all agree are kept;
+between them, a side that changed wins over a side that did not, and two different changes
+are a conflict.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from difflib import SequenceMatcher
+from typing import NamedTuple
+
+OURS_MARK = "<<<<<<< ours"
+BASE_MARK = "||||||| base"
+SEP_MARK = "======="
+THEIRS_MARK = ">>>>>>> theirs"
+PREFER = ("ours", "theirs")
+
+
+class TextMerge(NamedTuple):
+    text: str
+    conflicts: int  # conflict hunks left marked in ``text``
+    settled: int = 0  # conflict hunks settled by taking the preferred side
+
+
+class Sides(NamedTuple):
+    ours: str
+    theirs: str
+    hunks: int  # how many marked hunks were split
+
+
+class UnbalancedMarkers(ValueError):
+    """Conflict markers that do not open, separate and close in order."""
+
+
+def _lines(text: str) -> list[str]:
+    return text.splitlines(keepends=True)
+
+
+def _terminated(lines: list[str]) -> list[str]:
+    """The lines with a final newline, so a marker never ends up on a content line."""
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        return [*lines[:-1], lines[-1] + "\n"]
+    return lines
+
+
+def _hunk(
+    ours: list[str], base: list[str] | None, theirs: list[str], labels: tuple[str, str] = ("", "")
+) -> list[str]:
+    out = [OURS_MARK + labels[0] + "\n", *_terminated(ours)]
+    if base is not None:
+        out += [BASE_MARK + "\n", *_terminated(base)]
+    return [*out, SEP_MARK + "\n", *_terminated(theirs), THEIRS_MARK + labels[1] + "\n"]
+
+
+def _sync_regions(base: list[str], a: list[str], b: list[str]) -> list[tuple[int, ...]]:
+    """Stretches where base, a and b all agree: (base_start, base_end, a_start, .., b_end)."""
+    am = SequenceMatcher(None, base, a, autojunk=False).get_matching_blocks()
+    bm = SequenceMatcher(None, base, b, autojunk=False).get_matching_blocks()
+    ia = ib = 0
+    regions: list[tuple[int, ...]] = []
+    while ia < len(am) and ib < len(bm):
+        abase, amatch, alen = am[ia]
+        bbase, bmatch, blen = bm[ib]
+        start, end = max(abase, bbase), min(abase + alen, bbase + blen)
+        if start < end:
+            asub, bsub = amatch + start - abase, bmatch + start - bbase
+            regions.append((start, end, asub, asub + end - start, bsub, bsub + end - start))
+        if abase + alen < bbase + blen:
+            ia += 1
+        else:
+            ib += 1
+    regions.append((len(base), len(base), len(a), len(a), len(b), len(b)))
+    return regions
+
+
+def _regions(
+    base: list[str], a: list[str], b: list[str]
+) -> Iterator[tuple[list[str], list[str], list[str]] | list[str]]:
+    """Merged lines (a list of str) or a conflict (a tuple: ours, base, theirs lines)."""
+    iz = ia = ib = 0
+    for zstart, zend, astart, aend, bstart, bend in _sync_regions(base, a, b):
+        za, aa, ba = base[iz:zstart], a[ia:astart], b[ib:bstart]
+        if za or aa or ba:
+            if aa == ba:
+                yield aa
+            elif aa == za:
+                yield ba
+            elif ba == za:
+                yield aa
+            else:
+                yield (aa, za, ba)
+        if zend > zstart:
+            yield base[zstart:zend]
+        iz, ia, ib = zend, aend, bend
+
+
+def _finish(parts: list[str], conflicts: int, ours: str) -> TextMerge:
+    text = "".join(parts)
+    if conflicts and text.endswith("\n") and not ours.endswith("\n"):
+        text = text[:-1]  # Jupyter sources have no final newline; keep that shape.
+    return TextMerge(text, conflicts)
+
+
+def merge3(base: str, ours: str, theirs: str, prefer: str | None = None) -> TextMerge:
+    """Three-way line merge; conflicts are marked, or resolved to ``prefer``'s side."""
+    if ours == theirs or base == theirs:
+        return TextMerge(ours, 0)
+    if base == ours:
+        return TextMerge(theirs, 0)
+    parts: list[str] = []
+    conflicts = settled = 0
+    for region in _regions(_lines(base), _lines(ours), _lines(theirs)):
+        if isinstance(region, list):
+            parts += region
+        elif prefer in PREFER:
+            settled += 1
+            parts += region[0] if prefer == "ours" else region[2]
+        else:
+            conflicts += 1
+            parts += _hunk(region[0], region[1], region[2])
+    return _finish(parts, conflicts, ours)._replace(settled=settled)
+
+
+def merge2(ours: str, theirs: str, prefer: str | None = None) -> TextMerge:
+    """Two-way merge (no base known): lines both sides share are kept, the rest marked."""
+    if ours == theirs:
+        return TextMerge(ours, 0)
+    if prefer in PREFER:
+        return TextMerge(ours if prefer == "ours" else theirs, 0, 1)
+    a, b = _lines(ours), _lines(theirs)
+    parts: list[str] = []
+    conflicts = 0
+    for tag, i1, i2, j1, j2 in SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            parts += a[i1:i2]
+        else:
+            conflicts += 1
+            parts += _hunk(a[i1:i2], None, b[j1:j2])
+    return _finish(parts, conflicts, ours)
+
+
+def marked_deletion(text: str, deleted_by: str) -> str:
+    """A cell one side deleted and the other edited: the edit, marked against nothing."""
+    note = " (cell deleted)"
+    lines = _lines(text)
+    if deleted_by == "ours":
+        return _finish(_hunk([], None, lines, (note, "")), 1, text).text
+    return _finish(_hunk(lines, None, [], ("", note)), 1, text).text
+
+
+def _marker(line: str) -> str | None:
+    bare = line.rstrip("\r\n")
+    for mark in ("<", "|", ">"):
+        if bare.startswith(mark * 7) and (len(bare) == 7 or bare[7] == " "):
+            return mark
+    return "=" if bare == "=======" else None
+
+
+def has_markers(text: str) -> bool:
+    """Whether ``text`` holds an opening and a closing marker line."""
+    kinds = {_marker(line) for line in _lines(text)}
+    return "<" in kinds and ">" in kinds
+
+
+def split_markers(text: str) -> Sides:
+    """The two texts a set of ``<<<<<<<``/``=======``/``>>>>>>>`` hunks was made from.
+
+    A ``|||||||`` base section (diff3 style) is dropped. Raises ``UnbalancedMarkers``
+    (with the 1-based line) when the markers do not nest as git writes them.
+    """
+    ours: list[str] = []
+    theirs: list[str] = []
+    state, hunks = "both", 0
+    transitions = {("both", "<"): "ours", ("ours", "|"): "base", ("ours", "="): "theirs"}
+    transitions |= {("base", "="): "theirs", ("theirs", ">"): "both"}
+    for number, line in enumerate(_lines(text), 1):
+        mark = _marker(line)
+        nxt = transitions.get((state, mark)) if mark is not None else None
+        if nxt is not None:
+            hunks += state == "both"
+            state = nxt
+            continue
+        if mark in ("<", ">"):  # "=======" alone may be a Markdown heading underline
+            raise UnbalancedMarkers(f"unexpected conflict marker at line {number}")
+        if state in ("both", "ours"):
+            ours.append(line)
+        if state in ("both", "theirs"):
+            theirs.append(line)
+    if state != "both":
+        raise UnbalancedMarkers("a conflict hunk is not closed by >>>>>>>")
+    return Sides("".join(ours), "".join(theirs), hunks)
