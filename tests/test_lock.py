@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from nbkit import lockfile
-from tests.conftest import assert_one_line_error, commit_all, run_nbkit
+from tests.conftest import Result, assert_one_line_error, commit_all, run_nbkit
 from tests.env_helpers import offline_project, uv_cache, wheelhouse
 
 __all__ = ["offline_project", "uv_cache", "wheelhouse"]
 
 Project = Callable[..., Path]
+Cli = Callable[..., Result]
 
 
 def _pins(root: Path) -> dict[str, str]:
@@ -24,7 +25,7 @@ def _pins(root: Path) -> dict[str, str]:
     return lock.pins()
 
 
-def test_lock_pins_with_hashes_and_records_header(offline_project: Project, cli) -> None:
+def test_lock_pins_with_hashes_and_records_header(offline_project: Project, cli: Cli) -> None:
     root = offline_project("nbkitdemo_b\n")
     result = cli("lock")
     assert result.code == 0, result.err
@@ -47,7 +48,7 @@ def test_lock_pins_with_hashes_and_records_header(offline_project: Project, cli)
     assert cli("lock", "--check").code == 0
 
 
-def test_relock_keeps_pins_unless_upgrade(offline_project: Project, cli) -> None:
+def test_relock_keeps_pins_unless_upgrade(offline_project: Project, cli: Cli) -> None:
     root = offline_project("nbkitdemo_a<1.1\n")
     assert cli("lock").code == 0
     assert _pins(root) == {"nbkitdemo-a": "1.0"}
@@ -63,7 +64,7 @@ def test_relock_keeps_pins_unless_upgrade(offline_project: Project, cli) -> None
     assert _pins(root) == {"nbkitdemo-a": "1.1"}
 
 
-def test_as_of_is_passed_to_uv_and_recorded(offline_project: Project, cli) -> None:
+def test_as_of_is_passed_to_uv_and_recorded(offline_project: Project, cli: Cli) -> None:
     root = offline_project("nbkitdemo_a\n")
     assert cli("lock", "--as-of", "2024-06-01").code == 0
     lock = lockfile.read(root / "requirements.lock")
@@ -73,7 +74,7 @@ def test_as_of_is_passed_to_uv_and_recorded(offline_project: Project, cli) -> No
     assert_one_line_error(bad.err, "requirements.in", "not-a-date")
 
 
-def test_check_reports_missing_stale_and_hand_edited(offline_project: Project, cli) -> None:
+def test_check_reports_missing_stale_and_hand_edited(offline_project: Project, cli: Cli) -> None:
     root = offline_project("nbkitdemo_a\n")
     missing = cli("lock", "--check")
     assert missing.code == 1
@@ -95,7 +96,7 @@ def test_check_reports_missing_stale_and_hand_edited(offline_project: Project, c
 
 
 def test_comment_only_change_in_lock_input_is_stale_but_other_files_are_not(
-    offline_project: Project, cli
+    offline_project: Project, cli: Cli
 ) -> None:
     root = offline_project("nbkitdemo_a\n")
     assert cli("lock").code == 0
@@ -111,7 +112,7 @@ def test_comment_only_change_in_lock_input_is_stale_but_other_files_are_not(
 
 
 def test_pyproject_dependencies_and_groups(
-    repo: Path, wheelhouse: Path, uv_cache: str, cli
+    repo: Path, wheelhouse: Path, uv_cache: str, cli: Cli
 ) -> None:
     (repo / "pyproject.toml").write_text(
         '[project]\nname = "demo"\nversion = "0"\ndependencies = ["nbkitdemo_a<1.1"]\n'
@@ -138,7 +139,7 @@ def test_pyproject_dependencies_and_groups(
 
 
 def test_unparsable_requirements_is_one_line_and_writes_nothing(
-    offline_project: Project, cli
+    offline_project: Project, cli: Cli
 ) -> None:
     root = offline_project("nbkitdemo_a\nnot a requirement ==[\n")
     result = cli("lock")
@@ -150,7 +151,7 @@ def test_unparsable_requirements_is_one_line_and_writes_nothing(
     assert_one_line_error(check.err, "requirements.in", "line 2")
 
 
-def test_unknown_package_gives_uv_reason_in_one_line(offline_project: Project, cli) -> None:
+def test_unknown_package_gives_uv_reason_in_one_line(offline_project: Project, cli: Cli) -> None:
     root = offline_project("nbkitdemo_a\n")
     assert cli("lock").code == 0
     before = (root / "requirements.lock").read_bytes()
@@ -162,7 +163,7 @@ def test_unknown_package_gives_uv_reason_in_one_line(offline_project: Project, c
 
 
 def test_no_network_says_resolution_needs_the_index(
-    offline_project: Project, cli, monkeypatch: pytest.MonkeyPatch
+    offline_project: Project, cli: Cli, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("UV_HTTP_RETRIES", "0")  # fail at once instead of backing off
     root = offline_project("nbkitdemo_a\n")
@@ -179,7 +180,7 @@ def test_no_network_says_resolution_needs_the_index(
     assert cli("lock", "--check").code == 0  # --check works without any network
 
 
-def test_missing_input_is_bad_input(repo: Path, cli) -> None:
+def test_missing_input_is_bad_input(repo: Path, cli: Cli) -> None:
     result = cli("lock", "--check")
     assert result.code == 2
     assert_one_line_error(result.err, "requirements.in")
@@ -207,7 +208,7 @@ def test_lock_check_in_a_fresh_process(offline_project: Project) -> None:
 @pytest.mark.skipif(
     os.environ.get("NBKIT_NETWORK_TESTS") != "1", reason="set NBKIT_NETWORK_TESTS=1 to use PyPI"
 )
-def test_lock_a_real_package_from_pypi(repo: Path, uv_cache: str, cli) -> None:
+def test_lock_a_real_package_from_pypi(repo: Path, uv_cache: str, cli: Cli) -> None:
     (repo / "requirements.in").write_text("six==1.16.0\n")
     result = cli("lock")
     assert result.code == 0, result.err
