@@ -98,8 +98,11 @@ def worktree(root: Path, commit: str) -> Iterator[Path]:
     on the same filesystem as the checkout (copies of inputs are cheap there).
     """
     parent = git.git_dir(root) / "nbkit-rerun"
-    parent.mkdir(exist_ok=True)
-    holder = Path(tempfile.mkdtemp(prefix="wt-", dir=parent))
+    try:
+        parent.mkdir(exist_ok=True)
+        holder = Path(tempfile.mkdtemp(prefix="wt-", dir=parent))
+    except OSError as exc:
+        raise BadInput(f"cannot create a worktree: {exc.strerror or exc}", parent) from None
     path = holder / "worktree"
     try:
         try:
@@ -264,20 +267,30 @@ def _kernel_for(tree: Path, manifest: Mapping[str, Any], settings: RerunSettings
     return None
 
 
+def _env_cache() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "nbkit" / "envs"
+
+
 def _locked_kernel(tree: Path, manifest: Mapping[str, Any]) -> str:
-    """Build (or reuse, cached by lock hash) the environment locked at the run's commit."""
-    try:
-        from nbkit.env import ensure_kernel  # type: ignore[attr-defined]
-    except ImportError:
+    """Build (or reuse) the environment locked at the run's commit; its kernel's name.
+
+    The venv lives in a cache keyed by the lock's hash, outside the temporary worktree, so
+    the next rerun at any commit with the same lock reuses it.
+    """
+    from nbkit import config, env, lockfile
+    from nbkit.lockinput import settings
+
+    s = settings(config.load(tree))
+    lock = lockfile.read(s.lock_path)
+    if lock is None:
         raise BadInput(
-            "--env locked needs nbkit's environment builder (nbkit.env), "
-            "which this installation does not have yet",
-            "--env",
+            f"--env locked: the run's commit has no environment lock ({s.lock})",
+            str(manifest.get("id", "")),
             hint="rerun with --env current; the report names any package drift",
-        ) from None
-    if not (tree / "requirements.lock").is_file() and not manifest.get("lock_hash"):
-        raise BadInput("the run's commit has no environment lock to build", "--env")
-    return str(ensure_kernel(tree))
+        )
+    result = env.ensure(s, _env_cache() / lock.hash[:16])
+    return result.kernel
 
 
 def _execute(ledger: Ledger, request: Any) -> Run:
@@ -318,10 +331,14 @@ def _causes(checks: dict[str, Check], stability: Check | None) -> list[str]:
             more = f" (+{len(packages) - 3} more)" if len(packages) > 3 else ""
             causes.append(f"package drift: {'; '.join(packages[:3])}{more}")
     if stability is not None and not stability.ok:
+        cells = [d.split(":")[0].removeprefix("cell ") for d in stability.details]
+        cells = [c for c in cells if c.isdigit()]
+        which = (
+            f"cell {cells[0]} differs" if len(cells) == 1 else f"cells {', '.join(cells)} differ"
+        )
         causes.append(
-            "unseeded randomness: "
-            + ", ".join(d.split(":")[0] for d in stability.details if d.startswith("cell "))
-            + " differ between two executions with the same inputs and environment"
+            f"unseeded randomness: {which} between two executions with the same inputs and "
+            "environment"
         )
     if not causes:
         causes.append(
@@ -331,60 +348,71 @@ def _causes(checks: dict[str, Check], stability: Check | None) -> list[str]:
     return causes
 
 
-def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
-    """Reproduce ``run_id`` in a temporary worktree and report what matched and why not."""
+def _request(tree: Path, original: Run, commit: str, settings: RerunSettings) -> Any:
+    """The original run's request, pointed at the worktree."""
     from nbkit.runs.execute import RunRequest
 
+    old = original.manifest
+    return RunRequest(
+        notebook=tree / str(old.get("notebook")),
+        root=tree,
+        parameters=dict(old.get("parameters") or {}),
+        kernel=_kernel_for(tree, old, settings),
+        timeout=settings.timeout if settings.timeout is not None else old.get("timeout"),
+        allow_dirty=True,  # the applied patch and copied inputs are the recorded state
+        allow_unknown=True,  # the recorded parameters were accepted when it ran
+        inputs=tuple(e["path"] for e in old.get("inputs") or [] if "path" in e),
+        commit=commit,
+        parent=original.id,
+    )
+
+
+def _compare(original: Run, new_run: Run, settings: RerunSettings) -> dict[str, Check]:
+    old, new = original.manifest, new_run.manifest
+    outputs = compare_outputs(
+        _executed(original.dir, old), _executed(new_run.dir, new), settings.tolerance
+    )
+    status = (f"{old.get('status')} -> {new.get('status')}",)
+    return {
+        "environment": environment_check(old, new),
+        "status": Check("status", old.get("status") == new.get("status"), status),
+        "metrics": metrics_check(old, new, settings.tolerance),
+        "outputs": outputs_check(outputs),
+    }
+
+
+def _stability(request: Any, new_run: Run, settings: RerunSettings) -> Check:
+    """Execute once more and compare with the first rerun: what differs is randomness."""
+    again = _second_execution(request)
+    first = _executed(new_run.dir, new_run.manifest)
+    found = outputs_check(compare_outputs(first, again["nb"], settings.tolerance))
+    return Check("stability", found.ok, found.details)
+
+
+def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
+    """Reproduce ``run_id`` in a temporary worktree and report what matched and why not."""
     if settings.env not in ENV_MODES:
         raise BadInput(f"unknown environment mode {settings.env!r}", "--env")
     original = ledger.get(run_id)
     root = ledger.root.resolve()
     commit = _require_commit(root, original)
-    old = original.manifest
     with worktree(root, commit) as tree:
-        notes = [n for n in [_apply_patch(original, tree)] if n]
-        inputs = verify_inputs(root, tree, old)
-        request = RunRequest(
-            notebook=tree / str(old.get("notebook")),
-            root=tree,
-            parameters=dict(old.get("parameters") or {}),
-            kernel=_kernel_for(tree, old, settings),
-            timeout=settings.timeout if settings.timeout is not None else old.get("timeout"),
-            allow_dirty=True,  # the applied patch and linked inputs are the recorded state
-            allow_unknown=True,  # the recorded parameters were accepted when it ran
-            inputs=tuple(e["path"] for e in old.get("inputs") or [] if "path" in e),
-            commit=commit,
-            parent=original.id,
-        )
+        note = _apply_patch(original, tree)
+        checks = {"inputs": verify_inputs(root, tree, original.manifest)}
+        request = _request(tree, original, commit, settings)
         new_run = _execute(ledger, request)
-        new = new_run.manifest
-        outputs = compare_outputs(
-            _executed(original.dir, old), _executed(new_run.dir, new), settings.tolerance
-        )
-        checks = {
-            "inputs": inputs,
-            "environment": environment_check(old, new),
-            "status": Check(
-                "status",
-                old.get("status") == new.get("status"),
-                (f"{old.get('status')} -> {new.get('status')}",),
-            ),
-            "metrics": metrics_check(old, new, settings.tolerance),
-            "outputs": outputs_check(outputs),
-        }
-        differs = not (checks["status"].ok and checks["metrics"].ok and outputs.matched)
+        checks.update(_compare(original, new_run, settings))
+        differs = not all(checks[k].ok for k in ("status", "metrics", "outputs"))
+        explained = not (checks["inputs"].ok and checks["environment"].ok)
         stability = None
-        if settings.twice or (differs and inputs.ok and checks["environment"].ok):
-            again = _second_execution(request)
-            repeat = compare_outputs(_executed(new_run.dir, new), again["nb"], settings.tolerance)
-            stability = outputs_check(repeat)
-            stability = Check("stability", stability.ok, stability.details)
-    reproduced = inputs.ok and not differs and (stability is None or stability.ok)
-    all_checks = [*checks.values(), *([stability] if stability else [])]
-    if notes:
-        all_checks.insert(0, Check("commit", True, (f"{commit[:12]}", *notes)))
+        if settings.twice or (differs and not explained):
+            stability = _stability(request, new_run, settings)
+    reproduced = checks["inputs"].ok and not differs and (stability is None or stability.ok)
+    listed = [*checks.values(), *([stability] if stability else [])]
+    if note:
+        listed.insert(0, Check("commit", True, (commit[:12], note)))
     causes = [] if reproduced else _causes(checks, stability)
-    report = RerunReport(original.id, new_run.id, reproduced, tuple(all_checks), tuple(causes))
+    report = RerunReport(original.id, new_run.id, reproduced, tuple(listed), tuple(causes))
     data = json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n"
     atomic_write_bytes(new_run.dir / REPORT_FILE, data.encode("utf-8"))
     return report

@@ -1,0 +1,195 @@
+"""``nbkit rerun`` on real repositories, real git worktrees and real kernels.
+
+Executions are the cost (a kernel start each): these tests run nine in all. The "old" runs
+whose environment differs are made by recording a real run and then writing an edited copy
+of its manifest as a new ledger entry (test setup; nbkit itself never edits a manifest).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from nbkit.recording import MIME_TYPE
+from nbkit.runs.ledger import Ledger
+from tests.conftest import assert_one_line_error, commit_all, git, read_nb
+from tests.runs_helpers import experiment, kernel_name, manifest_of, only_run
+
+__all__ = ["experiment", "kernel_name"]  # fixtures used by name
+
+Cli = Callable[..., Any]
+
+IMAGE_CELL = (
+    "import io\n"
+    "from PIL import Image as Pil\n"
+    "from IPython.display import Image\n"
+    "buffer = io.BytesIO()\n"
+    "Pil.new('RGB', (6, 4), (10, 120, 200)).save(buffer, 'PNG')\n"
+    "Image(buffer.getvalue())"
+)
+
+
+def _state(repo: Path) -> tuple[str, str, str]:
+    """What a rerun must leave alone: HEAD, the status, and the worktree list."""
+    return (
+        git(repo, "rev-parse", "HEAD"),
+        git(repo, "status", "--porcelain", "--untracked-files=no"),
+        git(repo, "worktree", "list", "--porcelain"),
+    )
+
+
+def _fake_entry(
+    repo: Path, original: str, edit: Callable[[dict[str, Any], dict[str, Any]], None]
+) -> str:
+    """A new ledger entry: a copy of ``original`` with its manifest and notebook edited."""
+    ledger = Ledger(repo)
+    run = ledger.get(original)
+    manifest = copy.deepcopy(run.manifest)
+    nb = read_nb(run.executed_notebook)
+    edit(manifest, nb)
+    run_id, run_dir = ledger.new_run_dir()
+    (run_dir / "executed.ipynb").write_text(json.dumps(nb), encoding="utf-8")
+    ledger.write(run_id, manifest, run_dir / "executed.ipynb")
+    return run_id
+
+
+def _hand_made(repo: Path, **fields: Any) -> str:
+    """A ledger entry written by hand (no execution), for the bad-input cases."""
+    ledger = Ledger(repo)
+    run_id, _dir = ledger.new_run_dir()
+    manifest = {"notebook": "exp.ipynb", "status": "succeeded", "parameters": {}, **fields}
+    ledger.write(run_id, manifest, None)
+    return run_id
+
+
+def test_deterministic_run_reproduces_and_package_drift_is_named(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    experiment(
+        "import click, nbkit\nprint('lr is', lr)\nnbkit.record('score', lr * 2)\n"
+        "nbkit.record('click', click.__version__)",
+        IMAGE_CELL,
+    )
+    assert cli("run", "exp.ipynb").code == 0
+    run_id = only_run(repo).name
+    before = _state(repo)
+
+    result = cli("rerun", run_id)
+    assert result.code == 0, result.out + result.err
+    assert "\nreproduced" in result.out
+    assert "outputs      ok   4 outputs in 3 code cells match" in result.out
+    assert "score = 0.2 (matches)" in result.out
+    # the user's tree, HEAD and worktrees are as they were; the temp worktree is gone
+    assert _state(repo) == before
+    assert not (repo / ".git" / "nbkit-rerun").exists()
+    new_id = result.out.split(" as run ")[1].split()[0]
+    new_dir = repo / ".nbkit" / "runs" / new_id
+    assert manifest_of(new_dir)["parent"] == run_id
+    assert json.loads((new_dir / "rerun.json").read_text())["reproduced"] is True
+
+    def drift(manifest: dict[str, Any], nb: dict[str, Any]) -> None:
+        manifest["kernel"]["packages"]["click"] = "0.0.1"
+        manifest["kernel"]["python"] = "3.0.1"
+        manifest["metrics"]["click"] = "0.0.1"
+        for cell in nb["cells"]:
+            for output in cell.get("outputs", []):
+                record = output.get("data", {}).get(MIME_TYPE)
+                if record and record["name"] == "click":
+                    record["value"] = "0.0.1"
+                    output["data"]["text/plain"] = "click = '0.0.1'"
+
+    old_id = _fake_entry(repo, run_id, drift)
+    result = cli("rerun", old_id)
+    assert result.code == 1, result.out + result.err
+    assert "metrics      DIFF" in result.out
+    assert "likely cause: different Python: 3.0.1 -> 3." in result.out
+    assert "likely cause: package drift: click 0.0.1 -> " in result.out
+    assert "unseeded" not in result.out  # the drift explains it: no second execution
+    assert result.out.rstrip().endswith("NOT reproduced")
+
+
+def test_unseeded_randomness_is_detected_by_a_second_execution(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    experiment("print('fixed')", "import random\nprint(random.random())")
+    assert cli("run", "exp.ipynb").code == 0
+    run_id = only_run(repo).name
+
+    result = cli("rerun", run_id, "--json")
+    assert result.code == 1, result.out + result.err
+    report = json.loads(result.out)
+    assert report["reproduced"] is False
+    checks = {c["name"]: c for c in report["checks"]}
+    assert checks["inputs"]["ok"] and checks["environment"]["ok"]
+    assert not checks["outputs"]["ok"] and not checks["stability"]["ok"]
+    assert checks["outputs"]["details"][0].startswith("cell 3: text: ")
+    assert report["causes"] == [
+        "unseeded randomness: cell 3 differs between two executions with the same inputs "
+        "and environment"
+    ]
+
+
+def test_dirty_patch_is_applied_and_changed_input_is_named(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    (repo / ".gitignore").write_text("data.txt\n")
+    path = experiment("print(open('data.txt').read().strip())", "print('committed')")
+    (repo / "data.txt").write_text("first\n")
+    # an uncommitted edit: the run is dirty and stores the patch
+    path.write_text(path.read_text().replace("print('committed')", "print('edited')"))
+    assert cli("run", "exp.ipynb", "--allow-dirty", "--inputs", "data.txt").code == 0
+    run_id = only_run(repo).name
+    (repo / "data.txt").write_text("second\n")
+    before = _state(repo)
+
+    result = cli("rerun", run_id)
+    assert result.code == 1, result.out + result.err
+    assert "applied the recorded uncommitted changes" in result.out
+    assert "inputs       DIFF changed: data.txt" in result.out
+    # only the data cell differs: the edited cell ran as recorded, so the patch was applied
+    assert "cell 2: text: 'first' -> 'second'" in result.out
+    assert "cell 3" not in result.out
+    assert "likely cause: changed inputs: data.txt" in result.out
+    assert _state(repo) == before  # the user's uncommitted edit is still there, untouched
+    assert "print('edited')" in path.read_text()
+    assert (repo / "data.txt").read_text() == "second\n"
+
+
+def test_bad_input_is_one_line_and_changes_nothing(repo: Path, cli: Cli) -> None:
+    (repo / "exp.ipynb").write_text("{}")
+    head = commit_all(repo)
+    unknown = cli("rerun", "20990101-000000-abcdef")
+    assert unknown.code == 2
+    assert_one_line_error(unknown.err, "unknown run id '20990101-000000-abcdef'")
+    assert cli("rerun", "not-an-id").code == 2
+
+    gone = _hand_made(repo, git={"commit": "0" * 40, "dirty": False})
+    nowhere = _hand_made(repo, git={"commit": None, "dirty": True})
+    at_head = _hand_made(repo, git={"commit": head, "dirty": False})
+    runs_before = sorted(p.name for p in (repo / ".nbkit" / "runs").iterdir())
+    before = _state(repo)
+
+    result = cli("rerun", gone)
+    assert result.code == 2
+    assert_one_line_error(result.err, gone, "000000000000, which no longer exists here")
+    assert "garbage-collected" in result.err and "another clone" in result.err
+
+    result = cli("rerun", nowhere)
+    assert result.code == 2
+    assert_one_line_error(result.err, "recorded outside a git commit")
+
+    result = cli("rerun", at_head, "--env", "locked")
+    assert result.code == 2
+    assert_one_line_error(result.err, "--env locked: the run's commit has no environment lock")
+
+    (repo / ".git" / "nbkit-rerun").write_text("in the way")
+    result = cli("rerun", at_head)
+    assert result.code == 2
+    assert_one_line_error(result.err, "nbkit-rerun: cannot create a worktree")
+    (repo / ".git" / "nbkit-rerun").unlink()
+
+    assert _state(repo) == before
+    assert sorted(p.name for p in (repo / ".nbkit" / "runs").iterdir()) == runs_before
