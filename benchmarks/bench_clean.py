@@ -1,0 +1,212 @@
+"""``--all-files``: cleaning a whole repository of notebooks, nbkit against the other cleaners.
+
+Two situations a user meets: a repository of executed notebooks cleaned in place (every
+file rewritten), and a repository already clean checked again (nothing to do; nbkit's
+content-hash cache under ``.git/`` is cold or warm). The floor is a bare Python
+``json.load`` (+ ``json.dump``) of the same files. Every tool runs with its default policy,
+told to keep cell ids where it has the option, on the same files given as arguments (as
+pre-commit passes them).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks import corpus
+from benchmarks.harness import (
+    VENV_BIN,
+    Measurement,
+    Row,
+    Settings,
+    Target,
+    command,
+    committed_repo,
+    exit_note,
+    measure,
+    restore_tree,
+    tool,
+    unavailable,
+)
+
+FAMILY = "--all-files"
+FLOOR = Path(__file__).resolve().parent / "floor.py"
+CACHE = Path(".git") / "nbkit-cache.json"
+
+# name -> (executable, arguments to clean in place, arguments to check only, or None)
+CLEANERS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...] | None]] = {
+    "nbstripout": ("nbstripout", ("--keep-id",), ("--verify", "--keep-id")),
+    "nb-clean": ("nb-clean", ("clean",), ("check",)),
+    "nbstripout-fast": ("nbstripout-fast", (), None),
+}
+TARGETS = {
+    "nbstripout": Target(">= 5x", min_ratio=5),
+    "nb-clean": Target(">= 0.5x (Rust tool)", min_ratio=0.5),
+    "nbstripout-fast": Target(">= 0.5x (Rust tool)", min_ratio=0.5),
+    "floor": Target(">= 0.5x (within 2x of the floor)", min_ratio=0.5),
+}
+
+
+def _drop_cache(repo: Path, then: Callable[[], None] | None = None) -> Callable[[], None]:
+    def setup() -> None:
+        if then is not None:
+            then()
+        with contextlib.suppress(FileNotFoundError):
+            (repo / CACHE).unlink()
+
+    return setup
+
+
+def clean_copy(root: Path, dirty: Path, count: int) -> Path:
+    """The repository set after ``nbkit clean``: what a second ``--all-files`` run sees."""
+    folder = root / f"{dirty.name}-cleaned"
+    if (folder / ".complete").is_file():
+        return folder
+    from nbkit.clean import clean_file
+    from nbkit.config import CleanPolicy
+
+    if folder.exists():
+        shutil.rmtree(folder)
+    shutil.copytree(dirty, folder, ignore=shutil.ignore_patterns(".complete"))
+    for path in corpus.notebooks(folder):
+        clean_file(path, CleanPolicy())
+    (folder / ".complete").write_text(f"{count}\n")
+    return folder
+
+
+def _vs(case: str, ours: Measurement, others: dict[str, Measurement | str]) -> list[Row]:
+    rows = []
+    for name, other in others.items():
+        target = TARGETS[name]
+        if isinstance(other, str):
+            rows.append(unavailable(FAMILY, f"{case} vs {name}", other, target))
+        else:
+            rows.append(
+                Row(FAMILY, f"{case} vs {name}", ours, other, target, exit_note(ours, other))
+            )
+    return rows
+
+
+def _in_place(settings: Settings, count: int, log: Callable[[str], None]) -> list[Row]:
+    dirty = corpus.repo_set(settings.corpus_root, count)
+    repo = committed_repo(dirty, settings.work / f"clean-{count}")
+    files = [str(p.relative_to(repo)) for p in corpus.notebooks(repo)]
+    restore = restore_tree(dirty, repo)
+    ours = measure(
+        command("nbkit clean (cold cache)", [VENV_BIN / "nbkit", "clean", *files], cwd=repo),
+        settings,
+        setup=_drop_cache(repo, restore),
+    )
+    others: dict[str, Measurement | str] = {}
+    for name, (exe, args, _check) in CLEANERS.items():
+        found = tool(exe)
+        if found is None:
+            others[name] = f"{exe} not installed"
+            continue
+        others[name] = measure(
+            command(name, [found, *args, *files], cwd=repo), settings, setup=restore
+        )
+    others["floor"] = measure(
+        command("json load+dump", [VENV_BIN / "python", FLOOR, *files], cwd=repo),
+        settings,
+        setup=restore,
+    )
+    log(
+        f"{FAMILY}: {count} executed notebooks: nbkit {ours.shown()}, "
+        + ", ".join(f"{k} {v.shown()}" for k, v in others.items() if isinstance(v, Measurement))
+    )
+    return _vs(
+        f"{count} executed notebooks, clean in place: nbkit clean (cold cache)", ours, others
+    )
+
+
+def _check(settings: Settings, count: int, log: Callable[[str], None]) -> list[Row]:
+    dirty = corpus.repo_set(settings.corpus_root, count)
+    cleaned = clean_copy(settings.corpus_root, dirty, count)
+    repo = committed_repo(cleaned, settings.work / f"check-{count}")
+    files = [str(p.relative_to(repo)) for p in corpus.notebooks(repo)]
+    argv = [VENV_BIN / "nbkit", "clean", "--check", *files]
+    cold = measure(
+        command("nbkit clean --check (cold cache)", argv, cwd=repo),
+        settings,
+        setup=_drop_cache(repo),
+    )
+    warm = measure(
+        command("nbkit clean --check (warm cache)", argv, cwd=repo), settings, warmup=True
+    )
+    others: dict[str, Measurement | str] = {}
+    for name, (exe, _args, check) in CLEANERS.items():
+        found = tool(exe)
+        if check is None:
+            continue
+        others[name] = (
+            f"{exe} not installed"
+            if found is None
+            else measure(command(f"{name} {check[0]}", [found, *check, *files], cwd=repo), settings)
+        )
+    others["floor"] = measure(
+        command("json load", [VENV_BIN / "python", FLOOR, "--read-only", *files], cwd=repo),
+        settings,
+    )
+    log(f"{FAMILY}: {count} clean notebooks: nbkit cold {cold.shown()} warm {warm.shown()}")
+    case = f"{count} clean notebooks, check: nbkit clean --check"
+    rows = [
+        Row(
+            FAMILY,
+            f"{case}: warm cache vs cold cache",
+            warm,
+            cold,
+            Target(">= 2x", min_ratio=2),
+            exit_note(warm, cold),
+        )
+    ]
+    rows += _vs(f"{case} (cold cache)", cold, others)
+    rows += _vs(f"{case} (warm cache)", warm, {k: v for k, v in others.items() if k != "floor"})
+    return rows
+
+
+def _sized(settings: Settings, size: int, log: Callable[[str], None]) -> list[Row]:
+    path = corpus.sized_notebook(settings.corpus_root, size)
+    source = path.parent
+    work = settings.work / f"sized-{size}"
+    restore = restore_tree(source, work)
+    restore()
+    ours = measure(
+        command("nbkit clean", [VENV_BIN / "nbkit", "clean", "nb.ipynb"], cwd=work),
+        settings,
+        setup=restore,
+    )
+    others: dict[str, Measurement | str] = {}
+    for name, (exe, args, _check) in CLEANERS.items():
+        found = tool(exe)
+        others[name] = (
+            f"{exe} not installed"
+            if found is None
+            else measure(
+                command(name, [found, *args, "nb.ipynb"], cwd=work), settings, setup=restore
+            )
+        )
+    label = (
+        f"{path.stat().st_size / 1e6:.1f} MB"
+        if size >= 1e6
+        else f"{path.stat().st_size / 1e3:.0f} KB"
+    )
+    log(f"{FAMILY}: one {label} notebook: nbkit {ours.shown()}")
+    return _vs(
+        f"one executed {label} notebook, clean in place: nbkit clean",
+        ours,
+        {k: v for k, v in others.items()},
+    )
+
+
+def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
+    counts = (200,) if settings.quick else (200, 1000)
+    rows: list[Row] = []
+    for count in counts:
+        rows += _in_place(settings, count, log)
+        rows += _check(settings, count, log)
+    for size in () if settings.quick else (1_000_000, 20_000_000):
+        rows += _sized(settings, size, log)
+    return rows

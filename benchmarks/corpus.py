@@ -1,0 +1,188 @@
+"""The benchmark corpus: realistic notebooks, deterministic from a seed, cached on disk.
+
+A notebook is described by a small ``NotebookSpec`` (cells, seed, ids, executed, image bytes);
+sets of notebooks (a repository's worth, paired notebooks, diff pairs, merge triples) are
+written once under ``benchmarks/.corpus/`` in a folder named after their parameters and the
+generator version, and reused by later runs. A ``.complete`` marker makes an interrupted
+generation start again instead of being trusted.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import shutil
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from benchmarks import content
+
+GENERATOR_VERSION = 1
+DEFAULT_ROOT = Path(__file__).resolve().parent / ".corpus"
+# Measured on this generator: the average bytes an executed text-only cell takes on disk.
+_CELL_BYTES = 620
+_MIN_IMAGE_BYTES = 2_000
+
+
+class NotebookSpec(NamedTuple):
+    cells: int = 30
+    seed: int = 0
+    ids: bool = True  # nbformat 4.5 with cell ids, or 4.4 without
+    executed: bool = True  # outputs, execution counts and ExecuteTime present
+    image_bytes: int = 0  # total base64 PNG bytes, spread over a figure every ~15 cells
+    code_share: float = 0.65
+
+
+def spec_for_size(target_bytes: int, seed: int, *, ids: bool = True) -> NotebookSpec:
+    """An executed notebook of roughly ``target_bytes``: text cells first, then figures."""
+    cells = max(2, min(2000, int(target_bytes * 0.5 / _CELL_BYTES)))
+    rest = target_bytes - cells * _CELL_BYTES
+    return NotebookSpec(
+        cells=cells, seed=seed, ids=ids, image_bytes=rest if rest > _MIN_IMAGE_BYTES else 0
+    )
+
+
+def _figure_cells(spec: NotebookSpec) -> tuple[set[int], int]:
+    """Which cells carry a figure, and the side of each square PNG."""
+    if spec.image_bytes <= 0:
+        return set(), 0
+    figures = max(1, spec.cells // 15)
+    step = max(1, spec.cells // figures)
+    where = {min(spec.cells - 1, k * step + step // 2) for k in range(figures)}
+    return where, content.image_side_for(spec.image_bytes // len(where))
+
+
+def _code_cell(rng: random.Random, spec: NotebookSpec, count: int, side: int) -> dict[str, Any]:
+    cell: dict[str, Any] = {"cell_type": "code", "execution_count": None, "metadata": {}}
+    cell["source"] = content.lines(content.code_source(rng))
+    cell["outputs"] = []
+    if not spec.executed:
+        return cell
+    cell["execution_count"] = count
+    cell["metadata"] = content.execute_time(rng)
+    roll = rng.random()
+    if roll < 0.35:
+        cell["outputs"].append(content.stream_output(rng))
+    elif roll < 0.55:
+        cell["outputs"].append(content.table_output(rng, count))
+    elif roll < 0.58:
+        cell["outputs"].append(content.error_output(rng))
+    if side:
+        cell["outputs"].append(content.image_output(rng, side))
+    return cell
+
+
+def build(spec: NotebookSpec) -> dict[str, Any]:
+    """The notebook a spec describes, already in nbformat's storage form."""
+    rng = random.Random(f"nb-{spec.seed}")
+    figures, side = _figure_cells(spec)
+    cells: list[dict[str, Any]] = []
+    count = 0
+    for index in range(spec.cells):
+        if index in figures or rng.random() < spec.code_share:
+            count += 1
+            cells.append(_code_cell(rng, spec, count, side if index in figures else 0))
+        else:
+            cells.append(
+                {
+                    "cell_type": "markdown",
+                    "metadata": {},
+                    "source": content.lines(content.markdown_source(rng)),
+                }
+            )
+        if spec.ids:
+            cells[-1]["id"] = f"{rng.getrandbits(64):016x}"[:8] + f"-c{index}"
+    meta: dict[str, Any] = {
+        "kernelspec": {
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+            "name": "python3",
+        },
+        "language_info": {"name": "python"},
+    }
+    if spec.executed:
+        meta["language_info"] = {
+            "codemirror_mode": {"name": "ipython", "version": 3},
+            "file_extension": ".py",
+            "mimetype": "text/x-python",
+            "name": "python",
+            "nbconvert_exporter": "python",
+            "pygments_lexer": "ipython3",
+            "version": "3.11.7",
+        }
+    return {"cells": cells, "metadata": meta, "nbformat": 4, "nbformat_minor": 5 if spec.ids else 4}
+
+
+def dumps(nb: dict[str, Any]) -> bytes:
+    """The bytes nbformat.write gives for a storage-form notebook."""
+    return (json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _cached(root: Path, name: str, make: Any) -> Path:
+    """``root/name`` built by ``make(folder)`` once; rebuilt when a run was interrupted."""
+    folder = root / f"{name}-v{GENERATOR_VERSION}"
+    if (folder / ".complete").is_file():
+        return folder
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    make(folder)
+    (folder / ".complete").write_text("ok\n")
+    return folder
+
+
+def repo_sizes(count: int, seed: int) -> list[int]:
+    """File sizes as a real repository has them: most tens of KB, a long tail to megabytes."""
+    rng = random.Random(f"sizes-{seed}")
+    return [int(min(5e6, max(1e3, math.exp(rng.gauss(math.log(30e3), 1.2))))) for _ in range(count)]
+
+
+def notebooks(files: Path) -> list[Path]:
+    """The notebooks of a corpus folder (or copy of one), in a stable order."""
+    return sorted(files.rglob("*.ipynb"))
+
+
+def repo_set(root: Path, count: int, seed: int = 1) -> Path:
+    """``count`` executed notebooks in ten sub-folders, sizes 1 KB to 5 MB (a repository)."""
+
+    def make(folder: Path) -> None:
+        for index, size in enumerate(repo_sizes(count, seed)):
+            spec = spec_for_size(size, seed * 100_000 + index, ids=index % 4 != 0)
+            path = folder / f"project{index % 10}" / f"nb_{index:04d}.ipynb"
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(dumps(build(spec)))
+
+    return _cached(root, f"repo-{count}-s{seed}", make)
+
+
+def sized_notebook(root: Path, size: int, seed: int = 7) -> Path:
+    """One executed notebook of about ``size`` bytes (1 KB to 20 MB)."""
+
+    def make(folder: Path) -> None:
+        (folder / "nb.ipynb").write_bytes(dumps(build(spec_for_size(size, seed))))
+
+    return _cached(root, f"sized-{size}-s{seed}", make) / "nb.ipynb"
+
+
+def paired_set(root: Path, count: int = 5, cells: int = 30, seed: int = 2) -> Path:
+    """Clean notebooks each with its jupytext py:percent twin, as a commit stages them."""
+
+    def make(folder: Path) -> None:
+        from jupytext.cli import jupytext as jupytext_main
+
+        # jupytext.toml declares the pairing for jupytext and nbkit alike; jupytext itself
+        # writes the scripts so both tools start from a pair they consider in sync.
+        (folder / "jupytext.toml").write_text('formats = "ipynb,py:percent"\n')
+        paths = []
+        for index in range(count):
+            nb = build(NotebookSpec(cells=cells, seed=seed * 1000 + index, executed=False))
+            path = folder / f"analysis_{index}.ipynb"
+            path.write_bytes(dumps(nb))
+            paths.append(str(path))
+        # Twice: the first creates the scripts, the second brings the notebooks to
+        # jupytext's round-trip fixed point (e.g. ``lines_to_next_cell``), as after real use.
+        for _ in range(2):
+            jupytext_main(["--sync", "--quiet", *paths])
+
+    return _cached(root, f"paired-{count}x{cells}-s{seed}", make)

@@ -1,0 +1,126 @@
+"""Smoke test of the benchmark suite: the corpus is realistic and deterministic, the harness
+times real processes, and run.py writes a page on a very small setting. No timing asserted."""
+
+from __future__ import annotations
+
+import base64
+import io
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from PIL import Image
+
+from benchmarks import corpus, report
+from benchmarks.harness import Row, Settings, Target, command, measure
+from tests.conftest import REPO_ROOT
+
+
+def test_notebooks_are_valid_canonical_and_deterministic() -> None:
+    spec = corpus.NotebookSpec(cells=40, seed=3, image_bytes=20_000)
+    data = corpus.dumps(corpus.build(spec))
+    assert corpus.dumps(corpus.build(spec)) == data
+    assert corpus.dumps(corpus.build(spec._replace(seed=4))) != data
+    nb = nbformat.reads(data.decode(), 4)
+    nbformat.validate(nb)
+    assert (nbformat.writes(nb) + "\n").encode() == data  # as nbformat would write it
+    kinds = {c.cell_type for c in nb.cells}
+    assert kinds == {"code", "markdown"}
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert {"stream", "display_data"} <= {o.output_type for o in outputs}
+    pngs = [o.data["image/png"] for o in outputs if "image/png" in o.get("data", {})]
+    assert pngs
+    image = Image.open(io.BytesIO(base64.b64decode(pngs[0])))
+    image.load()  # a real, decodable PNG
+    assert image.size[0] > 8
+
+
+def test_ids_on_and_off_and_clean_notebooks() -> None:
+    with_ids = corpus.build(corpus.NotebookSpec(cells=10, seed=1))
+    without = corpus.build(corpus.NotebookSpec(cells=10, seed=1, ids=False, executed=False))
+    assert with_ids["nbformat_minor"] == 5 and all("id" in c for c in with_ids["cells"])
+    assert without["nbformat_minor"] == 4 and not any("id" in c for c in without["cells"])
+    nbformat.validate(nbformat.from_dict(without))
+    assert all(not c.get("outputs") for c in without["cells"])
+
+
+@pytest.mark.parametrize("size", [1_000, 300_000, 3_000_000])
+def test_sizes_are_roughly_what_was_asked(size: int) -> None:
+    spec = corpus.spec_for_size(size, seed=5)
+    actual = len(corpus.dumps(corpus.build(spec)))
+    assert size / 3 < actual < size * 3, (size, actual, spec)
+    assert 2 <= spec.cells <= 2000
+
+
+def test_sets_are_cached_and_rebuilt_after_an_interrupted_run(tmp_path: Path) -> None:
+    folder = corpus.repo_set(tmp_path, 12, seed=9)
+    files = corpus.notebooks(folder)
+    assert len(files) == 12 and len({p.parent for p in files}) == 10
+    stamp = files[0].stat().st_mtime_ns
+    assert corpus.repo_set(tmp_path, 12, seed=9) == folder
+    assert files[0].stat().st_mtime_ns == stamp  # reused, not rewritten
+    (folder / ".complete").unlink()
+    files[0].write_text("half written")
+    corpus.repo_set(tmp_path, 12, seed=9)
+    nbformat.validate(nbformat.read(files[0], 4))
+
+
+def test_measure_times_real_processes_and_rows_compare_medians(tmp_path: Path) -> None:
+    settings = Settings(repeat=3, corpus_root=tmp_path, work=tmp_path)
+    calls: list[int] = []
+    fast = measure(
+        command("pass", [sys.executable, "-c", "pass"]), settings, setup=lambda: calls.append(1)
+    )
+    slow = measure(
+        command("sleep", [sys.executable, "-c", "import time; time.sleep(0.3)"]), settings
+    )
+    assert len(fast.seconds) == 3 and len(calls) == 3 and fast.exit_codes == (0, 0, 0)
+    row = Row("f", "case", fast, slow, Target(">= 1x", min_ratio=1))
+    assert row.ratio is not None and row.ratio > 1 and row.met() is True
+    stopped = measure(
+        command("hang", [sys.executable, "-c", "import time; time.sleep(30)"], timeout=0.5),
+        settings,
+    )
+    assert stopped.timed_out and stopped.shown() == ">0.5 s"
+    assert Row("f", "c", fast, stopped).shown_ratio().startswith(">")
+
+
+def test_run_writes_the_page_on_a_tiny_setting(tmp_path: Path) -> None:
+    out = tmp_path / "bench.md"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "benchmarks" / "run.py"),
+            "--only",
+            "start-up",
+            "--repeat",
+            "1",
+            "--no-install",
+            "--output",
+            str(out),
+            "--corpus",
+            str(tmp_path / "c"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    page = out.read_text()
+    assert "nbkit --help vs the bare interpreter (floor)" in page
+    assert "## Machine" in page and "## Versions" in page and "How to reproduce" in page
+    row = next(line for line in page.splitlines() if "bare interpreter" in line)
+    assert "ms" in row and "x |" in row  # a median and a ratio, whatever their values
+    assert "Traceback" not in proc.stderr
+
+
+def test_a_family_that_cannot_run_is_a_row_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchmarks import run as bench_run
+
+    monkeypatch.setitem(bench_run.FAMILIES, "ghost", "benchmarks.no_such_module")
+    rows = bench_run.run_family("ghost", Settings())
+    assert len(rows) == 1 and rows[0].note.startswith("not available: failed")
+    assert "ghost" in report.console(rows)
