@@ -132,15 +132,15 @@ def run(
 
 
 def _run_line(manifest: dict[str, Any], folder: Path, root: Path) -> str:
-    status = manifest["status"]
-    line = f"run {manifest['id']} {status} in {manifest.get('duration', 0):.1f} s"
+    line = f"run {manifest['id']} {manifest['status']}"
     error = manifest.get("error") or {}
-    if error.get("cell") is not None or error.get("ename"):
-        line += f" at cell {error.get('cell')}"
+    if error.get("cell") is not None:
+        line += f" at cell {error['cell']}"
     if error.get("ename"):
         line += f": {error['ename']}: {str(error.get('evalue', '')).splitlines()[0][:200]}"
     if error.get("signal"):
         line += f" ({error['signal']})"
+    line += f" in {manifest.get('duration') or 0:.1f} s"
     metrics = manifest.get("metrics") or {}
     if metrics:
         line += "; " + _pairs(metrics, 200)

@@ -1,0 +1,184 @@
+"""The run ledger: unique ids across processes, write-once manifests, the index, corrupt
+manifests skipped, queries, and ``nbkit runs`` list/show (no kernel: manifests are written
+through ``Ledger.write`` as a sweep's submitter does)."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from nbkit.errors import BadInput, NbkitError
+from nbkit.runs.ledger import INDEX, Ledger
+from tests.conftest import assert_one_line_error
+
+
+def _manifest(notebook: str = "nb.ipynb", status: str = "succeeded", **kw: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {
+        "notebook": notebook,
+        "status": status,
+        "started": "2025-01-02T03:04:05.000+00:00",
+        "ended": "2025-01-02T03:04:06.000+00:00",
+        "duration": 1.0,
+        "parameters": {"lr": 0.1},
+        "metrics": {"acc": 0.9},
+        "git": {"commit": "a" * 40, "branch": "main", "dirty": False},
+        "files": {"executed": "executed.ipynb", "patch": None},
+    }
+    base.update(kw)
+    return base
+
+
+def _record(ledger: Ledger, **kw: Any) -> str:
+    run_id, run_dir = ledger.new_run_dir()
+    (run_dir / "executed.ipynb").write_text("{}")
+    ledger.write(run_id, _manifest(**kw), run_dir / "executed.ipynb")
+    return run_id
+
+
+def _make_ids(args: tuple[str, int]) -> list[str]:
+    root, count = args
+    ledger = Ledger(Path(root))
+    return [ledger.new_run_dir()[0] for _ in range(count)]
+
+
+def test_ids_unique_across_processes_in_one_second(tmp_path: Path) -> None:
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        batches = pool.map(_make_ids, [(str(tmp_path), 50)] * 4)
+    ids = [i for batch in batches for i in batch]
+    assert len(ids) == 200 and len(set(ids)) == 200
+    assert len(list((tmp_path / ".nbkit" / "runs").iterdir())) == 200 + 1  # + .gitignore
+
+
+def test_write_once_and_files_copied_from_elsewhere(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    run_id, run_dir = ledger.new_run_dir()
+    elsewhere = tmp_path / "worker"
+    elsewhere.mkdir()
+    (elsewhere / "executed.ipynb").write_text('{"x": 1}')
+    (elsewhere / "dirty.patch").write_text("diff")
+    manifest = _manifest(files={"executed": "executed.ipynb", "patch": "dirty.patch"})
+    run = ledger.write(run_id, manifest, elsewhere / "executed.ipynb")
+    assert run.executed_notebook.read_text() == '{"x": 1}'
+    assert (run_dir / "dirty.patch").read_text() == "diff"
+    assert json.loads((run_dir / "manifest.json").read_text())["id"] == run_id
+    before = (run_dir / "manifest.json").read_bytes()
+    with pytest.raises(NbkitError, match="write-once"):
+        ledger.write(run_id, _manifest(status="failed"), None)
+    assert (run_dir / "manifest.json").read_bytes() == before
+    assert not [p for p in run_dir.iterdir() if p.name.startswith(".")]  # no temp left
+
+
+def test_get_refuses_unknown_and_traversal(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    run_id = _record(ledger)
+    assert ledger.get(run_id).metrics == {"acc": 0.9}
+    for bad in ("../x", "20250101-000000-abcdef", "..", "/etc/passwd", ""):
+        with pytest.raises(BadInput, match="unknown run id"):
+            ledger.get(bad)
+
+
+def test_list_filters(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    a = _record(ledger)
+    b = _record(ledger, status="failed", parameters={"lr": 0.5, "name": "x"})
+    c = _record(ledger, notebook="other.ipynb")
+    assert [r.id for r in ledger.list()] == sorted([a, b, c])
+    assert [r.id for r in ledger.list(status="failed")] == [b]
+    assert [r.id for r in ledger.list(notebook="other.ipynb")] == [c]
+    assert [r.id for r in ledger.list(params={"lr": 0.5})] == [b]
+    assert ledger.list(params={"lr": "0.5"}) == []  # values compare as data, not text
+    assert ledger.list(params={"missing": None}) == []
+
+
+def test_corrupt_and_half_written_manifests_are_skipped(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    good = _record(ledger)
+    torn_id, torn = ledger.new_run_dir()
+    (torn / "manifest.json").write_text('{"id": "x", "status": "succ')  # half-copied
+    _, odd = ledger.new_run_dir()
+    (odd / "manifest.json").write_text("[1, 2]")
+    running_id, _ = ledger.new_run_dir()  # no manifest yet: a run in progress
+    runs = ledger.list()
+    assert [r.id for r in runs] == [good]
+    assert len(ledger.problems) == 2
+    assert any(torn_id in p for p in ledger.problems)
+    with pytest.raises(BadInput, match="corrupt manifest"):
+        ledger.get(torn_id)
+    with pytest.raises(BadInput, match="no manifest"):
+        ledger.get(running_id)
+
+
+def test_index_is_rebuilt_and_is_not_the_truth(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    ids = [_record(ledger) for _ in range(3)]
+    index = tmp_path / ".nbkit" / "runs" / INDEX
+    assert len(index.read_text().splitlines()) == 3
+    index.unlink()  # missing: rebuilt from the manifests
+    assert [r.id for r in ledger.list()] == sorted(ids)
+    assert len(index.read_text().splitlines()) == 3
+    with index.open("a") as fh:  # a torn last line is ignored
+        fh.write('{"id": "2025')
+    assert len(ledger.list()) == 3
+    # a run deleted by hand disappears even though the index still names it
+    import shutil
+
+    shutil.rmtree(tmp_path / ".nbkit" / "runs" / ids[0])
+    assert [r.id for r in ledger.list()] == sorted(ids[1:])
+    # a run pulled from a teammate (folder + manifest, not in the local index) appears
+    other = Ledger(tmp_path / "elsewhere")
+    pulled = _record(other, notebook="pulled.ipynb")
+    shutil.copytree(other.dir / pulled, ledger.dir / pulled)
+    assert pulled in [r.id for r in ledger.list()]
+    assert ledger.list(notebook="pulled.ipynb")[0].manifest["notebook"] == "pulled.ipynb"
+
+
+def test_list_reads_only_the_index_for_known_runs(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    run_id = _record(ledger)
+    ledger.list()
+    (ledger.dir / run_id / "manifest.json").write_text("garbage")  # not read by list
+    assert [r.status for r in ledger.list()] == ["succeeded"]
+    assert ledger.problems == []
+
+
+def test_gitignore_keeps_the_index_local(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    _record(ledger)
+    assert "index.jsonl" in (ledger.dir / ".gitignore").read_text().split()
+
+
+def test_cli_list_show_and_errors(repo: Path, cli: Callable[..., Any]) -> None:
+    ledger = Ledger(repo)
+    a = _record(ledger, parameters={"lr": 0.1}, metrics={"acc": 0.5})
+    b = _record(
+        ledger,
+        status="failed",
+        parameters={"lr": 0.01},
+        metrics={},
+        error={"cell": 3, "ename": "ValueError", "evalue": "bad"},
+    )
+    (ledger.new_run_dir()[1] / "manifest.json").write_text("{")
+    result = cli("runs")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert lines[0].split()[:3] == ["ID", "WHEN", "(UTC)"]
+    assert a in lines[1] and "lr=0.1" in lines[1] and "acc=0.5" in lines[1]
+    assert b in lines[2] and "failed" in lines[2]
+    assert "corrupt manifest" in result.err and "skipped" in result.err
+    listed = cli("runs", "list", "--param", "lr=0.01", "--json")
+    assert [json.loads(x)["id"] for x in listed.out.splitlines()] == [b]
+    assert cli("runs", "--status", "succeeded").out.count("\n") == 2
+    shown = cli("runs", "show", b)
+    assert shown.code == 0 and "failed at cell 3: ValueError: bad" in shown.out
+    full = json.loads(cli("runs", "show", a, "--json").out)
+    assert full["id"] == a and full["metrics"] == {"acc": 0.5}
+    for bad in ("20990101-000000-abcdef", "../../etc"):
+        missing = cli("runs", "show", bad)
+        assert missing.code == 2
+        assert_one_line_error(missing.err, bad)
+    assert cli("runs", "--param", "nonsense").code == 2
