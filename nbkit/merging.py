@@ -13,7 +13,6 @@ import uuid
 from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
-from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -24,8 +23,6 @@ from nbkit.notebook import Notebook
 
 Cell = dict[str, Any]
 _MISSING: Any = object()
-_SIMILAR = 0.6  # difflib ratio above which two id-less cells are the same cell, edited
-_SIMILARITY_BUDGET = 40_000  # pairs compared at most: keeps a 2,000-cell merge under 1 s
 
 
 @dataclass(frozen=True)
@@ -93,60 +90,15 @@ def _fingerprint(cell: Cell) -> tuple[str, str]:
 def match_cells(old: list[Cell], new: list[Cell]) -> list[int | None]:
     """For each cell of ``new``, the index of the ``old`` cell it continues (None: added).
 
-    Ids decide when both cells have one (nbformat 4.5); content decides only when one of
-    the two has no id: the exact source first, then the most similar source.
+    The review's aligner decides (ids first, then content, then similarity; moves included),
+    so ``nbkit diff`` and the merge agree on which cell is which.
     """
+    from nbkit.cellmatch import align
+
     result: list[int | None] = [None] * len(new)
-    taken: set[int] = set()
-    by_id: dict[str, int] = {}
-    for i, cell in enumerate(old):
-        cid = _id(cell)
-        if cid is not None:
-            by_id.setdefault(cid, i)
-    for j, cell in enumerate(new):
-        i = by_id.get(_id(cell) or "", -1)
-        if i >= 0 and i not in taken:
-            result[j] = i
-            taken.add(i)
-    free = [i for i in range(len(old)) if i not in taken]
-    by_fp: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for i in free:
-        by_fp[_fingerprint(old[i])].append(i)
-    for j, cell in enumerate(new):
-        if result[j] is None:
-            for i in by_fp.get(_fingerprint(cell), ()):
-                if i not in taken and (_id(cell) is None or _id(old[i]) is None):
-                    result[j] = i
-                    taken.add(i)
-                    break
-    _match_similar(old, new, result, taken)
+    for i, j in align(old, new).items():
+        result[j] = i
     return result
-
-
-def _match_similar(
-    old: list[Cell], new: list[Cell], result: list[int | None], taken: set[int]
-) -> None:
-    """Pair the remaining id-less cells with the most similar old cell of the same type."""
-    todo = [j for j, i in enumerate(result) if i is None]
-    free = [i for i in range(len(old)) if i not in taken]
-    if not todo or not free or len(todo) * len(free) > _SIMILARITY_BUDGET:
-        return
-    for j in todo:
-        best, best_ratio = -1, _SIMILAR
-        matcher = SequenceMatcher(None, b=notebook.source_text(new[j]), autojunk=False)
-        for i in free:
-            if i in taken or old[i].get("cell_type") != new[j].get("cell_type"):
-                continue
-            if _id(new[j]) is not None and _id(old[i]) is not None:
-                continue
-            matcher.set_seq1(notebook.source_text(old[i]))
-            if matcher.real_quick_ratio() > best_ratio and matcher.quick_ratio() > best_ratio:
-                ratio = matcher.ratio()
-                if ratio > best_ratio:
-                    best, best_ratio = i, ratio
-        if best >= 0:
-            result[j] = best
-            taken.add(best)
 
 
 def _build_slots(

@@ -87,8 +87,7 @@ def _settle_cells(nb: Notebook, prefer: str) -> Notebook:
     for cell in nb.get("cells", []):
         text = notebook.source_text(cell)
         if textmerge.has_markers(text):
-            sides = textmerge.split_markers(text)
-            cell = {**cell, "source": sides.ours if prefer == "ours" else sides.theirs}
+            cell = {**cell, "source": textmerge.settle(text, prefer)}
         cells.append(cell)
     return {**nb, "cells": cells}
 

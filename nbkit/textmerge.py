@@ -193,3 +193,16 @@ def split_markers(text: str) -> Sides:
     if state != "both":
         raise UnbalancedMarkers("a conflict hunk is not closed by >>>>>>>")
     return Sides("".join(ours), "".join(theirs), hunks)
+
+
+def settle(text: str, prefer: str) -> str:
+    """A marked text with every hunk replaced by ``prefer``'s side.
+
+    A source the merge marked lost nothing but its missing final newline (markers need
+    whole lines); it gets that shape back.
+    """
+    sides = split_markers(text)
+    chosen = sides.ours if prefer == "ours" else sides.theirs
+    if chosen.endswith("\n") and not text.endswith("\n"):
+        chosen = chosen[:-1]
+    return chosen
