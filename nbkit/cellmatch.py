@@ -44,10 +44,13 @@ def similarity(a: str, b: str) -> float:
         return 1.0
     if not a or not b:
         return 0.0
-    if len(a) + len(b) > 4000:
-        matcher = SequenceMatcher(None, a.splitlines(), b.splitlines(), autojunk=False)
-    else:
-        matcher = SequenceMatcher(None, a, b, autojunk=False)
+    if len(a) + len(b) > 4000:  # long cells: lines are the unit, characters cost too much
+        return _ratio(a.splitlines(), b.splitlines())
+    return _ratio(a, b)
+
+
+def _ratio(a: Sequence[str], b: Sequence[str]) -> float:
+    matcher = SequenceMatcher(None, a, b, autojunk=False)
     if matcher.real_quick_ratio() < _GAP_THRESHOLD or matcher.quick_ratio() < _GAP_THRESHOLD:
         return 0.0
     return matcher.ratio()

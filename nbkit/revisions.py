@@ -78,8 +78,10 @@ def _diff_args(old: Side, new: Side) -> list[str]:
 def changed_files(
     root: str | Path, old: Side, new: Side, pathspecs: Sequence[str] = ()
 ) -> list[FileChange]:
-    """Files that differ between the sides (renames found), in git's order."""
-    args = ["diff", "--name-status", "-z", "--no-ext-diff", "--no-textconv", "-M"]
+    """Files that differ between the sides, in git's order. Renames need 90% similarity:
+    small notebooks share so much JSON boilerplate that git's default 50% pairs unrelated
+    ones."""
+    args = ["diff", "--name-status", "-z", "--no-ext-diff", "--no-textconv", "-M90%"]
     out = git.run(root, *args, *_diff_args(old, new), "--", *pathspecs)
     fields = [f.decode("utf-8", "surrogateescape") for f in out.split(b"\0")]
     changes: list[FileChange] = []
