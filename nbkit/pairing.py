@@ -327,9 +327,12 @@ def merge_inputs(old: notebook.Notebook, new: notebook.Notebook) -> notebook.Not
     matcher = difflib.SequenceMatcher(
         a=list(inputs_of(old)), b=list(inputs_of(new)), autojunk=False
     )
+    opcodes = matcher.get_opcodes()
     cells: list[dict[str, Any]] = []
-    used_ids = {c.get("id") for c in old_cells}
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+    used_ids = {  # ids of the cells kept whole; a changed cell may keep its own id
+        c.get("id") for tag, i1, i2, _j1, _j2 in opcodes if tag == "equal" for c in old_cells[i1:i2]
+    }
+    for tag, i1, i2, j1, j2 in opcodes:
         if tag == "equal":
             cells.extend(copy.deepcopy(old_cells[i1:i2]))
             continue

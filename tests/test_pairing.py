@@ -1,0 +1,188 @@
+"""pair: which script pairs with which notebook, jupytext agreement, bad input."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import jupytext
+import pytest
+from jupytext.paired_paths import paired_paths
+
+from nbkit import config
+from nbkit.pairing import base_path, full_path, pair_of, parse_formats
+from tests.conftest import assert_one_line_error, make_nb, read_nb, write_nb
+from tests.pairing_helpers import nb_sources, paired, sample_nb, script_sources, snapshot
+
+FORMATS = [
+    ("a.ipynb", "ipynb,py:percent"),
+    ("sub/a.ipynb", "ipynb,py:percent"),
+    ("a.ipynb", "ipynb,md:myst"),
+    ("a.ipynb", "ipynb,myst"),
+    ("notebooks/a.ipynb", "notebooks///ipynb,scripts///py:percent"),
+    ("notebooks/x/y/a.ipynb", "notebooks///ipynb,scripts///py:percent"),
+    ("proj/notebooks/x/a.ipynb", "notebooks///ipynb,scripts///py:percent"),
+    ("d/a.ipynb", "ipynb,scripts//py:percent"),
+    ("nb/a.ipynb", "nb//ipynb,py//py:percent"),
+    ("a.ipynb", "ipynb,.pct.py:percent"),
+    ("d/a.ipynb", "ipynb,scripts/nb_/py:light"),
+]
+
+
+@pytest.mark.parametrize(("path", "formats"), FORMATS)
+def test_paths_match_jupytext(path: str, formats: str) -> None:
+    want = paired_paths(path, "ipynb", formats)[1][0]
+    nb_fmt, text_fmt = parse_formats(formats)
+    base = base_path(path, nb_fmt)
+    assert base is not None
+    got = full_path(base, text_fmt)
+    assert got == want
+    back = base_path(got, text_fmt)
+    assert back is not None and full_path(back, nb_fmt) == path
+
+
+def test_pair_writes_a_headerless_script_jupytext_reads(repo: Path, cli: Callable) -> None:
+    write_nb(repo / "analysis.ipynb", sample_nb())
+    result = cli("pair", "analysis.ipynb")
+    assert result.code == 0, result.err
+    assert "analysis.py" in result.err
+    text = (repo / "analysis.py").read_text()
+    assert text.startswith("# %% [markdown]")
+    for churn in ("jupytext_version", "kernelspec", "display_name", "---"):
+        assert churn not in text
+    assert '# %% tags=["parameters"]' in text
+    parsed = jupytext.read(repo / "analysis.py", fmt="py:percent")
+    assert [(c.cell_type, c.source) for c in parsed.cells] == nb_sources(repo / "analysis.ipynb")
+    # Outputs stay in the notebook, which only gained the pairing metadata.
+    nb = read_nb(repo / "analysis.ipynb")
+    assert nb["cells"][2]["outputs"][0]["text"] == ["1\n"]
+    assert nb["metadata"]["jupytext"] == {
+        "formats": "ipynb,py:percent",
+        "notebook_metadata_filter": "-all",
+    }
+
+
+def _jupytext_formats(tmp: Path, rel: str, formats: str) -> str:
+    """What ``jupytext --set-formats`` records, run on a copy in a scratch folder."""
+    from jupytext.cli import jupytext as jupytext_cli
+
+    target = tmp / rel
+    write_nb(target, sample_nb())
+    jupytext_cli(["--quiet", "--set-formats", formats, str(target)])
+    return str(read_nb(target)["metadata"]["jupytext"]["formats"])
+
+
+@pytest.mark.parametrize(
+    ("rel", "fmt"),
+    [
+        ("a.ipynb", "py:percent"),
+        ("notebooks/sub/a.ipynb", "notebooks///ipynb,scripts///py:percent"),
+    ],
+)
+def test_metadata_says_what_jupytext_writes(repo: Path, tmp_path: Path, rel: str, fmt: str) -> None:
+    pair = paired(repo, rel, fmt)
+    formats = fmt if "," in fmt else f"ipynb,{fmt}"
+    ours = read_nb(pair.notebook)["metadata"]["jupytext"]["formats"]
+    assert ours == _jupytext_formats(tmp_path / "jt", rel, formats)
+    # jupytext, given our notebook, writes the very script nbkit wrote.
+    nb = jupytext.read(pair.notebook)
+    assert jupytext.writes(nb, fmt=pair.fmt) == pair.script.read_text()
+
+
+def test_pair_myst(repo: Path, cli: Callable) -> None:
+    write_nb(repo / "a.ipynb", sample_nb())
+    assert cli("pair", "--format", "md:myst", "a.ipynb").code == 0
+    text = (repo / "a.md").read_text()
+    assert "```{code-cell}" in text and "jupytext_version" not in text
+    pair = pair_of(repo / "a.md", config.load(repo))
+    assert pair is not None and pair.notebook == repo / "a.ipynb" and pair.fmt == "md:myst"
+    assert script_sources(pair) == nb_sources(repo / "a.ipynb")
+
+
+def test_mirror_folder_from_jupytext_toml(repo: Path, cli: Callable) -> None:
+    (repo / "jupytext.toml").write_text('formats = "notebooks///ipynb,scripts///py:percent"\n')
+    write_nb(repo / "notebooks" / "sub dir" / "ünï.ipynb", sample_nb())
+    result = cli("pair", "notebooks/sub dir/ünï.ipynb")
+    assert result.code == 0, result.err
+    script = repo / "scripts" / "sub dir" / "ünï.py"
+    assert script.is_file()
+    pair = pair_of(script, config.load(repo))
+    assert pair is not None and pair.notebook == repo / "notebooks" / "sub dir" / "ünï.ipynb"
+
+
+def test_pyproject_tool_jupytext_formats(repo: Path, cli: Callable) -> None:
+    (repo / "pyproject.toml").write_text('[tool.jupytext]\nformats = "ipynb,md:myst"\n')
+    write_nb(repo / "a.ipynb", sample_nb())
+    assert cli("pair", "a.ipynb").code == 0
+    assert (repo / "a.md").is_file() and not (repo / "a.py").exists()
+
+
+def test_pair_is_idempotent_and_keeps_crlf(repo: Path, cli: Callable) -> None:
+    path = write_nb(repo / "a.ipynb", sample_nb())
+    path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    assert cli("pair", "a.ipynb").code == 0
+    first = snapshot(path, repo / "a.py")
+    assert b"\r\n" in first[path] and b"\n" not in first[path].replace(b"\r\n", b"")
+    assert cli("pair", "a.ipynb").code == 0
+    assert snapshot(path, repo / "a.py") == first
+
+
+def test_existing_different_script_is_a_conflict(repo: Path, cli: Callable) -> None:
+    write_nb(repo / "a.ipynb", sample_nb())
+    (repo / "a.py").write_text("# %%\nsomething_else = 1\n")
+    before = snapshot(repo / "a.ipynb", repo / "a.py")
+    result = cli("pair", "a.ipynb")
+    assert result.code == 1
+    assert_one_line_error(result.err, "a.py", "--prefer")
+    assert snapshot(repo / "a.ipynb", repo / "a.py") == before
+
+
+def test_unpaired_files_have_no_pair(repo: Path) -> None:
+    write_nb(repo / "a.ipynb", sample_nb())
+    (repo / "tool.py").write_text("print(1)\n")
+    cfg = config.load(repo)
+    assert pair_of(repo / "a.ipynb", cfg) is None
+    assert pair_of(repo / "tool.py", cfg) is None
+
+
+def test_a_cell_marker_inside_a_cell_is_refused(repo: Path, cli: Callable) -> None:
+    write_nb(repo / "a.ipynb", make_nb("x = 1\n# %%\ny = 2"))
+    before = snapshot(repo / "a.ipynb", repo / "a.py")
+    result = cli("pair", "a.ipynb")
+    assert result.code == 2
+    assert_one_line_error(result.err, "a.py", "nothing was written")
+    assert snapshot(repo / "a.ipynb", repo / "a.py") == before
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "needle"),
+    [
+        ("bad json.ipynb", b'{"cells": [', "invalid JSON"),
+        ("ünï.ipynb", b"[1, 2]", "not a notebook"),
+        ("crlf.ipynb", b'{\r\n "cells": [\r\n', "invalid JSON"),
+        ("script.py", b"print(1)\n", "not a notebook"),
+        ("missing.ipynb", None, "no such file"),
+    ],
+)
+def test_pair_bad_input(
+    repo: Path, cli: Callable, name: str, content: bytes | None, needle: str
+) -> None:
+    if content is not None:
+        (repo / name).write_bytes(content)
+    before = sorted(p.name for p in repo.iterdir())
+    result = cli("pair", name)
+    assert result.code == 2
+    assert_one_line_error(result.err, name, needle)
+    assert sorted(p.name for p in repo.iterdir()) == before
+    if content is not None:
+        assert (repo / name).read_bytes() == content
+
+
+def test_pair_outside_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    write_nb(folder / "a.ipynb", sample_nb())
+    assert cli("pair", "a.ipynb").code == 0
+    assert shutil.which("git") and (folder / "a.py").is_file()

@@ -1,0 +1,282 @@
+"""sync: the conflict matrix on real git repos, --prefer, outputs kept, fast no-op, bad input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from nbkit import config
+from nbkit.cache import Cache
+from nbkit.sync import sync_pairs
+from tests.conftest import assert_one_line_error, commit_all, git, read_nb, write_nb
+from tests.pairing_helpers import (
+    edit_notebook,
+    edit_script,
+    nb_sources,
+    paired,
+    script_sources,
+    snapshot,
+)
+
+CHANGES = ["notebook", "script", "both-same", "both-different", "neither"]
+
+
+def _apply_change(change: str, nb: Path, script: Path) -> None:
+    if change in ("notebook", "both-same", "both-different"):
+        edit_notebook(nb, "print(x)", "print(x + 1)")
+    if change in ("script", "both-same"):
+        edit_script(script, "print(x)", "print(x + 1)")
+    if change == "both-different":
+        edit_script(script, "print(x)", "print(x - 1)")
+
+
+def _expected(change: str, committed: bool) -> str:
+    if change in ("neither", "both-same"):
+        return "in-sync"
+    if change == "both-different" or not committed:
+        return "conflict"
+    return "updated-script" if change == "notebook" else "updated-notebook"
+
+
+@pytest.mark.parametrize("staged", [True, False], ids=["staged", "unstaged"])
+@pytest.mark.parametrize("committed", [True, False], ids=["base", "no-base"])
+@pytest.mark.parametrize("change", CHANGES)
+def test_conflict_matrix(
+    repo: Path, cli: Callable, change: str, committed: bool, staged: bool
+) -> None:
+    pair = paired(repo)
+    if committed:
+        commit_all(repo)
+    _apply_change(change, pair.notebook, pair.script)
+    if staged:
+        git(repo, "add", "-A")
+    before = snapshot(pair.notebook, pair.script)
+    want = _expected(change, committed)
+
+    outcomes = sync_pairs([pair.notebook], config.load(repo))
+    assert [o.action for o in outcomes] == [want]
+
+    if want in ("in-sync", "conflict"):
+        assert snapshot(pair.notebook, pair.script) == before
+    if want == "conflict":
+        message = outcomes[0].message
+        assert "analysis.ipynb" in message and "analysis.py" in message
+        assert "--prefer notebook|script" in message
+        assert cli("sync", "analysis.py").code == 1
+        assert snapshot(pair.notebook, pair.script) == before
+    else:
+        assert nb_sources(pair.notebook) == script_sources(pair)
+    if want == "updated-script":
+        assert ("code", "print(x + 1)") in script_sources(pair)
+    if want == "updated-notebook":
+        cell = read_nb(pair.notebook)["cells"][2]
+        assert "".join(cell["source"]) == "print(x + 1)"
+        assert cell["outputs"] == []  # the output of the old source is stale
+
+
+@pytest.mark.parametrize("prefer", ["notebook", "script"])
+def test_prefer_resolves_a_conflict(repo: Path, cli: Callable, prefer: str) -> None:
+    pair = paired(repo)
+    commit_all(repo)
+    _apply_change("both-different", pair.notebook, pair.script)
+    assert cli("sync").code == 1
+    result = cli("sync", "--prefer", prefer)
+    assert result.code == 0, result.err
+    winner = "print(x + 1)" if prefer == "notebook" else "print(x - 1)"
+    assert ("code", winner) in nb_sources(pair.notebook)
+    assert nb_sources(pair.notebook) == script_sources(pair)
+    assert cli("sync", "--check").code == 0
+
+
+def test_notebook_updated_from_script_keeps_outputs_ids_metadata(repo: Path, cli: Callable) -> None:
+    pair = paired(repo)
+    commit_all(repo)
+    before = read_nb(pair.notebook)["cells"]
+    edit_script(pair.script, "y = x * 2\ny", "y = x * 3\ny\n\n# %%\nz = 0")
+    result = cli("sync", "analysis.py")
+    assert result.code == 0 and "updated" in result.err
+    after = read_nb(pair.notebook)["cells"]
+    assert after[:3] == before[:3]  # untouched cells byte for byte: outputs, ids, tags
+    assert after[2]["outputs"][0]["text"] == ["1\n"]
+    assert after[3]["id"] == before[3]["id"] and "".join(after[3]["source"]) == "y = x * 3\ny"
+    assert "".join(after[4]["source"]) == "z = 0" and after[4]["id"] not in {
+        c["id"] for c in before
+    }
+
+
+def test_check_writes_nothing(repo: Path, cli: Callable) -> None:
+    pair = paired(repo)
+    commit_all(repo)
+    edit_notebook(pair.notebook, "x = 1", "x = 2")
+    before = snapshot(pair.notebook, pair.script)
+    result = cli("sync", "--check")
+    assert result.code == 1 and "would be written" in result.err
+    assert snapshot(pair.notebook, pair.script) == before
+    assert cli("sync").code == 0
+    assert cli("sync", "--check").code == 0
+
+
+def test_both_files_given_sync_once(repo: Path) -> None:
+    pair = paired(repo)
+    commit_all(repo)
+    edit_notebook(pair.notebook, "x = 1", "x = 2")
+    outcomes = sync_pairs([pair.script, pair.notebook, pair.script], config.load(repo))
+    assert [o.action for o in outcomes] == ["updated-script"]
+
+
+def test_deleted_script_is_recreated(repo: Path, cli: Callable) -> None:
+    pair = paired(repo)
+    commit_all(repo)
+    pair.script.unlink()
+    result = cli("sync")
+    assert result.code == 0 and "recreated" in result.err
+    assert nb_sources(pair.notebook) == script_sources(pair)
+
+
+def test_deleted_notebook_is_reported_then_rebuilt(repo: Path, cli: Callable) -> None:
+    (repo / "jupytext.toml").write_text('formats = "ipynb,py:percent"\n')
+    pair = paired(repo)
+    commit_all(repo)
+    sources = nb_sources(pair.notebook)
+    pair.notebook.unlink()
+    result = cli("sync", "analysis.py")
+    assert result.code == 1 and "deleted" in result.err and "--prefer script" in result.err
+    assert not pair.notebook.exists()
+    assert cli("sync", "--prefer", "script", "analysis.py").code == 0
+    assert nb_sources(pair.notebook) == sources
+    assert read_nb(pair.notebook)["metadata"]["jupytext"]["formats"] == "ipynb,py:percent"
+
+
+def test_outside_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    monkeypatch.chdir(folder)
+    pair = paired(folder)
+    assert cli("sync").code == 0  # equal: nothing to decide
+    edit_notebook(pair.notebook, "x = 1", "x = 2")
+    before = snapshot(pair.notebook, pair.script)
+    result = cli("sync", "analysis.ipynb")
+    assert result.code == 1 and "no committed version" in result.err
+    assert snapshot(pair.notebook, pair.script) == before
+
+
+def test_myst_and_mirror_folder_sync(repo: Path, cli: Callable) -> None:
+    (repo / "jupytext.toml").write_text('formats = "notebooks///ipynb,scripts///md:myst"\n')
+    pair = paired(repo, "notebooks/deep/a b.ipynb")
+    assert pair.script == repo / "scripts" / "deep" / "a b.md"
+    commit_all(repo)
+    edit_script(pair.script, "print(x)", "print('myst')")
+    result = cli("sync", "scripts/deep/a b.md")
+    assert result.code == 0, result.err
+    assert ("code", "print('myst')") in nb_sources(pair.notebook)
+
+
+def test_crlf_files_stay_crlf(repo: Path, cli: Callable) -> None:
+    pair = paired(repo)
+    for path in (pair.notebook, pair.script):
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    commit_all(repo)
+    assert cli("sync", "--check").code == 0
+    edit_notebook(pair.notebook, "x = 1", "x = 5")
+    pair.notebook.write_bytes(pair.notebook.read_bytes().replace(b"\n", b"\r\n"))
+    assert cli("sync").code == 0
+    text = pair.script.read_bytes()
+    assert b"x = 5\r\n" in text and text.count(b"\n") == text.count(b"\r\n")
+    git(repo, "add", "-A")  # the synced pair, staged, is the base of the next edit
+    edit_script(pair.script, "x = 5", "x = 6")
+    assert cli("sync").code == 0
+    data = pair.notebook.read_bytes()
+    assert b'"x = 6"' in data and data.count(b"\n") == data.count(b"\r\n")
+
+
+def test_a_lossy_edit_is_refused(repo: Path, cli: Callable) -> None:
+    pair = paired(repo)
+    commit_all(repo)
+    edit_notebook(pair.notebook, "x = 1", "x = 1\n# %%\nw = 3")
+    before = snapshot(pair.notebook, pair.script)
+    result = cli("sync")
+    assert result.code == 2
+    assert_one_line_error(result.err, "analysis.py", "would not keep every cell")
+    assert snapshot(pair.notebook, pair.script) == before
+
+
+def test_noop_sync_imports_neither_jupytext_nor_nbformat(repo: Path, cli: Callable) -> None:
+    paired(repo)
+    commit_all(repo)
+    assert cli("sync").code == 0  # parses both files once and remembers the pair is in sync
+    probe = (
+        "import sys\nfrom nbkit.cli.main import main\n"
+        "code = main(['sync'])\n"
+        "print(code, 'jupytext' in sys.modules, 'nbformat' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip() == "0 False False", proc.stderr
+
+
+def test_cache_never_hides_a_change(repo: Path) -> None:
+    pair = paired(repo)
+    commit_all(repo)
+    cfg = config.load(repo)
+    cache = Cache.for_root(repo)
+    assert sync_pairs([pair.notebook], cfg, cache=cache)[0].action == "in-sync"
+    edit_script(pair.script, "x = 1", "x = 7")
+    assert sync_pairs([pair.notebook], cfg, cache=cache)[0].action == "updated-notebook"
+
+
+def test_many_pairs_one_batch(repo: Path, cli: Callable) -> None:
+    pairs = [paired(repo, f"nb{i}.ipynb") for i in range(4)]
+    commit_all(repo)
+    edit_notebook(pairs[0].notebook, "x = 1", "x = 10")
+    edit_script(pairs[1].script, "x = 1", "x = 11")
+    result = cli("sync")
+    assert result.code == 0, result.err
+    assert ("code", "x = 10") in script_sources(pairs[0])
+    assert ("code", "x = 11") in nb_sources(pairs[1].notebook)
+    for pair in pairs:
+        assert nb_sources(pair.notebook) == script_sources(pair)
+
+
+@pytest.mark.parametrize(
+    ("target", "setup", "needle"),
+    [
+        ("analysis.ipynb", lambda r: (r / "analysis.ipynb").write_bytes(b"{oops"), "invalid JSON"),
+        ("analysis.py", lambda r: (r / "analysis.py").write_bytes(b"\xff\xfe# %%\n"), "UTF-8"),
+        ("notes.txt", lambda r: (r / "notes.txt").write_text("hi"), "neither a notebook"),
+        ("tool.py", lambda r: (r / "tool.py").write_text("x = 1\n"), "neither a notebook"),
+        ("gone.ipynb", lambda r: None, "no such file"),
+        ("ünï cödé.py", lambda r: (r / "ünï cödé.py").write_text("x = 1\n"), "neither a notebook"),
+        (
+            "crlf.ipynb",
+            lambda r: (r / "crlf.ipynb").write_bytes(b'{\r\n "cells": [\r\n'),
+            "invalid JSON",
+        ),
+    ],
+)
+def test_sync_bad_input(
+    repo: Path, cli: Callable, target: str, setup: Callable[[Path], object], needle: str
+) -> None:
+    pair = paired(repo)
+    commit_all(repo)
+    setup(repo)
+    before = snapshot(*sorted(p for p in repo.iterdir() if p.is_file()))
+    result = cli("sync", target)
+    assert result.code == 2
+    assert_one_line_error(result.err, target, needle)
+    assert snapshot(*sorted(p for p in repo.iterdir() if p.is_file())) == before
+    assert pair.script.is_file()
+
+
+def test_unpaired_notebook_is_left_alone(repo: Path, cli: Callable) -> None:
+    from tests.conftest import make_nb
+
+    write_nb(repo / "plain.ipynb", make_nb("x = 1"))
+    commit_all(repo)
+    result = cli("sync", "plain.ipynb")
+    assert result.code == 0 and result.err == ""
+    assert not (repo / "plain.py").exists()
