@@ -1,0 +1,209 @@
+"""Commands that wire nbkit into git: hook, install, uninstall, init, filter-process."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from nbkit.hooks import HookReport
+
+
+def _err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+RE_ADD = "nbkit: changed {n} file(s); review, re-add and commit again:"
+RESYNCED = "nbkit: re-synced {n} paired file(s); commit them when ready:"
+
+
+def _show(report: HookReport, headline: str = RE_ADD) -> int:
+    """Problems first, then the files to re-add; the exit code is the report's status."""
+    import shlex
+
+    for message in report.messages:
+        _err(message)
+    if report.modified:
+        _err(headline.format(n=len(report.modified)))
+        for path in report.modified:
+            _err(f"  {path}")
+        _err("  git add -- " + " ".join(shlex.quote(p) for p in report.modified))
+    return report.status
+
+
+@click.group(hidden=True)
+def hook() -> None:
+    """Entry points run by pre-commit (`nbkit hook NAME FILES...`) and by git hooks.
+
+    \b
+    Examples:
+      nbkit hook nbkit a.ipynb a.py     pair, sync, clean and validate in one pass
+      nbkit hook clean a.ipynb          only clean
+      nbkit hook post-checkout OLD NEW 1
+    """
+
+
+def _published(name: str, summary: str) -> click.Command:
+    @click.argument("paths", nargs=-1, type=click.Path())
+    def command(paths: tuple[str, ...]) -> int:
+        from nbkit import config
+        from nbkit.hooks import run_hook
+
+        return _show(run_hook(name, paths, config.load()))
+
+    command.__doc__ = f"""{summary}
+
+    Exit 0 when nothing needed doing, 1 when files were changed (re-add them) or a check
+    failed, 2 for a file that is not a notebook.
+
+    \b
+    Example (what pre-commit runs):
+      nbkit hook {name} analysis.ipynb analysis.py
+    """
+    return hook.command(name)(command)
+
+
+_published("nbkit", "Pair, sync, clean and validate the given files in one pass.")
+_published("clean", "Strip outputs and volatile metadata from the given notebooks.")
+_published("sync", "Bring the pairs of the given notebooks or scripts in step.")
+_published("validate", "Check the given notebooks are valid.")
+
+
+@hook.command("pre-commit")
+def pre_commit_hook() -> int:
+    """The git pre-commit hook installed by `nbkit install`: the combined hook, staged files.
+
+    \b
+    Example:
+      nbkit hook pre-commit
+    """
+    from nbkit import config
+    from nbkit.hooks import pre_commit
+
+    return _show(pre_commit(config.load()))
+
+
+@hook.command("post-checkout")
+@click.argument("old")
+@click.argument("new")
+@click.argument("flag")
+def post_checkout_hook(old: str, new: str, flag: str) -> int:
+    """The git post-checkout hook: re-sync the pairs a branch checkout changed.
+
+    \b
+    Example (git passes the previous HEAD, the new HEAD and 1 for a branch checkout):
+      nbkit hook post-checkout 1a2b3c 4d5e6f 1
+    """
+    from nbkit import config
+    from nbkit.hooks import post_checkout
+
+    return _show(post_checkout(config.load(), old, new, flag), RESYNCED)
+
+
+@hook.command("post-merge")
+@click.argument("squash", required=False)
+def post_merge_hook(squash: str | None) -> int:
+    """The git post-merge hook: re-sync the pairs a merge or pull changed.
+
+    \b
+    Example:
+      nbkit hook post-merge 0
+    """
+    from nbkit import config
+    from nbkit.hooks import post_merge
+
+    return _show(post_merge(config.load()), RESYNCED)
+
+
+@click.command()
+@click.option(
+    "--filter",
+    "with_filter",
+    is_flag=True,
+    help="Also clean notebooks on `git add` (git clean filter): the index gets no outputs.",
+)
+def install(with_filter: bool) -> int:
+    """Install git hooks and notebook diff/merge drivers in this repository.
+
+    Installs the pre-commit hook (unless .pre-commit-config.yaml hands it to the pre-commit
+    framework), post-checkout and post-merge hooks that re-sync paired files, configures
+    `git diff` and `git merge` for notebooks and adds `*.ipynb diff=nbkit merge=nbkit` to
+    .gitattributes. A hook already there is kept and still runs. Safe to run again.
+
+    \b
+    Examples:
+      nbkit install             hooks, drivers and attributes
+      nbkit install --filter    also strip outputs from what `git add` stages
+    """
+    from nbkit.install import InstallOptions, repo_root
+    from nbkit.install import install as do_install
+
+    options = InstallOptions(repo_root(Path.cwd()), sys.executable, with_filter)
+    for change in do_install(options):
+        click.echo(str(change))
+    return 0
+
+
+@click.command()
+def uninstall() -> int:
+    """Remove what `nbkit install` added and restore what was there before.
+
+    Hooks that nbkit moved aside come back, git config values and .gitattributes lines it
+    added are removed.
+
+    \b
+    Example:
+      nbkit uninstall
+    """
+    from nbkit.install import repo_root
+    from nbkit.install import uninstall as do_uninstall
+
+    changes = do_uninstall(repo_root(Path.cwd()))
+    for change in changes:
+        click.echo(str(change))
+    if not changes:
+        click.echo("nothing to remove")
+    return 0
+
+
+@click.command()
+@click.argument("folder", required=False, type=click.Path(file_okay=False, path_type=Path))
+def init(folder: Path | None) -> int:
+    """Scaffold nbkit in a project: config, pre-commit config, attributes, experiment template.
+
+    Writes [tool.nbkit] into pyproject.toml (or nbkit.toml when there is none),
+    .pre-commit-config.yaml, .gitattributes and notebooks/experiment.ipynb. Existing files are
+    never overwritten; each one skipped is named.
+
+    \b
+    Examples:
+      nbkit init                set up the current folder
+      nbkit init my-project     set up another folder
+    """
+    from nbkit.scaffold import init as do_init
+
+    for step in do_init(folder or Path.cwd()):
+        click.echo(str(step))
+    click.echo("next: git add the new files, then `pre-commit install` and `nbkit install`")
+    return 0
+
+
+@click.command("filter-process", hidden=True)
+def filter_process() -> int:
+    """git's long-running clean filter for notebooks (set up by `nbkit install --filter`).
+
+    \b
+    Example (git starts it; .git/config):
+      [filter "nbkit"]
+          process = nbkit filter-process
+    """
+    from nbkit import config
+    from nbkit.cache import Cache
+    from nbkit.filter import serve
+
+    cfg = config.load()
+    serve(sys.stdin.buffer, sys.stdout.buffer, cfg.clean, Cache.for_root(cfg.root), _err)
+    return 0

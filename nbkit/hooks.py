@@ -1,0 +1,338 @@
+"""Hook entry points: what runs on ``git commit`` (pre-commit) and after checkout and merge.
+
+The combined hook does everything in one pass over the files git hands it:
+
+1. clean the notebooks (first, so the paired script is generated from cleaned content and a
+   later clean never changes what sync just wrote);
+2. pair notebooks that have no pair yet (only when the project asks for auto-pairing);
+3. sync each pair once, however many of its files were passed;
+4. clean again any notebook sync rewrote from its script;
+5. validate the notebooks.
+
+Any file written is reported so the user re-adds it; after that one ``git add`` the next
+commit passes. Nothing here imports jupytext or nbformat's validator when every file is
+already known clean, valid and in sync (the content-hash cache), and nothing imports the
+review or run stacks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from nbkit import git
+from nbkit.cache import Cache
+from nbkit.config import Config
+from nbkit.errors import BadInput, NbkitError
+
+if TYPE_CHECKING:
+    from nbkit.pairing import Pair
+
+NULL_SHA = "0" * 40
+# sync outcomes that wrote a file, and which side of the pair they wrote
+_WROTE = {"updated-script": "script", "created-script": "script", "updated-notebook": "notebook"}
+
+
+class HookSteps(NamedTuple):
+    """Which steps a hook runs; ``pair`` is further gated by the project's auto_pair setting."""
+
+    clean: bool = False
+    pair: bool = False
+    sync: bool = False
+    validate: bool = False
+
+
+# The hooks published in .pre-commit-hooks.yaml (`nbkit hook <name> FILES...`).
+STEPS: dict[str, HookSteps] = {
+    "nbkit": HookSteps(clean=True, pair=True, sync=True, validate=True),
+    "clean": HookSteps(clean=True),
+    "sync": HookSteps(pair=True, sync=True),
+    "validate": HookSteps(validate=True),
+}
+
+
+class HookReport(NamedTuple):
+    modified: tuple[str, ...]  # files this run wrote: the user must `git add` them
+    messages: tuple[str, ...]  # one line each: problems, conflicts, bad input
+    status: int  # 0 ok, 1 files changed or a check failed, 2 bad input
+
+
+def _display(path: str | Path) -> str:
+    """A path as the user typed it: relative to the current folder when it is inside it."""
+    path = Path(path)
+    if not path.is_absolute():
+        return str(path)
+    try:
+        return path.relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+class _Run:
+    """What one hook run collected; frozen into a ``HookReport`` at the end."""
+
+    def __init__(self) -> None:
+        self.modified: dict[str, None] = {}
+        self.messages: list[str] = []
+        self.status = 0
+        self.broken: set[Path] = set()  # unreadable notebooks, left out of later steps
+
+    def wrote(self, path: str | Path) -> None:
+        self.modified[_display(path)] = None
+        self.status = max(self.status, 1)
+
+    def problem(self, message: str, status: int) -> None:
+        self.messages.append(message)
+        self.status = max(self.status, status)
+
+    def error(self, exc: NbkitError, path: Path | None = None) -> None:
+        self.problem(str(exc) + (f" (hint: {exc.hint})" if exc.hint else ""), exc.exit_code)
+        if path is not None:
+            self.broken.add(path)
+
+    def report(self) -> HookReport:
+        return HookReport(tuple(self.modified), tuple(self.messages), self.status)
+
+
+def auto_pair(config: Config) -> bool:
+    """Whether hooks create a paired script for a notebook that has none (``auto_pair``)."""
+    value = config.raw.get("auto_pair", config.section("hooks").get("auto_pair", False))
+    if not isinstance(value, bool):
+        raise BadInput("'auto_pair' must be true or false", config.source)
+    return value
+
+
+def script_suffixes(config: Config) -> set[str]:
+    """File suffixes that can be the text side of a pair under the configured formats."""
+    suffixes = set()
+    for fmt in config.formats.split(","):
+        ext = fmt.rsplit("/", 1)[-1].split(":", 1)[0].strip()
+        if ext and ext != "ipynb":
+            suffixes.add(ext if ext.startswith(".") else "." + ext)
+    return suffixes or {".py"}
+
+
+def _unique(paths: Iterable[Path]) -> list[Path]:
+    """Existing files, each once (a path given relative and found absolute is one file)."""
+    seen: dict[Path, Path] = {}
+    for path in paths:
+        if path.exists():
+            seen.setdefault(path.resolve(), path)
+    return list(seen.values())
+
+
+def _clean(notebooks: Iterable[Path], config: Config, cache: Cache, run: _Run) -> None:
+    from nbkit.clean import clean_file
+
+    for path in notebooks:
+        if path in run.broken:
+            continue
+        try:
+            if clean_file(path, config.clean, cache=cache).changed:
+                run.wrote(path)
+        except NbkitError as exc:
+            run.error(exc, path)
+
+
+def _validate(notebooks: Iterable[Path], config: Config, cache: Cache, run: _Run) -> None:
+    from nbkit.validate import validate_file
+
+    for path in notebooks:
+        if path in run.broken:
+            continue
+        for problem in validate_file(path, max_output_bytes=config.max_output_bytes, cache=cache):
+            run.problem(str(problem), 1)
+
+
+def _pairs(paths: Sequence[Path], config: Config, create: bool, run: _Run) -> dict[Path, Pair]:
+    """Each pair once (keyed by its notebook), however many of its files were passed."""
+    from nbkit.pairing import pair_notebook, pair_of
+
+    pairs: dict[Path, Pair] = {}
+    for path in paths:
+        if path in run.broken:
+            continue
+        try:
+            pair = pair_of(path, config)
+            if pair is None and create and path.suffix == ".ipynb":
+                before = path.read_bytes()
+                pair = pair_notebook(path, config)
+                run.wrote(pair.script)
+                if path.read_bytes() != before:  # the pairing is recorded in its metadata
+                    run.wrote(path)
+        except NbkitError as exc:
+            run.error(exc, path)
+            continue
+        if pair is not None:
+            pairs.setdefault(Path(pair.notebook).absolute(), pair)
+    return _drop_strays(pairs, git.toplevel(config.root))
+
+
+def _drop_strays(pairs: dict[Path, Pair], top: Path | None) -> dict[Path, Pair]:
+    """With declared formats every script "pairs" with a notebook of the same name; one whose
+    notebook is neither on disk nor in HEAD is an ordinary module, not half of a pair. (A
+    notebook in HEAD but gone from disk is being deleted: sync reports that.)"""
+    missing = [p.notebook for p in pairs.values() if not p.notebook.exists()]
+    if not missing:
+        return pairs
+    rels = {git.relpath(top, path): path for path in missing} if top is not None else {}
+    in_head = {rels[rel] for rel in git.tree_blobs(top, "HEAD", rels)} if top else set()
+    return {k: p for k, p in pairs.items() if p.notebook.exists() or p.notebook in in_head}
+
+
+def _sync(
+    pairs: Iterable[Pair], config: Config, cache: Cache, run: _Run, prefer: str | None = None
+) -> list[Path]:
+    """Sync the pairs; returns the notebooks sync rewrote (they get cleaned again)."""
+    from nbkit.sync import sync_pairs
+
+    # sync finds the pair again from whichever file exists (a deleted notebook is its news)
+    targets = [p.notebook if p.notebook.exists() else p.script for p in pairs]
+    if not targets:
+        return []
+    try:
+        outcomes = sync_pairs(targets, config, prefer=prefer, cache=cache)
+    except NbkitError as exc:
+        run.error(exc)
+        return []
+    rewritten = []
+    for outcome in outcomes:
+        side = _WROTE.get(outcome.action)
+        if side is not None:
+            written = Path(getattr(outcome.pair, side))
+            run.wrote(written)
+            if side == "notebook":
+                rewritten.append(written)
+        elif outcome.action == "conflict":
+            run.problem(outcome.message, 1)
+    return rewritten
+
+
+def run_hook(name: str, paths: Sequence[str | Path], config: Config) -> HookReport:
+    """Run the published hook ``name`` (a key of ``STEPS``) on the files pre-commit passed."""
+    steps = STEPS[name]
+    run = _Run()
+    files = [Path(p) for p in dict.fromkeys(str(p) for p in paths)]
+    for path in files:
+        if not path.is_file():
+            run.error(BadInput("no such file", path), path)
+    notebooks = [p for p in files if p.suffix == ".ipynb" and p not in run.broken]
+    cache = Cache.for_root(config.root)
+    if steps.clean:
+        _clean(notebooks, config, cache, run)
+    if steps.sync:
+        create = steps.pair and auto_pair(config)
+        pairs = _pairs(files, config, create, run)
+        rewritten = _sync(pairs.values(), config, cache, run)
+        if steps.clean:
+            _clean(rewritten, config, cache, run)
+        notebooks = _unique([*notebooks, *(Path(_display(p.notebook)) for p in pairs.values())])
+    if steps.validate:
+        _validate(notebooks, config, cache, run)
+    cache.save()
+    return run.report()
+
+
+# --- git hooks installed by `nbkit install` --------------------------------------------------
+
+
+def _toplevel(config: Config) -> Path:
+    top = git.toplevel(config.root)
+    if top is None:
+        raise BadInput("not inside a git repository", config.root)
+    return top
+
+
+def candidates(paths: Iterable[str], top: Path, config: Config) -> list[Path]:
+    """The existing notebooks and possible paired scripts among ``paths`` (relative to the
+    work tree root ``top``, as git names them)."""
+    wanted = script_suffixes(config) | {".ipynb"}
+    found = [top / p for p in paths]
+    return [p for p in found if p.suffix in wanted and p.is_file()]
+
+
+def pre_commit(config: Config) -> HookReport:
+    """The git pre-commit hook (no pre-commit framework): the combined hook on staged files."""
+    top = _toplevel(config)
+    return run_hook("nbkit", candidates(git.staged_files(top), top, config), config)
+
+
+def _busy(top: Path) -> bool:
+    """A rebase or bisect replays checkouts; re-syncing in the middle of one would interfere."""
+    folder = git.git_dir(top, common=False)
+    return any((folder / name).exists() for name in ("rebase-merge", "rebase-apply", "BISECT_LOG"))
+
+
+def _names(out: bytes) -> list[str]:
+    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+
+def _uncommitted(top: Path, paths: Iterable[Path]) -> set[Path]:
+    """Which of ``paths`` differ from HEAD in the work tree (git applies filters, so a
+    notebook whose only difference is what the clean filter strips counts as unchanged)."""
+    rels = [git.relpath(top, p) for p in paths]
+    if not rels:
+        return set()
+    out = git.run(top, "diff", "--name-only", "-z", "HEAD", "--", *rels, check=False)
+    return {(top / name).resolve() for name in _names(out)}
+
+
+def _preference(pair: Pair, moved: set[Path], uncommitted: set[Path]) -> str | None:
+    """The side a checkout moved wins, unless the other side holds uncommitted edits."""
+    nb_moved = pair.notebook.resolve() in moved
+    script_moved = pair.script.resolve() in moved
+    if nb_moved == script_moved:
+        return None  # both or neither: sync's own rules decide (conflicts are reported)
+    other = pair.script if nb_moved else pair.notebook
+    if other.resolve() in uncommitted:
+        return None
+    return "notebook" if nb_moved else "script"
+
+
+def resync(config: Config, old: str, new: str) -> HookReport:
+    """Re-sync the pairs with a side changed between commits ``old`` and ``new``.
+
+    Only the side that changed between the two commits is carried over to the other, so a
+    branch where someone edited just the script gets its notebook updated; written files are
+    reported (status 0), conflicts give status 1 and write nothing.
+    """
+    top = _toplevel(config)
+    if old == new or _busy(top):
+        return HookReport((), (), 0)
+    if old == NULL_SHA:  # a fresh clone: everything is new
+        changed = git.tracked_files(top)
+    else:
+        changed = _names(git.run(top, "diff", "--name-only", "-z", "--no-renames", old, new))
+    files = candidates(changed, top, config)
+    moved = {p.resolve() for p in files}
+    run = _Run()
+    cache = Cache.for_root(config.root)
+    pairs = list(_pairs(files, config, False, run).values())
+    uncommitted = _uncommitted(top, [path for pair in pairs for path in pair[:2]])
+    groups: dict[str | None, list[Pair]] = {}
+    for pair in pairs:
+        groups.setdefault(_preference(pair, moved, uncommitted), []).append(pair)
+    for prefer, group in groups.items():
+        _sync(group, config, cache, run, prefer)
+    cache.save()
+    report = run.report()  # files written after a checkout are news, not a failure
+    status = report.status if report.status == 2 else int(bool(report.messages))
+    return HookReport(report.modified, report.messages, status)
+
+
+def post_checkout(config: Config, old: str, new: str, branch_flag: str) -> HookReport:
+    """git post-checkout: only branch checkouts (flag 1), not `git checkout -- file`."""
+    if branch_flag != "1":
+        return HookReport((), (), 0)
+    return resync(config, old, new)
+
+
+def post_merge(config: Config) -> HookReport:
+    """git post-merge: what the merge brought in, relative to ORIG_HEAD (HEAD before it)."""
+    top = _toplevel(config)
+    old = git.run(top, "rev-parse", "-q", "--verify", "ORIG_HEAD", check=False).strip()
+    new = git.run(top, "rev-parse", "-q", "--verify", "HEAD", check=False).strip()
+    if not old or not new:
+        return HookReport((), (), 0)
+    return resync(config, old.decode(), new.decode())

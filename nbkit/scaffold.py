@@ -1,0 +1,93 @@
+"""``nbkit init``: give a repository nbkit's config, hooks, attributes and an experiment template.
+
+Every file comes from the shipped ``templates/`` (package data, see ``nbkit.resources``).
+Nothing that exists is overwritten: such files are reported as skipped. The one edit of an
+existing file is appending ``[tool.nbkit]`` to a pyproject.toml that has none, checked by
+parsing the result before it replaces the original.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import NamedTuple
+
+from nbkit import __version__, resources
+from nbkit.errors import BadInput, NbkitError
+from nbkit.fsutil import atomic_write_bytes, detect_newline
+
+CONFIG_TEMPLATE = "nbkit.toml"
+# template name -> where it goes in the project
+FILES: dict[str, str] = {
+    "pre-commit-config.yaml": ".pre-commit-config.yaml",
+    "gitattributes": ".gitattributes",
+    "experiment.ipynb": "notebooks/experiment.ipynb",
+    "review-workflow.yml": ".github/workflows/nbkit-review.yml",
+}
+
+
+class InitStep(NamedTuple):
+    path: str  # relative to the project root
+    action: str  # "created", "added [tool.nbkit]", "skipped (...)"
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.action}"
+
+
+def _render(name: str) -> bytes:
+    return resources.read_text("templates", name).replace("@NBKIT_VERSION@", __version__).encode()
+
+
+def _create(root: Path, rel: str, data: bytes) -> InitStep:
+    target = root / rel
+    if target.exists() or target.is_symlink():
+        return InitStep(rel, "skipped (exists)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(target, data)
+    if target.read_bytes() != data:  # pragma: no cover - defensive read-back
+        raise NbkitError("written file does not read back as written", target)
+    return InitStep(rel, "created")
+
+
+def _has_nbkit_table(data: bytes, path: Path) -> bool:
+    try:
+        doc = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise BadInput(f"invalid TOML, not changed: {exc}", path) from None
+    tool = doc.get("tool", {})
+    return isinstance(tool, dict) and "nbkit" in tool
+
+
+def _add_to_pyproject(root: Path, template: bytes) -> InitStep:
+    path = root / "pyproject.toml"
+    original = path.read_bytes()
+    if _has_nbkit_table(original, path):
+        return InitStep("pyproject.toml", "skipped (already has [tool.nbkit])")
+    newline = detect_newline(original)
+    block = template.decode("utf-8").replace("\n", newline).encode("utf-8")
+    separator = b"" if not original or original.endswith(b"\n") else newline.encode()
+    updated = original + separator + newline.encode() + block
+    if not _has_nbkit_table(updated, path):  # appending must yield valid TOML with the table
+        raise BadInput("cannot add [tool.nbkit] without breaking the file; not changed", path)
+    atomic_write_bytes(path, updated)
+    return InitStep("pyproject.toml", "added [tool.nbkit]")
+
+
+def _config(root: Path) -> InitStep:
+    template = _render(CONFIG_TEMPLATE)
+    if (root / "nbkit.toml").exists():
+        return InitStep("nbkit.toml", "skipped (exists)")
+    if (root / "pyproject.toml").is_file():
+        return _add_to_pyproject(root, template)
+    return _create(root, "nbkit.toml", template)
+
+
+def init(root: Path) -> list[InitStep]:
+    """Scaffold ``root``; returns what was created and what was skipped, one step per file."""
+    if not root.is_dir():
+        raise BadInput("no such folder", root)
+    steps = [_config(root)]
+    for name, rel in FILES.items():
+        if resources.exists("templates", name):  # the CI workflow ships with the review part
+            steps.append(_create(root, rel, _render(name)))
+    return steps
