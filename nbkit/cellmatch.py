@@ -138,18 +138,48 @@ def _gaps(n_old: int, n_new: int, matches: dict[int, int]) -> list[tuple[list[in
 def _match_repeats(
     keys_old: Sequence[Any], keys_new: Sequence[Any], matches: dict[int, int]
 ) -> None:
-    """Repeated fingerprints (empty cells, `df.head()`) paired in order within each gap."""
+    """Repeated fingerprints (empty cells, `df.head()`) inside each gap: the longest common
+    subsequence for small gaps, first-fit in order for huge ones."""
     for olds, news in _gaps(len(keys_old), len(keys_new), matches):
-        free: dict[Any, list[int]] = defaultdict(list)
-        for j in news:
-            free[keys_new[j]].append(j)
-        last = -1
-        for i in olds:
-            cands = [j for j in free.get(keys_old[i], ()) if j > last]
-            if cands:
-                matches[i] = cands[0]
-                free[keys_old[i]].remove(cands[0])
-                last = cands[0]
+        a = [keys_old[i] for i in olds]
+        b = [keys_new[j] for j in news]
+        pairs = _lcs(a, b) if len(a) * len(b) <= _GAP_GRID_LIMIT * 25 else _first_fit(a, b)
+        for x, y in pairs:
+            matches[olds[x]] = news[y]
+
+
+def _lcs(a: Sequence[Any], b: Sequence[Any]) -> list[tuple[int, int]]:
+    n, m = len(a), len(b)
+    best = [[0] * (m + 1) for _ in range(n + 1)]
+    for x in range(n - 1, -1, -1):
+        row, below = best[x], best[x + 1]
+        for y in range(m - 1, -1, -1):
+            row[y] = below[y + 1] + 1 if a[x] == b[y] else max(below[y], row[y + 1])
+    pairs, x, y = [], 0, 0
+    while x < n and y < m:
+        if a[x] == b[y]:
+            pairs.append((x, y))
+            x, y = x + 1, y + 1
+        elif best[x + 1][y] >= best[x][y + 1]:
+            x += 1
+        else:
+            y += 1
+    return pairs
+
+
+def _first_fit(a: Sequence[Any], b: Sequence[Any]) -> list[tuple[int, int]]:
+    free: dict[Any, list[int]] = defaultdict(list)
+    for y, k in enumerate(b):
+        free[k].append(y)
+    pairs, last = [], -1
+    for x, k in enumerate(a):
+        spots = free.get(k, [])
+        while spots and spots[0] <= last:
+            spots.pop(0)
+        if spots:
+            last = spots.pop(0)
+            pairs.append((x, last))
+    return pairs
 
 
 def _align_gap(

@@ -37,14 +37,23 @@ class DiffSettings:
 
     @classmethod
     def from_policy(cls, policy: CleanPolicy, context: int = 3) -> DiffSettings:
-        """Ignore what the project's clean policy strips (its extra keys included)."""
+        """Ignore exactly what the project's clean policy strips (its extra keys included,
+        the keys it keeps shown)."""
+
+        def ignored(
+            volatile: tuple[str, ...], drop: tuple[str, ...], keep: tuple[str, ...]
+        ) -> tuple[str, ...]:
+            return tuple(k for k in (*volatile, *drop) if k not in keep)
+
         return cls(
             context=context,
-            ignore_cell_metadata=VOLATILE_CELL_METADATA
-            + tuple(k for k in policy.drop_cell_metadata if k not in policy.keep_cell_metadata),
-            ignore_notebook_metadata=VOLATILE_NOTEBOOK_METADATA
-            + tuple(
-                k for k in policy.drop_notebook_metadata if k not in policy.keep_notebook_metadata
+            ignore_cell_metadata=ignored(
+                VOLATILE_CELL_METADATA, policy.drop_cell_metadata, policy.keep_cell_metadata
+            ),
+            ignore_notebook_metadata=ignored(
+                VOLATILE_NOTEBOOK_METADATA,
+                policy.drop_notebook_metadata,
+                policy.keep_notebook_metadata,
             ),
         )
 

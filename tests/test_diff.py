@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nbkit.cellmatch import match_cells
 from nbkit.diffing import diff_notebooks
@@ -80,6 +82,32 @@ def test_match_cells_pairs_every_cell_once_in_display_order() -> None:
     assert (0, 1) in pairs and (4, 2) in pairs
     news = [n for _, n in pairs if n is not None]
     assert news == sorted(news)
+
+
+SOURCES = st.lists(
+    st.sampled_from(
+        ["", "a = 1", "a = 2", "b = 1", "print(a)\nprint(b)", "print(a)\nprint(c)", "import os"]
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(SOURCES, SOURCES, st.booleans())
+def test_match_cells_is_a_complete_ordered_pairing(a: list[str], b: list[str], ids: bool) -> None:
+    old = [code(s, cid=f"{s}-{k}" if ids else None) for k, s in enumerate(a)]
+    new = [code(s, cid=f"{s}-{k}" if ids else None) for k, s in enumerate(b)]
+    pairs = match_cells(old, new)
+    assert sorted(i for i, _ in pairs if i is not None) == list(range(len(a)))
+    assert [j for _, j in pairs if j is not None] == list(range(len(b)))
+    same = diff_notebooks(notebook(*old), notebook(*copy.deepcopy(old)), "nb.ipynb")
+    assert same.cells == () and same.status == "unchanged"
+    d = diff_notebooks(notebook(*old), notebook(*new), "nb.ipynb")
+    counts = d.counts
+    assert counts.added - counts.removed == len(b) - len(a)
+    assert counts.added + counts.unchanged + counts.modified + counts.moved >= len(b)
+    if a == b:
+        assert d.cells == ()
 
 
 def test_ids_decide_identity_when_present() -> None:
@@ -334,3 +362,57 @@ def test_missing_notebook_argument(repo: Path, cli: Cli) -> None:
     res = cli("diff", "nb.ipynb", "missing.ipynb")
     assert res.code == 2
     assert_one_line_error(res.err, "missing.ipynb", "no such file")
+
+
+def test_type_change_tags_and_notebook_metadata_are_shown(tmp_path: Path, cli: Cli) -> None:
+    old = notebook(code("# Title", cid="a"), code("x = 1", cid="b"))
+    new = notebook(
+        md("# Title", cid="a"),
+        code("x = 1", cid="b", metadata={"tags": ["parameters"]}),
+        metadata={"kernelspec": {"name": "other", "display_name": "O", "language": "python"}},
+    )
+    a, b = write(tmp_path / "a.ipynb", old), write(tmp_path / "b.ipynb", new)
+    res = cli("diff", a, b)
+    assert res.code == 1  # a type change is a source change
+    assert "## cell 1 [code -> markdown id=a] modified" in res.out
+    assert 'metadata tags: None -> ["parameters"]' in res.out
+    assert "notebook metadata kernelspec:" in res.out
+    only_tags = notebook(code("# Title", cid="a"), code("x = 1", cid="b", metadata={"tags": ["t"]}))
+    c = write(tmp_path / "c.ipynb", only_tags)
+    assert cli("diff", a, c).code == 0
+    assert cli("diff", "--exit-code-outputs", a, c).code == 4
+
+
+def test_project_clean_policy_decides_what_is_quiet(repo: Path, cli: Cli) -> None:
+    (repo / "pyproject.toml").write_text(
+        '[tool.nbkit.clean]\ndrop_cell_metadata = ["slideshow"]\nkeep_cell_metadata = ["ExecuteTime"]\n'
+    )
+    a = write(repo / "a.ipynb", notebook(code("x", cid="a")))
+    b = write(repo / "b.ipynb", notebook(code("x", cid="a", metadata={"slideshow": {"s": 1}})))
+    c = write(repo / "c.ipynb", notebook(code("x", cid="a", metadata={"ExecuteTime": {"t": 1}})))
+    assert cli("diff", "--exit-code-outputs", a.name, b.name) == (0, "", "")
+    res = cli("diff", "--exit-code-outputs", a.name, c.name)
+    assert res.code == 4 and "metadata ExecuteTime" in res.out
+
+
+def test_rename_and_deletion_in_git(repo: Path, cli: Cli) -> None:
+    write(repo / "keep.ipynb", notebook(*numbered(10, with_ids=True)))
+    write(repo / "drop.ipynb", notebook(code("bye()", cid="z")))
+    commit_all(repo, "two notebooks")
+    git(repo, "mv", "keep.ipynb", "kept.ipynb")
+    git(repo, "rm", "-q", "drop.ipynb")
+    commit_all(repo, "rename and delete")
+    data = json.loads(cli("diff", "HEAD~1", "HEAD", "--format", "json").out)
+    got = {(nb["path"], nb["old_path"], nb["status"]) for nb in data["notebooks"]}
+    assert got == {("kept.ipynb", "keep.ipynb", "renamed"), ("drop.ipynb", "drop.ipynb", "deleted")}
+    res = cli("diff", "HEAD~1", "HEAD", "--", "drop.ipynb")  # a path that no longer exists
+    assert res.code == 1 and "drop.ipynb (deleted)" in res.out and "-bye()" in res.out
+    assert "kept.ipynb" not in res.out
+
+
+def test_worktree_deletion_and_color(repo: Path, cli: Cli) -> None:
+    write(repo / "nb.ipynb", notebook(code("x = 1", cid="a")))
+    commit_all(repo)
+    (repo / "nb.ipynb").unlink()
+    res = cli("diff", "--color")
+    assert res.code == 1 and "nb.ipynb (deleted)" in res.out and "\x1b[31m-x = 1" in res.out

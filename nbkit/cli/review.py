@@ -24,9 +24,9 @@ class _PathsAfterDashDash(click.Command):
         return super().parse_args(ctx, args)
 
 
-def _emit(text: str, output: str | None) -> None:
+def _emit(text: str, output: str | None, color: bool = False) -> None:
     if output is None:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False, color=color)  # click strips colours it was not told of
         return
     from nbkit.fsutil import atomic_write_text
 
@@ -138,7 +138,7 @@ def diff(
     fmt = _format_for(fmt, output)
     use_color = color if color is not None else (output is None and sys.stdout.isatty())
     options = render.RenderOptions(outputs=show_outputs, color=use_color and fmt == "terminal")
-    _emit(render.get(fmt)(report, options), output)
+    _emit(render.get(fmt)(report, options), output, options.color)
     if report.sources_changed:
         return 1
     return EXIT_OUTPUTS_ONLY if exit_code_outputs and report.changed else 0
@@ -189,7 +189,7 @@ def review(
         max_chars=max_chars,
         command=f"nbkit review {range_spec} --format html -o review.html",
     )
-    _emit(render.get(fmt)(report, options), output)
+    _emit(render.get(fmt)(report, options), output, options.color)
     return 0
 
 
