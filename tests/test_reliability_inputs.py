@@ -27,13 +27,14 @@ COMMAND_ARGS: dict[str, tuple[Callable[[Path, Path], list[str]], bool]] = {
     "sync --check": (lambda p, g: ["sync", "--check", str(p)], False),
     "pair": (lambda p, g: ["pair", str(p)], True),
     "diff": (lambda p, g: ["diff", str(g), str(p)], False),
-    "textconv": (lambda p, g: ["textconv", str(p)], False),
     "resolve": (lambda p, g: ["resolve", str(p)], True),
     "merge-driver": (lambda p, g: ["merge-driver", str(g), str(p), str(g), p.name], True),
 }
 # Commands that would start a kernel on a valid notebook: only invalid input goes through them.
 INVALID_ONLY = {"run": (lambda p, g: ["run", str(p)], False)}
 HEAVY_OK = {"clean", "clean --check", "validate"}
+# Cases that are the command's normal input rather than bad input.
+EXPECTED_INPUT = {("resolve", "conflict markers")}
 
 
 def _available(command: str) -> bool:
@@ -88,7 +89,7 @@ def test_command_on_malformed_input(
     count("cases")
     assert "Traceback" not in result.err + result.out
     assert result.code != 3, result.err
-    if not case.invalid:
+    if not case.invalid or (command, case.name) in EXPECTED_INPUT:
         return
     assert result.code in (1, 2), (result.code, result.err)
     lines = [
@@ -102,3 +103,20 @@ def test_command_on_malformed_input(
     if after != before:
         count("lost")
     assert after == before, "a file changed on invalid input"
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.invalid], ids=lambda c: c.name)
+def test_textconv_never_fails_git_diff(repo: Path, cli: Callable[..., Any], case: Case) -> None:
+    """git's textconv contract: a bad file is shown as it is with a note, never an error that
+    would break `git diff` / `git log -p`."""
+    if not _available("textconv"):
+        pytest.fail("textconv is not built")
+    path = case.build(repo)
+    before = _snapshot(repo)
+    result = cli("textconv", path)
+    count("cases")
+    assert "Traceback" not in result.err + result.out
+    assert result.code in (0, 2), result.err
+    if result.code == 0:
+        assert result.out.startswith("# nbkit:"), result.out[:200]
+    assert _snapshot(repo) == before

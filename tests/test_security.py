@@ -34,7 +34,8 @@ with open(sys.argv[1], "w") as fh:
 """
 
 KERNEL_MARKERS = ("ipykernel", "kernel-", "jupyter", "papermill")
-EXECUTION_MODULES = {"papermill", "jupyter_client", "ipykernel", "nbclient"}
+# jupytext imports jupyter_client's kernelspec lookup (no kernel); executing needs these:
+EXECUTION_MODULES = {"papermill", "ipykernel", "nbclient"}
 
 
 def _available(name: str) -> bool:

@@ -123,9 +123,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         return 130
+    except click.UsageError as exc:
+        # One line naming the problem, like every other bad input, plus where to look.
+        command = exc.ctx.command_path if exc.ctx is not None else "nbkit"
+        click.echo(f"{command}: {exc.format_message()}", err=True)
+        click.echo(f"hint: {command} --help", err=True)
+        return 2
     except click.ClickException as exc:
         exc.show()
-        return 2 if isinstance(exc, click.UsageError) else exc.exit_code
+        return exc.exit_code
     except NbkitError as exc:
         for line in exc.lines():
             click.echo(f"nbkit: {line}" if not line.startswith("hint:") else line, err=True)
