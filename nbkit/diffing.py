@@ -19,7 +19,7 @@ from nbkit.cellmatch import Cell, align, match_cells, moved, order, source_of
 from nbkit.clean import VOLATILE_CELL_METADATA, VOLATILE_NOTEBOOK_METADATA
 from nbkit.config import CleanPolicy
 from nbkit.notebook import Notebook
-from nbkit.outputdiff import OutputChange, PixelBudget, diff_outputs, normalize
+from nbkit.outputdiff import OutputChange, PixelBudget, diff_outputs
 
 __all__ = ["CellChange", "DiffSettings", "NotebookDiff", "Report", "diff_notebooks", "match_cells"]
 
@@ -262,23 +262,17 @@ def _one_side(cell: Cell, index: int, change: str, budget: PixelBudget) -> CellC
     )
 
 
-def _outputs_equal(a: list[dict[str, Any]], b: list[dict[str, Any]]) -> bool:
-    return a == b or (
-        len(a) == len(b) and all(normalize(x) == normalize(y) for x, y in zip(a, b, strict=True))
-    )
-
-
 def _pair(
     a: Cell, b: Cell, i: int, j: int, is_moved: bool, settings: DiffSettings, budget: PixelBudget
 ) -> CellChange | None:
     sa, sb = source_of(a), source_of(b)
     outs_a, outs_b = _outputs(a), _outputs(b)
-    same_outputs = _outputs_equal(outs_a, outs_b)
+    out_changes = () if outs_a == outs_b else tuple(diff_outputs(outs_a, outs_b, budget))
     meta = metadata_changes(
         a.get("metadata", {}), b.get("metadata", {}), settings.ignore_cell_metadata
     )
     same_type = a.get("cell_type") == b.get("cell_type")
-    if sa == sb and same_outputs and not meta and same_type and not is_moved:
+    if sa == sb and not out_changes and not meta and same_type and not is_moved:
         return None
     return CellChange(
         "moved" if is_moved else "modified",
@@ -290,7 +284,7 @@ def _pair(
         sa,
         sb,
         _source_diff(sa, sb, settings.context),
-        () if same_outputs else tuple(diff_outputs(outs_a, outs_b, budget)),
+        out_changes,
         meta,
     )
 

@@ -10,8 +10,10 @@ from __future__ import annotations
 import base64
 import binascii
 import difflib
+import functools
 import re
 import struct
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,6 +36,7 @@ _MIME_ORDER = (
     "text/plain",
 )
 _RASTER = ("image/png", "image/jpeg", "image/gif")
+_RASTER_SET = frozenset(_RASTER)
 _B64 = re.compile(r"[A-Za-z0-9+/=]*")
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 MAX_DIFF_LINES = 200
@@ -56,10 +59,16 @@ class OutputChange:
     old_index: int | None
     new_index: int | None
     summary: str  # one line
-    diff: tuple[str, ...]  # unified diff of the text forms (text-like outputs only)
     old: OutputView | None
     new: OutputView | None
     pixels_changed: float | None = None  # share 0..1 when both are same-size images
+
+    @functools.cached_property
+    def diff(self) -> tuple[str, ...]:
+        """Unified diff of the text forms (text-like pairs only), computed when shown."""
+        if self.old is None or self.new is None or _RASTER_SET & {self.old.kind, self.new.kind}:
+            return ()
+        return _text_diff(self.old.text, self.new.text)
 
 
 class PixelBudget:
@@ -227,13 +236,12 @@ def compare(old: Output, new: Output, i: int, j: int, budget: PixelBudget) -> Ou
     a, b = view(old), view(new)
     if a.image is not None and b.image is not None and a.kind != "image/svg+xml":
         summary, share = _image_summary(a, b, budget)
-        return OutputChange("modified", i, j, summary, (), a, b, share)
-    diff = _text_diff(a.text, b.text)
+        return OutputChange("modified", i, j, summary, a, b, share)
     kind = a.kind if a.kind == b.kind else f"{a.kind} -> {b.kind}"
-    plus = sum(1 for d in diff if d.startswith("+"))
-    minus = sum(1 for d in diff if d.startswith("-"))
-    detail = f"+{plus} -{minus} lines" if diff else "same text, other fields changed"
-    return OutputChange("modified", i, j, f"{kind} changed ({detail})", diff, a, b)
+    lines_a, lines_b = Counter(a.text.splitlines()), Counter(b.text.splitlines())
+    plus, minus = (lines_b - lines_a).total(), (lines_a - lines_b).total()
+    detail = f"+{plus} -{minus} lines" if plus or minus else "same text, other fields changed"
+    return OutputChange("modified", i, j, f"{kind} changed ({detail})", a, b)
 
 
 def single(output: Output, change: str, i: int | None, j: int | None) -> OutputChange:
@@ -244,16 +252,20 @@ def single(output: Output, change: str, i: int | None, j: int | None) -> OutputC
         i,
         j,
         f"{v.kind} {change} ({label})",
-        (),
         *((v, None) if change == "removed" else (None, v)),
     )
 
 
 def diff_outputs(old: list[Output], new: list[Output], budget: PixelBudget) -> list[OutputChange]:
     """Changed outputs of one cell, aligned on their normalized content."""
+    changes: list[OutputChange] = []
+    if len(old) == len(new):  # the common re-run: outputs correspond one to one
+        for k, (a, b) in enumerate(zip(old, new, strict=True)):
+            if a != b and normalize(a) != normalize(b):
+                changes.append(compare(a, b, k, k, budget))
+        return changes
     ka = [key(o) for o in old]
     kb = [key(o) for o in new]
-    changes: list[OutputChange] = []
     matcher = difflib.SequenceMatcher(None, ka, kb, autojunk=False)
     for op, a0, a1, b0, b1 in matcher.get_opcodes():
         if op == "equal":

@@ -52,7 +52,7 @@ def merge_base(root: str | Path, a: Side, b: Side) -> Side:
     out = git.run(root, "merge-base", a.rev, b.rev, check=False).decode().strip()
     if not out:
         raise BadInput("no common ancestor", f"{a.label}...{b.label}")
-    return Side("rev", out, f"merge-base({a.label}, {b.label})")
+    return Side("rev", out, f"{a.label} (merge base {out[:10]})")
 
 
 def parse_range(root: str | Path, spec: str) -> tuple[Side, Side]:
