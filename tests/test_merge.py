@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nbkit.merging import MergeSettings, merge_notebooks
+from nbkit.resolve import marked_cells
 from tests.conftest import assert_one_line_error, commit_all, git, make_nb, write_nb
 from tests.merge_helpers import (
     NB,
@@ -324,8 +325,10 @@ def test_any_merge_is_a_valid_notebook_with_unique_ids(
     for b in (base, None):
         result = merge_notebooks(b, ours, theirs, MergeSettings(prefer=prefer))
         assert_valid(result.notebook)
+        marked = marked_cells(result.notebook)
+        assert [c.cell for c in result.conflicts] == marked  # what resolve will find
         if prefer:
-            assert result.conflicts == []
+            assert marked == []
 
 
 @settings(max_examples=100, deadline=None)

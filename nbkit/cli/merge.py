@@ -44,9 +44,16 @@ def merge_driver(report: str | None, base: str, ours: str, theirs: str, path: st
     result = merge_files(base, ours, theirs, name=name)
     if report:
         write_report(report, result, name)
+    cleared = [n for n in result.notes if n.kind == "outputs-cleared"]
     for note in result.notes:
-        where = f"cell {note.cell + 1}: " if note.cell is not None else ""
-        click.echo(f"nbkit: {name}: {where}{note.detail}", err=True)
+        if note.kind != "outputs-cleared":  # expected, and many: counted below
+            where = f"cell {note.cell + 1}: " if note.cell is not None else ""
+            click.echo(f"nbkit: {name}: {where}{note.detail}", err=True)
+    if cleared:
+        click.echo(
+            f"nbkit: {name}: outputs cleared in {len(cleared)} cell(s) merged from both sides",
+            err=True,
+        )
     if not result.conflicts:
         return 0
     cells = _cells([c.cell for c in result.conflicts])
