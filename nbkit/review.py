@@ -192,10 +192,12 @@ def compare(
         return diff_files(cwd / args[0], cwd / args[1], settings, labels=(args[0], args[1]))
     root = git.toplevel(cwd)
     if root is None:
-        missing = [a for a in args if not (cwd / a).exists()]
+        missing = [a for a in args if a.endswith(".ipynb") and not (cwd / a).exists()]
+        if missing:
+            raise BadInput("no such file", missing[0])
         raise BadInput(
-            "no such file" if missing else "not inside a git repository",
-            missing[0] if missing else cwd,
+            "not inside a git repository, so there are no revisions to compare",
+            cwd,
             hint="compare two files with: nbkit diff A.ipynb B.ipynb",
         )
     revs, arg_paths = _split_args(root, cwd, args)

@@ -416,3 +416,26 @@ def test_worktree_deletion_and_color(repo: Path, cli: Cli) -> None:
     (repo / "nb.ipynb").unlink()
     res = cli("diff", "--color")
     assert res.code == 1 and "nb.ipynb (deleted)" in res.out and "\x1b[31m-x = 1" in res.out
+
+
+def test_outside_git(tmp_path: Path, cli: Cli) -> None:
+    os.chdir(tmp_path)
+    res = cli("diff", "HEAD")
+    assert res.code == 2
+    assert_one_line_error(res.err, str(tmp_path), "not inside a git repository")
+    res = cli("diff", "a.ipynb")
+    assert res.code == 2
+    assert_one_line_error(res.err, "a.ipynb: no such file")
+
+
+def test_paths_from_a_subfolder_and_odd_names(repo: Path, cli: Cli) -> None:
+    name = "sub dir/ñ [x]*.ipynb"
+    write(repo / name, notebook(code("x = 1", cid="a")))
+    write(repo / "other.ipynb", notebook(code("y = 1", cid="b")))
+    commit_all(repo)
+    write(repo / name, notebook(code("x = 2", cid="a")))
+    write(repo / "other.ipynb", notebook(code("y = 2", cid="b")))
+    os.chdir(repo / "sub dir")
+    res = cli("diff", "--", "ñ [x]*.ipynb")
+    assert res.code == 1 and f"=== {name} (modified)" in res.out and "other" not in res.out
+    assert "other.ipynb" in cli("diff", "HEAD").out
