@@ -1,0 +1,203 @@
+"""The hook entry points (`nbkit hook NAME FILES...`) on real repositories."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import assert_one_line_error, commit_all, git, read_nb, write_nb
+from tests.hooks_helpers import clean_nb, declare_pairing, dirty_nb
+
+# What a hook run on already clean, valid, in-sync files must not import.
+HEAVY = (
+    "jupytext",
+    "nbformat.validator",
+    "jsonschema",
+    "nbdime",
+    "papermill",
+    "git",  # GitPython
+    "nh3",
+    "PIL",
+    "matplotlib",
+    "dask",
+    "distributed",
+    "nbkit.review",
+    "nbkit.runs",
+    "nbkit.diffing",
+)
+
+
+def _script_source(path: Path) -> str:
+    return path.read_text()
+
+
+def test_combined_hook_creates_pair_cleans_then_passes_after_one_add(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    declare_pairing(repo)
+    write_nb(repo / "a.ipynb", dirty_nb())
+    first = cli("hook", "nbkit", "a.ipynb")
+    assert first.code == 1
+    assert "a.ipynb" in first.err and "a.py" in first.err and "git add -- a.ipynb a.py" in first.err
+    assert read_nb(repo / "a.ipynb")["cells"][1]["outputs"] == []
+    assert "print('hi')" in _script_source(repo / "a.py")
+    git(repo, "add", "a.ipynb", "a.py")
+    second = cli("hook", "nbkit", "a.ipynb", "a.py")
+    assert (second.code, second.err) == (0, "")
+
+
+def test_script_edit_updates_notebook_and_the_next_run_passes(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    declare_pairing(repo)
+    write_nb(repo / "a.ipynb", clean_nb("x = 1"))
+    assert cli("hook", "nbkit", "a.ipynb").code == 1
+    commit_all(repo)
+    script = repo / "a.py"
+    script.write_text(script.read_text().replace("x = 1", "x = 2"))
+    git(repo, "add", "a.py")  # what pre-commit sees: the staged script only
+    result = cli("hook", "nbkit", "a.py")
+    assert result.code == 1 and "a.ipynb" in result.err
+    assert "".join(read_nb(repo / "a.ipynb")["cells"][1]["source"]) == "x = 2"
+    git(repo, "add", "a.ipynb")
+    assert cli("hook", "nbkit", "a.ipynb", "a.py").code == 0
+
+
+def test_notebook_edit_with_outputs_updates_script_once(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    declare_pairing(repo)
+    write_nb(repo / "a.ipynb", clean_nb("x = 1"))
+    assert cli("hook", "nbkit", "a.ipynb").code == 1
+    commit_all(repo)
+    write_nb(repo / "a.ipynb", dirty_nb("x = 5"))  # edited and run in Jupyter
+    git(repo, "add", "a.ipynb")
+    result = cli("hook", "nbkit", "a.ipynb", "a.py")  # both files of one pair passed
+    assert result.code == 1
+    assert result.err.count("  a.py\n") == 1 and result.err.count("  a.ipynb\n") == 1
+    assert "x = 5" in (repo / "a.py").read_text()
+    git(repo, "add", "a.ipynb", "a.py")
+    assert cli("hook", "nbkit", "a.ipynb", "a.py").code == 0
+
+
+def test_both_sides_changed_is_one_conflict_and_nothing_written(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    declare_pairing(repo)
+    write_nb(repo / "a.ipynb", clean_nb("x = 1"))
+    assert cli("hook", "nbkit", "a.ipynb").code == 1
+    commit_all(repo)
+    write_nb(repo / "a.ipynb", clean_nb("x = 'notebook'"))
+    script = repo / "a.py"
+    script.write_text(script.read_text().replace("x = 1", "x = 'script'"))
+    before = (repo / "a.ipynb").read_bytes(), script.read_bytes()
+    result = cli("hook", "nbkit", "a.py", "a.ipynb")
+    assert result.code == 1
+    assert result.err.count("--prefer") == 1, result.err
+    assert ((repo / "a.ipynb").read_bytes(), script.read_bytes()) == before
+
+
+def test_auto_pair_only_when_configured(repo: Path, cli: Callable[..., Any]) -> None:
+    write_nb(repo / "plain.ipynb", clean_nb())
+    assert cli("hook", "nbkit", "plain.ipynb").code == 0
+    assert not (repo / "plain.py").exists()  # no formats declared, no auto_pair: left alone
+
+    (repo / "nbkit.toml").write_text("[tool.nbkit]\nauto_pair = true\n")
+    result = cli("hook", "nbkit", "plain.ipynb")
+    assert result.code == 1 and "plain.py" in result.err
+    assert read_nb(repo / "plain.ipynb")["metadata"]["jupytext"]["formats"] == "ipynb,py:percent"
+    git(repo, "add", "plain.ipynb", "plain.py")
+    assert cli("hook", "nbkit", "plain.ipynb", "plain.py").code == 0
+
+
+def test_plain_python_files_are_not_pairs(repo: Path, cli: Callable[..., Any]) -> None:
+    declare_pairing(repo)
+    (repo / "util.py").write_text("x = 1\n")
+    (repo / "README.md").write_text("# hi\n")
+    result = cli("hook", "nbkit", "util.py", "README.md")
+    assert (result.code, result.err) == (0, "")
+
+
+def test_single_purpose_hooks(repo: Path, cli: Callable[..., Any]) -> None:
+    declare_pairing(repo)
+    write_nb(repo / "a.ipynb", dirty_nb())
+    assert cli("hook", "validate", "a.ipynb").code == 0
+    cleaned = cli("hook", "clean", "a.ipynb")
+    assert cleaned.code == 1 and "a.ipynb" in cleaned.err
+    assert not (repo / "a.py").exists()  # clean does not pair
+    assert cli("hook", "clean", "a.ipynb").code == 0
+    synced = cli("hook", "sync", "a.ipynb")
+    assert synced.code == 1 and (repo / "a.py").exists()
+    assert cli("hook", "sync", "a.ipynb", "a.py").code == 0
+
+
+def test_exit_status_is_one_not_a_count(repo: Path, cli: Callable[..., Any]) -> None:
+    paths = [write_nb(repo / f"n{i}.ipynb", dirty_nb()) for i in range(3)]
+    assert cli("hook", "clean", *paths).code == 1
+
+
+def test_validate_hook_reports_problems(repo: Path, cli: Callable[..., Any]) -> None:
+    nb = clean_nb()
+    nb["cells"][1]["id"] = nb["cells"][0]["id"]
+    (repo / "dup.ipynb").write_text(json.dumps(nb))  # nbformat's writer would fix the ids
+    result = cli("hook", "validate", "dup.ipynb")
+    assert result.code == 1 and "dup.ipynb" in result.err and "share the id" in result.err
+
+
+@pytest.mark.parametrize("name", ["nbkit", "clean", "sync", "validate"])
+def test_bad_notebook_is_exit_2_one_line_unchanged(
+    repo: Path, cli: Callable[..., Any], name: str
+) -> None:
+    declare_pairing(repo)
+    bad = repo / "bad.ipynb"
+    bad.write_text('{"cells": [')
+    result = cli("hook", name, "bad.ipynb")
+    assert result.code == (1 if name == "validate" else 2)  # validate: a failed check
+    assert_one_line_error(result.err, "bad.ipynb", "invalid JSON")
+    assert bad.read_text() == '{"cells": ['
+    assert not (repo / "bad.py").exists()
+
+
+def test_missing_file_is_exit_2(repo: Path, cli: Callable[..., Any]) -> None:
+    result = cli("hook", "nbkit", "gone.ipynb")
+    assert result.code == 2
+    assert_one_line_error(result.err, "gone.ipynb", "no such file")
+
+
+def test_git_pre_commit_entry_reads_the_staged_files(repo: Path, cli: Callable[..., Any]) -> None:
+    declare_pairing(repo)
+    write_nb(repo / "staged.ipynb", dirty_nb())
+    write_nb(repo / "unstaged.ipynb", dirty_nb())
+    git(repo, "add", "staged.ipynb")
+    result = cli("hook", "pre-commit")
+    assert result.code == 1 and "staged.py" in result.err and "unstaged" not in result.err
+    assert read_nb(repo / "unstaged.ipynb")["cells"][1]["outputs"] != []
+
+
+def test_no_op_hook_imports_nothing_heavy(repo: Path, cli: Callable[..., Any]) -> None:
+    """A commit of clean, valid, in-sync files is answered from the cache."""
+    declare_pairing(repo)
+    write_nb(repo / "a.ipynb", dirty_nb())
+    assert cli("hook", "nbkit", "a.ipynb").code == 1
+    git(repo, "add", "a.ipynb", "a.py")
+    assert cli("hook", "nbkit", "a.ipynb", "a.py").code == 0  # fills the cache
+    probe = (
+        "import json, sys\n"
+        "from nbkit.cli.main import main\n"
+        "code = main(['hook', 'nbkit', 'a.ipynb', 'a.py'])\n"
+        "print(json.dumps([code, sorted(sys.modules)]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 0, proc.stderr
+    code, modules = json.loads(proc.stdout)
+    assert code == 0, proc.stderr
+    loaded = [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
+    assert loaded == []
