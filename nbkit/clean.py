@@ -6,7 +6,6 @@ I/O: content-hash cache, canonical write, nothing rewritten when nothing changed
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -15,6 +14,7 @@ from nbkit import notebook
 from nbkit.cache import Cache, digest
 from nbkit.config import CleanPolicy
 from nbkit.fsutil import atomic_write_bytes, detect_newline
+from nbkit.notebook import copy_json
 
 # Cell metadata that records how and when a cell ran, or how it was last displayed.
 VOLATILE_CELL_METADATA = ("ExecuteTime", "execution", "collapsed", "scrolled", "papermill")
@@ -31,6 +31,9 @@ def _drop(meta: dict[str, Any], keys: tuple[str, ...], keep: tuple[str, ...]) ->
     """Remove keys (dotted paths reach into sub-objects) unless the policy keeps them."""
     for key in keys:
         if key in keep:
+            continue
+        if "." not in key:
+            meta.pop(key, None)
             continue
         parts = key.split(".")
         target: Any = meta
@@ -53,16 +56,21 @@ def _keep_outputs(cell: dict[str, Any], policy: CleanPolicy) -> bool:
     return False
 
 
-def _clean_cell(cell: dict[str, Any], policy: CleanPolicy) -> None:
+def _clean_cell(cell: dict[str, Any], policy: CleanPolicy) -> dict[str, Any]:
+    """A cleaned copy of one cell. Dropped outputs are never copied: on an executed
+    notebook they are most of the bytes, and copying them cost more than the rest of
+    ``clean`` together (see docs/benchmarks.md)."""
+    keep = cell.get("cell_type") != "code" or _keep_outputs(cell, policy)
+    cell = {k: ([] if k == "outputs" and not keep else copy_json(v)) for k, v in cell.items()}
     meta = cell.get("metadata")
     if isinstance(meta, dict):
         _drop(meta, VOLATILE_CELL_METADATA + policy.drop_cell_metadata, policy.keep_cell_metadata)
     if cell.get("cell_type") != "code":
-        return
+        return cell
     cell["execution_count"] = None
-    if not _keep_outputs(cell, policy):
+    if not keep:
         cell["outputs"] = []
-        return
+        return cell
     kept = []
     for output in cell.get("outputs", []):
         if policy.max_output_bytes is not None and _output_size(output) > policy.max_output_bytes:
@@ -73,12 +81,15 @@ def _clean_cell(cell: dict[str, Any], policy: CleanPolicy) -> None:
             _drop(output["metadata"], VOLATILE_CELL_METADATA, ())
         kept.append(output)
     cell["outputs"] = kept
+    return cell
 
 
 def clean_notebook(nb: notebook.Notebook, policy: CleanPolicy | None = None) -> notebook.Notebook:
-    """A cleaned copy of ``nb``. Cell ids, tags, kernelspec and language name are kept."""
+    """A cleaned copy of ``nb`` (``nb`` is not changed). Cell ids, tags, kernelspec and
+    language name are kept."""
     policy = policy or CleanPolicy()
-    nb = copy.deepcopy(nb)
+    cells = nb.get("cells")
+    nb = {k: copy_json(v) for k, v in nb.items() if k != "cells"}
     meta = nb.setdefault("metadata", {})
     _drop(
         meta,
@@ -88,8 +99,10 @@ def clean_notebook(nb: notebook.Notebook, policy: CleanPolicy | None = None) -> 
     info = meta.get("language_info")
     if isinstance(info, dict) and "language_info" not in policy.keep_notebook_metadata:
         meta["language_info"] = {k: v for k, v in info.items() if k == "name"}
-    for cell in nb.get("cells", []):
-        _clean_cell(cell, policy)
+    if isinstance(cells, list):
+        nb["cells"] = [_clean_cell(c, policy) if isinstance(c, dict) else c for c in cells]
+    elif cells is not None:
+        nb["cells"] = copy_json(cells)
     return nb
 
 

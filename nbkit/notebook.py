@@ -23,16 +23,15 @@ _CONFLICT_RE = re.compile(rb"^(<<<<<<<|>>>>>>>)( |$)", re.MULTILINE)
 # Mime types that nbformat stores as a list of lines although they are not text/*.
 _SPLIT_MIMES = frozenset({"application/javascript", "image/svg+xml"})
 
-try:  # orjson parses large notebooks several times faster; json is the fallback.
+_orjson: Any
+try:  # orjson parses and writes large notebooks several times faster; json is the fallback.
     import orjson as _orjson
-
-    def _fast_loads(data: bytes) -> Any:
-        return _orjson.loads(data)
-
 except ImportError:  # pragma: no cover - orjson is a declared dependency
+    _orjson = None
 
-    def _fast_loads(data: bytes) -> Any:
-        return json.loads(data)
+
+def _fast_loads(data: bytes) -> Any:
+    return _orjson.loads(data) if _orjson is not None else json.loads(data)
 
 
 def read_bytes(path: str | Path) -> bytes:
@@ -166,52 +165,124 @@ def _split_bundle(bundle: Any) -> None:
             bundle[key] = value.splitlines(True)
 
 
+def copy_json(value: Any) -> Any:
+    """A deep copy of parsed JSON (dicts, lists, immutable scalars), several times faster
+    than ``copy.deepcopy``, which needs a memo for cycles JSON cannot have."""
+    kind = type(value)
+    if kind is dict:
+        return {k: copy_json(v) for k, v in value.items()}
+    if kind is list:
+        return [copy_json(v) for v in value]
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    return copy.deepcopy(value)  # dict subclasses (NotebookNode), tuples, anything odd
+
+
 def to_storage_form(nb: Notebook) -> Notebook:
     """A deep copy in the form nbformat writes: lines split, transient fields gone."""
-    nb = copy.deepcopy(nb)
+    cells = nb.get("cells")
+    nb = {k: copy_json(v) for k, v in nb.items() if k != "cells"}
     meta = nb.get("metadata")
     if isinstance(meta, dict):
         for key in ("orig_nbformat", "orig_nbformat_minor", "signature"):
             meta.pop(key, None)
-    for cell in nb.get("cells", []):
-        if not isinstance(cell, dict):
-            continue
-        if "source" in cell:
-            cell["source"] = _split(cell["source"])
-        attachments = cell.get("attachments")
-        if isinstance(attachments, dict):
-            for att in attachments.values():
-                _split_bundle(att)
-        if cell.get("cell_type") != "code":
-            continue
-        for out in cell.get("outputs", []) or []:
-            if not isinstance(out, dict):
-                continue
-            out.pop("transient", None)
-            kind = out.get("output_type")
-            if kind in ("execute_result", "display_data"):
-                _split_bundle(out.get("data"))
-            elif isinstance(out.get("text"), list):
-                out["text"] = "".join(out["text"])
-            if kind == "stream" and isinstance(out.get("text"), str):
-                out["text"] = out["text"].splitlines(True)
+    if cells is not None:
+        nb["cells"] = (
+            [_storage_cell(c) for c in cells] if isinstance(cells, list) else copy_json(cells)
+        )
     return nb
+
+
+def _storage_cell(cell: Any) -> Any:
+    if not isinstance(cell, dict):
+        return copy_json(cell)
+    # The source is re-split into new lists anyway: copying it first would be wasted work.
+    cell = {k: (v if k == "source" else copy_json(v)) for k, v in cell.items()}
+    if "source" in cell:
+        split = _split(cell["source"])
+        cell["source"] = split if split is not cell["source"] else copy_json(split)
+    attachments = cell.get("attachments")
+    if isinstance(attachments, dict):
+        for att in attachments.values():
+            _split_bundle(att)
+    if cell.get("cell_type") != "code":
+        return cell
+    for out in cell.get("outputs", []) or []:
+        if not isinstance(out, dict):
+            continue
+        out.pop("transient", None)
+        kind = out.get("output_type")
+        if kind in ("execute_result", "display_data"):
+            _split_bundle(out.get("data"))
+        elif isinstance(out.get("text"), list):
+            out["text"] = "".join(out["text"])
+        if kind == "stream" and isinstance(out.get("text"), str):
+            out["text"] = out["text"].splitlines(True)
+    return cell
+
+
+_NOT_FLOAT = frozenset({str, int, bool, type(None)})
+
+
+def _has_float(value: Any) -> bool:
+    """Whether a float hides in ``value``: the one JSON value orjson writes differently from
+    ``json.dumps`` (1e-05 vs 1e-5, NaN as null). Other differences make orjson raise."""
+    if isinstance(value, dict):
+        values: Any = value.values()
+    elif isinstance(value, (list, tuple)):
+        values = value
+    else:
+        return isinstance(value, float)
+    if set(map(type, values)) <= _NOT_FLOAT:  # most lists are lines of text: one C pass
+        return False
+    return any(_has_float(v) for v in values if type(v) not in _NOT_FLOAT)
+
+
+def _halve_indent(raw: bytes) -> bytes:
+    """orjson's two-space indent turned into nbformat's one space.
+
+    JSON strings hold no raw newline, so every newline starts a structural line. Depths are
+    rewritten shallowest first, each matching exactly its own width, so no line is halved
+    twice (a rewritten line is always narrower than the next width looked for).
+    """
+    depth = 1
+    while b"\n" + b"  " * depth in raw:
+        pattern = re.compile(b"\n" + b"  " * depth + b"(?! )")
+        raw = pattern.sub(b"\n" + b" " * depth, raw)
+        depth += 1
+    return raw
+
+
+def _dump_bytes(nb: Notebook) -> bytes:
+    """UTF-8 JSON as nbformat writes it, without the trailing newline.
+
+    ``json.dumps`` with an indent falls back to its pure-Python encoder; orjson is about
+    ten times faster but only indents by two, so its output is re-indented by one (JSON
+    strings hold no raw newline, so every newline in the output starts a structural line).
+    """
+    storage = to_storage_form(nb)
+    if _orjson is not None and not _has_float(storage):
+        try:
+            raw = _orjson.dumps(storage, option=_orjson.OPT_INDENT_2 | _orjson.OPT_SORT_KEYS)
+        except TypeError:  # a lone surrogate, a non-str key, a huge int: json decides
+            pass
+        else:
+            return _halve_indent(raw)
+    text = json.dumps(storage, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False)
+    return text.encode("utf-8")
 
 
 def dumps(nb: Notebook) -> str:
     """Serialise exactly as ``nbformat.write`` does (indent 1, sorted keys, trailing newline)."""
-    text = json.dumps(
-        to_storage_form(nb), indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False
-    )
-    return text if text.endswith("\n") else text + "\n"
+    return _dump_bytes(nb).decode("utf-8") + "\n"
 
 
 def to_bytes(nb: Notebook, newline: str = "\n") -> bytes:
     """Canonical bytes; ``newline`` "\\r\\n" keeps a CRLF file CRLF."""
-    text = dumps(nb)
+    data = _dump_bytes(nb) + b"\n"
     if newline != "\n":
-        text = text.replace("\n", newline)
-    return text.encode("utf-8")
+        data = data.replace(b"\n", newline.encode("ascii"))
+    return data
 
 
 def write(path: str | Path, nb: Notebook, *, original: bytes | None = None) -> bool:
