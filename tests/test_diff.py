@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -324,13 +325,15 @@ BAD = {
 
 @pytest.mark.parametrize("name", sorted(BAD))
 @pytest.mark.parametrize("side", ["old", "new"])
-def test_bad_file_on_either_side(tmp_path: Path, cli: Cli, name: str, side: str) -> None:
+def test_bad_file_on_either_side(
+    tmp_path: Path, cli: Cli, name: str, side: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     good = write(tmp_path / "good.ipynb", notebook(code("x = 1", cid="a")))
     bad = tmp_path / name
     bad.write_bytes(BAD[name])
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
     args = (bad.name, good.name) if side == "old" else (good.name, bad.name)
-    os.chdir(tmp_path)
+    monkeypatch.chdir(tmp_path)
     res = cli("diff", *args)
     assert res.code == 2 and res.out == ""
     assert_one_line_error(res.err, name)
@@ -418,8 +421,8 @@ def test_worktree_deletion_and_color(repo: Path, cli: Cli) -> None:
     assert res.code == 1 and "nb.ipynb (deleted)" in res.out and "\x1b[31m-x = 1" in res.out
 
 
-def test_outside_git(tmp_path: Path, cli: Cli) -> None:
-    os.chdir(tmp_path)
+def test_outside_git(tmp_path: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     res = cli("diff", "HEAD")
     assert res.code == 2
     assert_one_line_error(res.err, str(tmp_path), "not inside a git repository")
@@ -428,14 +431,33 @@ def test_outside_git(tmp_path: Path, cli: Cli) -> None:
     assert_one_line_error(res.err, "a.ipynb: no such file")
 
 
-def test_paths_from_a_subfolder_and_odd_names(repo: Path, cli: Cli) -> None:
+def test_paths_from_a_subfolder_and_odd_names(
+    repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
     name = "sub dir/ñ [x]*.ipynb"
     write(repo / name, notebook(code("x = 1", cid="a")))
     write(repo / "other.ipynb", notebook(code("y = 1", cid="b")))
     commit_all(repo)
     write(repo / name, notebook(code("x = 2", cid="a")))
     write(repo / "other.ipynb", notebook(code("y = 2", cid="b")))
-    os.chdir(repo / "sub dir")
+    monkeypatch.chdir(repo / "sub dir")
     res = cli("diff", "--", "ñ [x]*.ipynb")
     assert res.code == 1 and f"=== {name} (modified)" in res.out and "other" not in res.out
     assert "other.ipynb" in cli("diff", "HEAD").out
+
+
+def test_diff_path_imports_no_heavy_libraries(tmp_path: Path) -> None:
+    """No validator, jupytext, nbdime, GitPython, or Pillow/nh3 when no image/HTML changed."""
+    a = write(tmp_path / "a.ipynb", notebook(*numbered(20, with_ids=True)))
+    b = write(tmp_path / "b.ipynb", notebook(*edited(numbered(20, True))))
+    code_ = (
+        "import sys; from nbkit.cli.main import main; main(['diff', 'a.ipynb', 'b.ipynb']);"
+        "print(sorted({m.split('.')[0] for m in sys.modules}), file=sys.stderr)"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code_], cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    loaded = proc.stderr.strip().splitlines()[-1]
+    for heavy in ("nbformat", "jupytext", "nbdime", "git", "PIL", "nh3", "jsonschema"):
+        assert f"'{heavy}'" not in loaded, heavy
+    assert "moved from" in proc.stdout and a.exists() and b.exists()

@@ -147,6 +147,11 @@ def test_one_huge_cell_is_cut_inside_its_block(repo: Path, cli: Cli) -> None:
     text = cli("review", "HEAD~1", "--format", "markdown").out
     assert len(text) <= 65536 and "*(cell cut short)*" in text
     assert text.count("```") % 2 == 0
+    emoji = "\n".join(f"s_{k} = '🎉🎉🎉🎉'" for k in range(20000))  # 2 UTF-16 units each
+    write(repo / "nb.ipynb", notebook(code(emoji, cid="a")))
+    commit_all(repo)
+    text = cli("review", "HEAD~1", "--format", "markdown").out
+    assert len(text.encode("utf-16-le")) // 2 <= 65536 and "*(cell cut short)*" in text
 
 
 def test_markdown_escapes_notebook_content(repo: Path, cli: Cli) -> None:

@@ -100,9 +100,15 @@ def _header(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
+def width(text: str) -> int:
+    """Length as GitHub counts it (UTF-16 code units: an emoji counts twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
 def _truncate_block(block: str, room: int) -> str:
     """A block cut to ``room`` characters, its code fence closed again."""
-    cut = block[: max(0, room - 40)].rsplit("\n", 1)[0]
+    cut = block[: max(0, room // 2 - 40)] if width(block) > len(block) else block[: room - 40]
+    cut = cut.rsplit("\n", 1)[0]
     fences = re.findall(r"^(`{3,})", cut, flags=re.MULTILINE)
     if len(fences) % 2:
         cut += "\n" + fences[-1]
@@ -112,13 +118,13 @@ def _truncate_block(block: str, room: int) -> str:
 def render(report: Report, options: RenderOptions) -> str:
     limit = max(options.max_chars, 2 * _NOTE_RESERVE)
     out = [_header(report)]
-    size = len(out[0])
+    size = width(out[0])
     blocks: list[str] = []
     for nb in (n for n in report.notebooks if n.changed):
         blocks.append(_heading(nb))
         blocks += [_cell_block(nb, cell, options) for cell in nb.cells]
     for k, block in enumerate(blocks):
-        if size + len(block) + 1 > limit - _NOTE_RESERVE:
+        if size + width(block) + 1 > limit - _NOTE_RESERVE:
             room = limit - _NOTE_RESERVE - size
             if room > 200:
                 out.append(_truncate_block(block, room))
@@ -130,7 +136,7 @@ def render(report: Report, options: RenderOptions) -> str:
             )
             break
         out.append(block)
-        size += len(block) + 1
+        size += width(block) + 1
     text = "\n".join(out)
-    assert len(text) <= limit, "markdown report over its size limit"
+    assert width(text) <= limit, "markdown report over its size limit"
     return text
