@@ -262,15 +262,20 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def script_text(nb: notebook.Notebook, formats: str, fmt: str) -> str:
+def script_text(nb: notebook.Notebook, formats: str, fmt: str, path: Path | None = None) -> str:
     """The script jupytext writes for ``nb``: no header, no version, no kernelspec."""
     import jupytext
     import nbformat
 
     meta = with_pairing({"metadata": nb.get("metadata", {})}, formats)["metadata"]
     cells = [_cell_for_text(cell) for cell in nb.get("cells", [])]
+    if not cells:
+        return ""  # jupytext's MyST writer fails on a notebook without cells
     node = nbformat.from_dict({**nb, "metadata": meta, "cells": cells})  # type: ignore[no-untyped-call]
-    text: str = jupytext.writes(node, fmt=fmt)
+    try:
+        text: str = jupytext.writes(node, fmt=fmt)
+    except Exception as exc:  # a jupytext writer failing is a format limit, not our bug
+        raise BadInput(f"jupytext cannot write this notebook as {fmt}: {exc!r}", path) from None
     return text
 
 
@@ -305,7 +310,7 @@ def _first_difference(expected: Inputs, got: Inputs) -> str:
 def write_script(pair: Pair, nb: notebook.Notebook, formats: str) -> str:
     """Write the pair's script from ``nb`` (verified before and after); returns the text."""
     expected = inputs_of(nb)
-    text = script_text(nb, formats, pair.fmt)
+    text = script_text(nb, formats, pair.fmt, pair.script)
     check_round_trip(text, expected, pair.script, pair.fmt)
     newline = "\n"
     if pair.script.exists():
@@ -410,7 +415,7 @@ def pair_notebook(notebook_path: Path, config: Config, fmt: str | None = None) -
                 pair.script,
                 hint=f"nbkit sync --prefer notebook|script {notebook_path}",
             )
-        script_text(paired, formats, pair.fmt)  # formats must be writable by jupytext
+        script_text(paired, formats, pair.fmt, pair.script)  # formats must be writable by jupytext
     else:
         write_script(pair, paired, formats)
     notebook.write(path, paired, original=original)

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from nbkit import config
 from nbkit.cache import Cache
+from nbkit.errors import BadInput
+from nbkit.pairing import normalise, pair_notebook, script_text
 from nbkit.sync import sync_pairs
-from tests.conftest import assert_one_line_error, commit_all, git, read_nb, write_nb
+from tests.conftest import assert_one_line_error, commit_all, git, make_nb, read_nb, write_nb
 from tests.pairing_helpers import (
     edit_notebook,
     edit_script,
@@ -273,10 +279,91 @@ def test_sync_bad_input(
 
 
 def test_unpaired_notebook_is_left_alone(repo: Path, cli: Callable) -> None:
-    from tests.conftest import make_nb
-
     write_nb(repo / "plain.ipynb", make_nb("x = 1"))
     commit_all(repo)
     result = cli("sync", "plain.ipynb")
     assert result.code == 0 and result.err == ""
     assert not (repo / "plain.py").exists()
+
+
+# --- property: an edit on either side survives a sync, or the sync refuses ----------------
+
+_LINES = st.sampled_from(
+    ["x = 1", "print(x)", "# comment", "", "# %%", "%%time", "  indented", "```", "---", "ü = 'é'"]
+)
+_CELL = st.tuples(
+    st.sampled_from(["code", "markdown"]),
+    st.lists(_LINES, min_size=1, max_size=3).map("\n".join),
+)
+_EDIT = st.one_of(
+    st.tuples(st.just("edit"), st.integers(0, 9), _CELL),
+    st.tuples(st.just("insert"), st.integers(0, 9), _CELL),
+    st.tuples(st.just("delete"), st.integers(0, 9), _CELL),
+)
+
+
+def _edited(cells: list[tuple[str, str]], edits: list[Any]) -> list[tuple[str, str]]:
+    cells = list(cells)
+    for kind, index, cell in edits:
+        if kind == "insert":
+            cells.insert(index % (len(cells) + 1), cell)
+        elif cells and kind == "edit":
+            cells[index % len(cells)] = cell
+        elif cells:
+            del cells[index % len(cells)]
+    return cells
+
+
+def _nb_of(cells: list[tuple[str, str]], formats: str | None = None) -> dict[str, Any]:
+    nb = make_nb(*cells)
+    if formats:
+        nb["metadata"]["jupytext"] = {"formats": formats, "notebook_metadata_filter": "-all"}
+    return nb
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    cells=st.lists(_CELL, min_size=1, max_size=4),
+    edits=st.lists(_EDIT, min_size=1, max_size=3),
+    side=st.sampled_from(["notebook", "script"]),
+    fmt=st.sampled_from(["py:percent", "md:myst"]),
+)
+def test_sync_never_loses_an_edit(
+    tmp_path: Path, cells: list[Any], edits: list[Any], side: str, fmt: str
+) -> None:
+    root = Path(tempfile.mkdtemp(dir=tmp_path))
+    git(root, "init", "-q", "-b", "main")
+    cfg = config.load(root)
+    nb_path = write_nb(root / "nb.ipynb", _nb_of(cells))
+    try:
+        pair = pair_notebook(nb_path, cfg, fmt)
+    except BadInput:
+        assert not (root / ("nb.md" if fmt == "md:myst" else "nb.py")).exists()
+        event("pair refused")
+        return  # the format cannot hold these cells: refused, nothing written
+    commit_all(root)
+    new_cells = _edited(cells, edits)
+    formats = f"ipynb,{fmt}"
+    if side == "notebook":
+        write_nb(pair.notebook, _nb_of(new_cells, formats))
+    else:
+        pair.script.write_text(script_text(_nb_of(new_cells, formats), formats, fmt))
+    edited = snapshot(pair.notebook, pair.script)
+    try:
+        outcomes = sync_pairs([pair.notebook], cfg)
+    except BadInput:
+        assert snapshot(pair.notebook, pair.script) == edited  # refused: nothing written
+        event("sync refused")
+        return
+    event(outcomes[0].action)
+    assert outcomes[0].action in ("in-sync", "updated-script", "updated-notebook")
+    # The edited side is untouched and the other side now holds exactly its cells.
+    edited_side = pair.notebook if side == "notebook" else pair.script
+    assert edited_side.read_bytes() == edited[edited_side]
+    assert nb_sources(pair.notebook) == script_sources(pair)
+    if side == "notebook":
+        assert nb_sources(pair.notebook) == [(t, normalise(s)) for t, s in new_cells]
