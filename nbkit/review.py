@@ -201,6 +201,13 @@ def compare(
             hint="compare two files with: nbkit diff A.ipynb B.ipynb",
         )
     revs, arg_paths = _split_args(root, cwd, args)
+    for p in (*arg_paths, *paths):
+        if (cwd / p).is_file() and not p.endswith(".ipynb"):
+            raise BadInput(
+                "not a notebook (.ipynb)",
+                p,
+                hint="nbkit diff shows notebooks; use git diff for other files",
+            )
     old, new = sides(root, revs, cached)
     specs = [git.relpath(root, cwd / p) for p in (*arg_paths, *paths)]
     return diff_revisions(root, old, new, specs, settings, formats)

@@ -461,3 +461,13 @@ def test_diff_path_imports_no_heavy_libraries(tmp_path: Path) -> None:
     for heavy in ("nbformat", "jupytext", "nbdime", "git", "PIL", "nh3", "jsonschema"):
         assert f"'{heavy}'" not in loaded, heavy
     assert "moved from" in proc.stdout and a.exists() and b.exists()
+
+
+@pytest.mark.parametrize("args", [("HEAD", "--", "README.md"), ("README.md",)])
+def test_named_file_that_is_not_a_notebook(repo: Path, cli: Cli, args: tuple[str, ...]) -> None:
+    (repo / "README.md").write_text("# readme\n")
+    write(repo / "nb.ipynb", notebook(code("x = 1", cid="a")))
+    commit_all(repo)
+    res = cli("diff", *args)
+    assert res.code == 2 and res.out == ""
+    assert_one_line_error(res.err, "README.md: not a notebook")
