@@ -3,14 +3,41 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import make_nb
+from tests.conftest import REPO_ROOT, make_nb
 
 PY = sys.executable
+# What a build or a pre-commit install of nbkit reads from the checkout.
+PACKAGE_PATHS = (
+    "pyproject.toml",
+    "README.md",
+    ".pre-commit-hooks.yaml",
+    "nbkit",
+    "hooks",
+    "templates",
+)
+
+
+def copy_package(target: Path) -> Path:
+    """Copy the checkout's package files, tracked and new (so uncommitted work is tested too),
+    into ``target``: tests build and install from the copy and never touch the checkout."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", *PACKAGE_PATHS],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    for rel in sorted({p.decode() for p in listed.split(b"\0") if p}):
+        source = REPO_ROOT / rel
+        if source.is_file() and "__pycache__" not in rel:
+            (target / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / rel)
+    return target
 
 
 def dirty_nb(source: str = "print('hi')", text: str = "hi\n") -> dict[str, Any]:

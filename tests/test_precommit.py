@@ -8,7 +8,6 @@ hook environment from PyPI once per session: PRE_COMMIT_HOME is session-scoped.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -16,16 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO_ROOT, git, read_nb, write_nb
-from tests.hooks_helpers import clean_nb, declare_pairing, dirty_nb, sh
-
-PACKAGE_PATHS = (
-    "pyproject.toml",
-    "README.md",
-    ".pre-commit-hooks.yaml",
-    "nbkit",
-    "hooks",
-    "templates",
-)
+from tests.hooks_helpers import clean_nb, copy_package, declare_pairing, dirty_nb, sh
 
 
 def _git_env(home: Path) -> dict[str, str]:
@@ -43,27 +33,7 @@ def nbkit_snapshot(
     tmp_path_factory: pytest.TempPathFactory, session_home: Path
 ) -> tuple[Path, str]:
     """A git repo holding what a user's pre-commit would install: the package as it is now."""
-    listed = subprocess.run(
-        [
-            "git",
-            "ls-files",
-            "-z",
-            "--cached",
-            "--others",
-            "--exclude-standard",
-            "--",
-            *PACKAGE_PATHS,
-        ],
-        cwd=REPO_ROOT,
-        capture_output=True,
-        check=True,
-    ).stdout
-    target = tmp_path_factory.mktemp("nbkit-snapshot")
-    for rel in {p.decode() for p in listed.split(b"\0") if p}:
-        source = REPO_ROOT / rel
-        if source.is_file() and "__pycache__" not in rel:
-            (target / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / rel)
+    target = copy_package(tmp_path_factory.mktemp("nbkit-snapshot"))
     env = _git_env(session_home)
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
         subprocess.run(["git", *args], cwd=target, env=env, check=True, capture_output=True)

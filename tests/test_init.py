@@ -1,0 +1,133 @@
+"""nbkit init: scaffold from the shipped templates, never overwrite, say what was skipped."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import yaml
+
+from nbkit import __version__, config
+from tests.conftest import REPO_ROOT, assert_one_line_error, git
+
+CREATED = (
+    "nbkit.toml",
+    ".pre-commit-config.yaml",
+    ".gitattributes",
+    "notebooks/experiment.ipynb",
+    ".github/workflows/nbkit-review.yml",
+)
+
+
+def files(root: Path) -> dict[str, bytes]:
+    """Every file outside .git, with its bytes."""
+    found = {}
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root).as_posix()
+        if path.is_file() and not rel.startswith(".git/"):
+            found[rel] = path.read_bytes()
+    return found
+
+
+def test_init_scaffolds_a_fresh_repo(repo: Path, cli: Callable[..., Any]) -> None:
+    result = cli("init")
+    assert result.code == 0, result.err
+    for rel in CREATED:
+        assert (repo / rel).is_file(), rel
+        assert f"{rel}: created" in result.out
+
+    cfg = config.load(repo)
+    assert cfg.source == repo / "nbkit.toml"
+    assert cfg.formats == "ipynb,py:percent" and cfg.raw["auto_pair"] is True
+
+    pre_commit = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text())
+    hook_ids = {h["id"] for h in yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())}
+    (entry,) = pre_commit["repos"]
+    assert entry["rev"] == f"v{__version__}"
+    assert {h["id"] for h in entry["hooks"]} <= hook_ids
+
+    assert git(repo, "check-attr", "merge", "--", "x.ipynb") == "x.ipynb: merge: nbkit\n"
+    assert "@NBKIT_VERSION@" not in (repo / ".github/workflows/nbkit-review.yml").read_text()
+
+
+def test_experiment_template_states_the_experiment(repo: Path, cli: Callable[..., Any]) -> None:
+    assert cli("init").code == 0
+    path = repo / "notebooks" / "experiment.ipynb"
+    nb = nbformat.read(str(path), as_version=4)
+    nbformat.validate(nb)
+    header = nb.cells[0]
+    assert header.cell_type == "markdown"
+    for needle in ("Objective", "Hypothesis", "Success metric"):
+        assert needle in header.source
+    tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1 and tagged[0].cell_type == "code"
+    assert any("nbkit.record(" in c.source for c in nb.cells if c.cell_type == "code")
+    assert cli("clean", "--check", path).code == 0  # shipped clean and canonical
+
+
+def test_scaffolded_repo_passes_its_own_hook_after_one_add(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    assert cli("init").code == 0
+    first = cli("hook", "nbkit", "notebooks/experiment.ipynb")
+    assert first.code == 1 and "notebooks/experiment.py" in first.err
+    git(repo, "add", "-A")
+    assert cli("hook", "nbkit", "notebooks/experiment.ipynb", "notebooks/experiment.py").code == 0
+
+
+def test_init_never_overwrites_and_names_what_it_skipped(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    (repo / ".gitattributes").write_text("*.csv text\n")
+    assert cli("init").code == 0
+    before = files(repo)
+    assert before[".gitattributes"] == b"*.csv text\n"
+    again = cli("init")
+    assert again.code == 0
+    for rel in CREATED:
+        assert f"{rel}: skipped (exists)" in again.out
+    assert files(repo) == before
+
+
+def test_init_appends_to_pyproject_without_nbkit_table(repo: Path, cli: Callable[..., Any]) -> None:
+    original = '[project]\nname = "demo"\nversion = "1.0"\n\n[tool.ruff]\nline-length = 88'
+    (repo / "pyproject.toml").write_text(original)  # no final newline
+    result = cli("init")
+    assert result.code == 0 and "pyproject.toml: added [tool.nbkit]" in result.out
+    text = (repo / "pyproject.toml").read_text()
+    assert text.startswith(original + "\n")
+    doc = tomllib.loads(text)
+    assert doc["project"]["name"] == "demo" and doc["tool"]["ruff"]["line-length"] == 88
+    assert doc["tool"]["nbkit"]["clean"]["keep_output"] == "none"
+    assert not (repo / "nbkit.toml").exists()
+    assert config.load(repo).source == repo / "pyproject.toml"
+
+
+def test_init_keeps_an_existing_nbkit_table(repo: Path, cli: Callable[..., Any]) -> None:
+    original = b'[project]\nname = "demo"\n\n[tool.nbkit]\nformats = "ipynb,md:myst"\n'
+    (repo / "pyproject.toml").write_bytes(original)
+    result = cli("init")
+    assert result.code == 0
+    assert "pyproject.toml: skipped (already has [tool.nbkit])" in result.out
+    assert (repo / "pyproject.toml").read_bytes() == original
+    assert not (repo / "nbkit.toml").exists()
+
+
+def test_init_refuses_an_invalid_pyproject_and_writes_nothing(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    (repo / "pyproject.toml").write_text("[project\nname = 1\n")
+    result = cli("init")
+    assert result.code == 2
+    assert_one_line_error(result.err, "pyproject.toml", "invalid TOML")
+    assert sorted(files(repo)) == ["pyproject.toml"]
+
+
+def test_init_into_a_missing_folder_is_bad_input(tmp_path: Path, cli: Callable[..., Any]) -> None:
+    result = cli("init", tmp_path / "nope")
+    assert result.code == 2
+    assert_one_line_error(result.err, "nope", "no such folder")
+    assert not (tmp_path / "nope").exists()
