@@ -293,3 +293,77 @@ def test_plot_refuses_unknown_metric_and_format(tmp_path: Any) -> None:
     with pytest.raises(BadInput, match=r"\.png, \.svg or \.pdf"):
         plot_metric([manifest("a")], "accuracy", None, tmp_path / "x.jpg")
     assert not list(tmp_path.iterdir())
+
+
+# ---- the commands, on a ledger of hand-written manifests ------------------------------------
+
+
+def _record(repo: Any, m: dict[str, Any]) -> str:
+    from nbkit.runs.ledger import Ledger
+
+    ledger = Ledger(repo)
+    run_id, _dir = ledger.new_run_dir()
+    ledger.write(run_id, m, None)
+    return run_id
+
+
+def test_runs_compare_command_and_fail_if_gate(repo: Any, cli: Any) -> None:
+    import json
+
+    base = _record(repo, manifest("x", metrics={"accuracy": 0.95, "loss": 0.2}))
+    good = _record(repo, manifest("x", metrics={"accuracy": 0.945, "loss": 0.2}))
+    bad = _record(repo, manifest("x", metrics={"accuracy": 0.90, "loss": 0.2}))
+
+    result = cli("runs", "compare", base, good, "--fail-if", "accuracy < base - 0.01")
+    assert result.code == 0, result.err
+    assert f"ok   {good}: accuracy < base - 0.01: accuracy = 0.945, not < 0.94: ok" in result.out
+    assert "≠ accuracy" in result.out and "  loss" in result.out
+
+    result = cli("runs", "compare", base, good, bad, "--fail-if", "accuracy < base - 0.01")
+    assert result.code == 1
+    assert f"FAIL {bad}: accuracy < base - 0.01: accuracy = 0.9 < 0.94: regression" in result.out
+
+    result = cli("runs", "compare", base, bad, "--json", "--fail-if", "loss > base")
+    assert result.code == 0
+    data = json.loads(result.out)
+    assert data["runs"] == [base, bad]
+    assert data["gates"] == [
+        {"gate": "loss > base", "run": bad, "failed": False, "reason": "loss = 0.2, not > 0.2: ok"}
+    ]
+    assert {
+        "section": "metrics",
+        "key": "accuracy",
+        "values": [0.95, 0.9],
+        "differs": True,
+    } in data["rows"]
+
+
+def test_runs_compare_bad_input_is_one_line(repo: Any, cli: Any) -> None:
+    from tests.conftest import assert_one_line_error
+
+    base = _record(repo, manifest("x"))
+    result = cli("runs", "compare", base, "20990101-000000-abcdef")
+    assert result.code == 2
+    assert_one_line_error(result.err, "unknown run id '20990101-000000-abcdef'")
+    result = cli("runs", "compare", base, base, "--fail-if", "accuracy < os.system(1)")
+    assert result.code == 2
+    assert_one_line_error(result.err, "--fail-if: unknown name 'os'")
+    result = cli("runs", "compare", base)
+    assert result.code == 2
+    assert_one_line_error(result.err, "give at least two run ids")
+
+
+def test_runs_plot_command(repo: Any, cli: Any) -> None:
+    from tests.conftest import assert_one_line_error
+
+    for lr, acc in ((0.1, 0.8), (0.01, 0.9), (0.001, 0.85)):
+        _record(repo, manifest("x", parameters={"lr": lr}, metrics={"accuracy": acc}))
+    _record(repo, manifest("x", status="failed", metrics={}))
+    result = cli("runs", "plot", "accuracy", "--by", "lr", "-o", "acc.png")
+    assert result.code == 0, result.err
+    assert result.out.strip() == "acc.png: accuracy of 3 runs"
+    assert (repo / "acc.png").read_bytes().startswith(b"\x89PNG")
+    result = cli("runs", "plot", "f1", "-o", "f1.png")
+    assert result.code == 2
+    assert_one_line_error(result.err, "f1.png: no run recorded a numeric metric 'f1'")
+    assert not (repo / "f1.png").exists()

@@ -272,6 +272,13 @@ def _print_summary(summary: SweepSummary) -> None:
     help="Local worker processes.",
 )
 @click.option("--dask", "address", metavar="ADDRESS", help="Submit to this Dask scheduler instead.")
+@click.option(
+    "--dask-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the Dask scheduler to answer.",
+)
 @click.option("--kernel", default=None, help="Kernel name (default: as for nbkit run).")
 @click.option(
     "--timeout",
@@ -289,6 +296,7 @@ def sweep(
     specs: tuple[str, ...],
     workers: int,
     address: str | None,
+    dask_timeout: float,
     kernel: str | None,
     timeout: float | None,
     inputs: tuple[str, ...],
@@ -331,7 +339,7 @@ def sweep(
     )
     backend = "dask" if address else "local"
     ledger = Ledger(cfg.root, defaults.ledger)
-    settings_ = SweepSettings(request, grid, backend, workers, address)
+    settings_ = SweepSettings(request, grid, backend, workers, address, dask_timeout)
     summary = do_sweep(settings_, ledger, _Progress())
     if as_json:
         rows = [

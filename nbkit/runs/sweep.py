@@ -108,6 +108,8 @@ def parse_grid(specs: Sequence[str]) -> tuple[dict[str, Any], ...]:
         if not any(pieces):
             raise BadInput(f"no values for {name!r}", f"-p {spec}", hint="-p lr=0.1,0.01")
         axes[name] = [parse_value(v, f"-p {name}") for v in pieces]
+    if not axes:
+        return ()  # no -p: no grid (itertools.product would give one empty point)
     names = list(axes)
     return tuple(
         dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())
@@ -221,13 +223,16 @@ class DaskExecutor:
     ) -> Iterator[TaskResult]:
         client = connect(settings.address or "", settings.connect_timeout)
         try:
+            import uuid
+
             from distributed import as_completed
 
+            sweep_id = uuid.uuid4().hex[:12]  # task keys unique across sweeps on one cluster
             futures = {
-                client.submit(run_task, i, r, pure=False, key=f"nbkit-run-{i}-{id(r)}"): i
+                client.submit(run_task, i, r, pure=False, key=f"nbkit-run-{sweep_id}-{i}"): i
                 for i, r in enumerate(requests)
             }
-            for future in as_completed(futures):  # type: ignore[no-untyped-call]
+            for future in as_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
                 index = futures[future]
                 try:
                     yield future.result()
