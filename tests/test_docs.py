@@ -1,0 +1,84 @@
+"""Docs that cannot drift: every command has help with an example and is in docs/*.md.
+
+Commands whose module is not built yet are left out (they are added as they land); a command
+whose module imports is checked in full.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import click
+import pytest
+
+from nbkit import __version__
+from nbkit.cli.main import COMMANDS
+from tests.conftest import REPO_ROOT
+
+DOCS = "\n".join(p.read_text(encoding="utf-8") for p in sorted((REPO_ROOT / "docs").glob("*.md")))
+
+
+def _built() -> list[str]:
+    names = []
+    for name, (module, attr, _help, _hidden) in sorted(COMMANDS.items()):
+        try:
+            loaded = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        if getattr(loaded, attr, None) is not None:
+            names.append(name)
+    return names
+
+
+BUILT = _built()
+
+
+def _command(name: str) -> click.Command:
+    module, attr, _help, _hidden = COMMANDS[name]
+    command = getattr(importlib.import_module(module), attr)
+    assert isinstance(command, click.Command), name
+    return command
+
+
+def _walk(prefix: str, command: click.Command) -> Iterator[tuple[str, click.Command]]:
+    yield prefix, command
+    if isinstance(command, click.Group):
+        for sub_name, sub in command.commands.items():
+            yield from _walk(f"{prefix} {sub_name}", sub)
+
+
+def test_the_hook_commands_are_built() -> None:
+    assert {"install", "uninstall", "init", "hook", "filter-process"} <= set(BUILT)
+
+
+@pytest.mark.parametrize("name", BUILT)
+def test_command_has_help_with_an_example(name: str, cli: Callable[..., Any]) -> None:
+    assert COMMANDS[name][2].strip(), f"{name}: no one-line help in COMMANDS"
+    for path, command in _walk(name, _command(name)):
+        result = cli(*path.split(), "--help")
+        assert result.code == 0, (path, result.err)
+        assert (command.help or "").strip(), f"nbkit {path}: no help text"
+        assert re.search(r"\bExamples?\b", result.out), f"nbkit {path} --help has no example"
+
+
+@pytest.mark.parametrize("name", BUILT)
+def test_command_is_documented(name: str) -> None:
+    assert f"nbkit {name}" in DOCS, f"`nbkit {name}` is not mentioned in any docs/*.md"
+
+
+def test_top_level_help_lists_every_visible_command(cli: Callable[..., Any]) -> None:
+    result = cli("--help")
+    assert result.code == 0
+    rows = {line.split()[0] for line in result.out.splitlines() if line.startswith("  ")}
+    for name, (_m, _a, _help, hidden) in COMMANDS.items():
+        assert (name in rows) != hidden, name
+
+
+def test_version(cli: Callable[..., Any]) -> None:
+    result = cli("--version")
+    assert result.code == 0 and __version__ in result.out
