@@ -240,14 +240,8 @@ def _cell_id(cell: Cell) -> str | None:
 def _one_side(cell: Cell, index: int, change: str, budget: PixelBudget) -> CellChange:
     src = source_of(cell)
     lines = tuple(("+" if change == "added" else "-") + s for s in src.splitlines())
-    outs = tuple(
-        o
-        for o in (
-            diff_outputs([], _outputs(cell), budget)
-            if change == "added"
-            else diff_outputs(_outputs(cell), [], budget)
-        )
-    )
+    before, after = ([], _outputs(cell)) if change == "added" else (_outputs(cell), [])
+    outs = tuple(diff_outputs(before, after, budget))
     return CellChange(
         change,
         index if change == "removed" else None,

@@ -14,7 +14,7 @@ import functools
 import re
 import struct
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -22,6 +22,7 @@ import orjson
 from nbkit.clean import VOLATILE_CELL_METADATA
 
 Output = dict[str, Any]
+Size = tuple[int, int]
 
 # Richest first: the one a reader would look at.
 _MIME_ORDER = (
@@ -50,7 +51,7 @@ class OutputView:
     text: str  # text form (for HTML: the sanitized text; for images: a short label)
     html: str | None = None
     image: str | None = None  # validated base64 (raster) for a data: URI
-    size: tuple[int, int] | None = None
+    size: Size | None = None
 
 
 @dataclass(frozen=True)
@@ -113,7 +114,7 @@ def clean_b64(value: str) -> str | None:
     return compact if _B64.fullmatch(compact) else None
 
 
-def image_size(mime: str, payload: str) -> tuple[int, int] | None:
+def image_size(mime: str, payload: str) -> Size | None:
     """Width and height from the file header (no decoding of the whole image)."""
     try:
         head = base64.b64decode(payload[:64] + "=" * (-len(payload[:64]) % 4))
@@ -167,7 +168,7 @@ def view(output: Output) -> OutputView:
     assert isinstance(data, dict)
     mime = next((m for m in _MIME_ORDER if m in data), next(iter(sorted(data)), "empty"))
     value = _text(data.get(mime, ""))
-    if mime in _RASTER or mime == "image/jpeg":
+    if mime in _RASTER_SET:
         payload = clean_b64(value)
         size = image_size(mime, payload) if payload else None
         dims = f" {size[0]}x{size[1]}" if size else ""
@@ -180,8 +181,9 @@ def view(output: Output) -> OutputView:
     return OutputView(mime, value)
 
 
-def pixel_share(mime_a: str, a: str, mime_b: str, b: str) -> float | None:
-    """Share of pixels that differ between two same-size raster images (Pillow)."""
+def compare_pixels(a: str, b: str) -> tuple[Size, Size, float | None] | None:
+    """Sizes of two raster images and, when they are equal, the share of pixels that differ
+    (Pillow); None when either does not decode."""
     import io
 
     from PIL import Image, ImageChops, UnidentifiedImageError
@@ -189,17 +191,22 @@ def pixel_share(mime_a: str, a: str, mime_b: str, b: str) -> float | None:
     try:
         img_a = Image.open(io.BytesIO(base64.b64decode(a))).convert("RGBA")
         img_b = Image.open(io.BytesIO(base64.b64decode(b))).convert("RGBA")
-    except (binascii.Error, ValueError, OSError, UnidentifiedImageError):
+    except (
+        binascii.Error,
+        ValueError,
+        OSError,
+        UnidentifiedImageError,
+        Image.DecompressionBombError,
+    ):
         return None
     if img_a.size != img_b.size:
-        return None
-    diff = ImageChops.difference(img_a, img_b)
-    bands = diff.split()
+        return img_a.size, img_b.size, None
+    bands = ImageChops.difference(img_a, img_b).split()
     mask = bands[0]
     for band in bands[1:]:
-        mask = ImageChops.lighter(mask, band)
+        mask = ImageChops.lighter(mask, band)  # a pixel differs if any channel does
     total = img_a.size[0] * img_a.size[1]
-    return (total - mask.histogram()[0]) / total if total else 0.0
+    return img_a.size, img_b.size, (total - mask.histogram()[0]) / total if total else 0.0
 
 
 def _text_diff(a: str, b: str) -> tuple[str, ...]:
@@ -214,29 +221,37 @@ def _lines(text: str) -> str:
     return f"{n} line{'s' if n != 1 else ''}"
 
 
-def _image_summary(
-    old: OutputView, new: OutputView, budget: PixelBudget
-) -> tuple[str, float | None]:
-    def dims(v: OutputView) -> str:
-        return f"{v.size[0]}x{v.size[1]}" if v.size else "?"
+def _dims(size: Size | None) -> str:
+    return f"{size[0]}x{size[1]}" if size else "?"
 
+
+def _image_change(
+    old: OutputView, new: OutputView, i: int, j: int, budget: PixelBudget
+) -> OutputChange:
+    """Sizes (from the header, or Pillow) and the changed-pixel share of same-size images."""
+    kind = new.kind if old.kind == new.kind else f"{old.kind} -> {new.kind}"
     share = None
-    if old.kind in _RASTER and new.kind in _RASTER and old.image and new.image:
-        if old.size != new.size and old.size and new.size:
-            return f"{new.kind} {dims(old)} -> {dims(new)} (size changed)", None
-        if budget.take():
-            share = pixel_share(old.kind, old.image, new.kind, new.image)
-    if share is None:
-        return f"{new.kind} {dims(old)} -> {dims(new)} changed", None
-    return f"{new.kind} {dims(new)}, {share:.1%} of pixels changed", share
+    both_raster = old.kind in _RASTER_SET and new.kind in _RASTER_SET
+    known_apart = old.size and new.size and old.size != new.size
+    if both_raster and old.image and new.image and not known_apart and budget.take():
+        pixels = compare_pixels(old.image, new.image)
+        if pixels is not None:
+            old, new = replace(old, size=pixels[0]), replace(new, size=pixels[1])
+            share = pixels[2]
+    if old.size and new.size and old.size != new.size:
+        summary = f"{kind} {_dims(old.size)} -> {_dims(new.size)} (size changed)"
+    elif share is None:
+        summary = f"{kind} {_dims(old.size)} -> {_dims(new.size)} changed"
+    else:
+        summary = f"{kind} {_dims(new.size)}, {share:.1%} of pixels changed"
+    return OutputChange("modified", i, j, summary, old, new, share)
 
 
 def compare(old: Output, new: Output, i: int, j: int, budget: PixelBudget) -> OutputChange:
     """A changed output pair, described by its type."""
     a, b = view(old), view(new)
     if a.image is not None and b.image is not None and a.kind != "image/svg+xml":
-        summary, share = _image_summary(a, b, budget)
-        return OutputChange("modified", i, j, summary, a, b, share)
+        return _image_change(a, b, i, j, budget)
     kind = a.kind if a.kind == b.kind else f"{a.kind} -> {b.kind}"
     lines_a, lines_b = Counter(a.text.splitlines()), Counter(b.text.splitlines())
     plus, minus = (lines_b - lines_a).total(), (lines_a - lines_b).total()

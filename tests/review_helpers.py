@@ -35,15 +35,16 @@ def png(
     size: tuple[int, int] = (20, 10),
     box: tuple[int, int, int, int] | None = None,
     box_color: str = "black",
+    fmt: str = "PNG",
 ) -> str:
-    """A real PNG as nbformat stores it (base64); ``box`` paints a rectangle on it."""
+    """A real PNG (or ``fmt``) as nbformat stores it (base64); ``box`` paints a rectangle."""
     from PIL import Image, ImageDraw
 
     img = Image.new("RGB", size, color)
     if box:
         ImageDraw.Draw(img).rectangle(box, fill=box_color)
     buf = io.BytesIO()
-    img.save(buf, "PNG")
+    img.save(buf, fmt)
     return base64.b64encode(buf.getvalue()).decode()
 
 

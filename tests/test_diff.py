@@ -196,6 +196,15 @@ def test_images_compared_by_size_and_changed_pixels() -> None:
     assert first.summary == "image/png 40x10, 25.0% of pixels changed"
     assert second.summary == "image/png 40x10 -> 80x20 (size changed)"
     assert not d.sources_changed
+    jpegs = [png("white", (30, 20), fmt="JPEG"), png("black", (30, 20), fmt="JPEG")]
+    d = diff_notebooks(
+        notebook(code("j()", display(image_jpeg=jpegs[0]), cid="j")),
+        notebook(code("j()", display(image_jpeg=jpegs[1]), cid="j")),
+        "nb.ipynb",
+    )
+    (out,) = d.cells[0].outputs
+    assert out.summary == "image/jpeg 30x20, 100.0% of pixels changed"
+    assert out.new is not None and out.new.size == (30, 20)
 
 
 def test_html_outputs_compared_as_sanitized_text() -> None:
