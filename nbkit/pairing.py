@@ -199,7 +199,8 @@ def pair_of(path: Path, config: Config) -> Pair | None:
 
     A notebook is paired by its own ``metadata.jupytext.formats`` or, failing that, by
     formats the project declares. A script whose notebook was deleted still has a pair when
-    the project declares formats (its ``notebook`` then does not exist).
+    the project declares formats and the notebook is in HEAD (``notebook`` then does not
+    exist); any other script is unpaired.
     """
     path = Path(path).absolute()
     if path.suffix == ".ipynb":
@@ -210,9 +211,21 @@ def pair_of(path: Path, config: Config) -> Pair | None:
             pair = pair_of(nb_path, config)
             if pair is not None and pair.script == path:
                 return pair
-        elif declared and nb_path.suffix == ".ipynb" and not nb_path.exists():
+        elif declared and not nb_path.exists() and _in_head(nb_path):
             return Pair(nb_path, path, parse_formats(declared)[1].short)
     return None
+
+
+def _in_head(path: Path) -> bool:
+    """Whether the last commit has ``path``: a script whose notebook is gone from disk is half
+    of a pair only if the notebook was committed; otherwise it is an ordinary module."""
+    from nbkit import git
+
+    top = git.toplevel(path.parent if path.parent.exists() else Path.cwd())
+    if top is None:
+        return False
+    rel = git.relpath(top, path.resolve())
+    return not rel.startswith("../") and rel in git.tree_blobs(top, "HEAD", [rel])
 
 
 # --- conversions (these import jupytext) ------------------------------------------------

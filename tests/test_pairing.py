@@ -186,3 +186,16 @@ def test_pair_outside_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: 
     write_nb(folder / "a.ipynb", sample_nb())
     assert cli("pair", "a.ipynb").code == 0
     assert shutil.which("git") and (folder / "a.py").is_file()
+
+
+def test_commands_and_options_are_documented() -> None:
+    from nbkit.cli.pairing import pair, sync
+
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "pairing-and-sync.md").read_text()
+    for command in (pair, sync):
+        assert command.help and "Examples:" in command.help
+        assert f"nbkit {command.name}" in docs
+        for param in command.params:
+            for opt in getattr(param, "opts", []):
+                if opt.startswith("--"):
+                    assert opt in docs, (command.name, opt)

@@ -157,6 +157,17 @@ def test_deleted_notebook_is_reported_then_rebuilt(repo: Path, cli: Callable) ->
     assert read_nb(pair.notebook)["metadata"]["jupytext"]["formats"] == "ipynb,py:percent"
 
 
+def test_a_plain_module_is_not_half_of_a_pair(repo: Path, cli: Callable) -> None:
+    (repo / "jupytext.toml").write_text('formats = "ipynb,py:percent"\n')
+    paired(repo)
+    (repo / "utils.py").write_text("def f():\n    return 1\n")
+    commit_all(repo)
+    result = cli("sync", "utils.py")
+    assert result.code == 2
+    assert_one_line_error(result.err, "utils.py", "neither a notebook nor a paired script")
+    assert not (repo / "utils.ipynb").exists()
+
+
 def test_outside_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable) -> None:
     folder = tmp_path / "plain"
     folder.mkdir()
