@@ -320,8 +320,17 @@ def _merge_both(base: Cell | None, ours: Cell, theirs: Cell, prefer: str | None)
     cell.pop("attachments", None)
     if att is not _MISSING:
         cell["attachments"] = att
-    if _id(cell) is None and _id(theirs) is not None:
-        cell["id"] = theirs["id"]
+    # Cells matched by content may differ in id: the side that changed it wins, as for data.
+    cid = _merge_value(
+        b.get("id", _MISSING),
+        ours.get("id", _MISSING),
+        theirs.get("id", _MISSING),
+        "id",
+        meta_notes,
+    )
+    cell.pop("id", None)
+    if isinstance(cid, str):
+        cell["id"] = cid
     notes += [("metadata", f"{w}: both sides changed it; kept ours") for w in meta_notes]
     return _CellMerge(_fit_type(cell), conflict, notes)
 

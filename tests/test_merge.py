@@ -286,12 +286,14 @@ def _edited(draw: st.DrawFn, base: dict[str, Any], tag: str) -> dict[str, Any]:
     nb = copy.deepcopy(base)
     cells = nb["cells"]
     for step in range(draw(st.integers(0, 6))):
-        op = draw(st.sampled_from(["edit", "delete", "move", "add", "output", "meta"]))
+        op = draw(st.sampled_from(["edit", "delete", "move", "add", "output", "meta", "retype"]))
         if op == "add" or not cells:
             cid = draw(st.sampled_from(["n1", "n2", f"{tag}{step}"]))
-            cid = f"{tag}{step}" if cid in {c["id"] for c in cells} else cid
-            at = draw(st.integers(0, len(cells)))
-            cells.insert(at, code_cell(cid, draw(_SOURCES)))
+            cid = f"{tag}{step}" if cid in {c.get("id") for c in cells} else cid
+            new = code_cell(cid, draw(_SOURCES))
+            if nb["nbformat_minor"] < 5:
+                del new["id"]
+            cells.insert(draw(st.integers(0, len(cells))), new)
             continue
         k = draw(st.integers(0, len(cells) - 1))
         if op == "edit":
@@ -303,6 +305,9 @@ def _edited(draw: st.DrawFn, base: dict[str, Any], tag: str) -> dict[str, Any]:
         elif op == "output" and cells[k]["cell_type"] == "code":
             cells[k]["outputs"] = [{**STREAM_A, "text": tag}]
             cells[k]["execution_count"] = step + 1
+        elif op == "retype":
+            kept = {key: cells[k][key] for key in ("id", "source", "metadata") if key in cells[k]}
+            cells[k] = {**kept, "cell_type": "markdown"}
         else:
             cells[k]["metadata"] = {"tags": [tag], "who": tag}
     nb["metadata"]["who"] = draw(st.sampled_from(["base", tag]))
@@ -312,7 +317,7 @@ def _edited(draw: st.DrawFn, base: dict[str, Any], tag: str) -> dict[str, Any]:
 @st.composite
 def _three(draw: st.DrawFn) -> tuple[dict[str, Any], ...]:
     cells = draw(st.lists(_SOURCES, max_size=6))
-    base = make_nb(*cells)
+    base = make_nb(*cells, minor=draw(st.sampled_from([4, 5])))  # 4: no ids, match by content
     return base, draw(_edited(base, "o")), draw(_edited(base, "t"))
 
 
