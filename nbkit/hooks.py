@@ -297,13 +297,14 @@ def resync(config: Config, old: str, new: str) -> HookReport:
     branch where someone edited just the script gets its notebook updated; written files are
     reported (status 0), conflicts give status 1 and write nothing.
     """
-    top = _toplevel(config)
-    if old == new or _busy(top):
+    # A null old commit is a fresh clone or `git worktree add` (nbkit rerun makes those): the
+    # files are exactly as committed, and nothing "changed" to carry over.
+    if old == new or NULL_SHA in (old, new):
         return HookReport((), (), 0)
-    if old == NULL_SHA:  # a fresh clone: everything is new
-        changed = git.tracked_files(top)
-    else:
-        changed = _names(git.run(top, "diff", "--name-only", "-z", "--no-renames", old, new))
+    top = _toplevel(config)
+    if _busy(top):
+        return HookReport((), (), 0)
+    changed = _names(git.run(top, "diff", "--name-only", "-z", "--no-renames", old, new))
     files = candidates(changed, top, config)
     moved = {p.resolve() for p in files}
     run = _Run()

@@ -258,3 +258,13 @@ def test_post_merge_resyncs_what_the_merge_brought(repo: Path) -> None:
     proc = sh(repo, "git", "merge", "-q", "--ff-only", "other")
     assert proc.returncode == 0, proc.stderr
     assert "".join(read_nb(repo / "a.ipynb")["cells"][1]["source"]) == "x = 3"
+
+
+def test_new_worktree_is_left_exactly_as_committed(repo: Path) -> None:
+    """`git worktree add` (nbkit rerun uses one) runs post-checkout with a null old commit."""
+    _branch_with_script_edit(repo, "edit-script", "x = 2")
+    proc = sh(repo, "git", "worktree", "add", "-q", str(repo.parent / "wt"), "edit-script")
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    tree = repo.parent / "wt"
+    assert git(tree, "status", "--porcelain") == ""
+    assert "x = 1" in "".join(read_nb(tree / "a.ipynb")["cells"][1]["source"])
