@@ -186,3 +186,28 @@ def test_resolve_needs_a_notebook(cli: Callable[..., Any]) -> None:
     result = cli("resolve")
     assert result.code == 2
     assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("style", ["diff3", "zdiff3"])
+def test_base_sections_of_diff3_markers_are_dropped(
+    repo: Path, cli: Callable[..., Any], style: str
+) -> None:
+    git(repo, "config", "merge.conflictStyle", style)
+    path = text_merge(repo)
+    assert b"\n||||||| " in path.read_bytes()
+    git(repo, "add", NB)
+    result = cli("resolve", "--theirs", NB)
+    assert result.code == 0, result.err
+    assert sources(assert_valid_file(path))[1] == "import math\nx = 3"
+
+
+def test_resolve_from_a_subfolder_finds_the_stages(
+    repo: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = text_merge(repo)
+    (repo / "sub").mkdir()
+    monkeypatch.chdir(repo / "sub")
+    result = cli("resolve", Path("..") / NB)
+    assert result.code == 1
+    assert "merged again from git's base" in result.out
+    assert_valid_file(path)
