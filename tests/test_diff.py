@@ -480,3 +480,14 @@ def test_named_file_that_is_not_a_notebook(repo: Path, cli: Cli, args: tuple[str
     res = cli("diff", *args)
     assert res.code == 2 and res.out == ""
     assert_one_line_error(res.err, "README.md: not a notebook")
+
+
+def test_terminal_output_cannot_drive_the_terminal(tmp_path: Path, cli: Cli) -> None:
+    hostile = "x = 1\x1b]0;owned\x07\x1b[2J"
+    out = {"output_type": "stream", "name": "\x1b[31mstdout", "text": "a\x1b[5m\n"}
+    old = notebook(code("x = 0", cid="a"))
+    new = notebook(code(hostile, out, cid="a"))
+    a, b = write(tmp_path / "a.ipynb", old), write(tmp_path / "b.ipynb", new)
+    res = cli("diff", "--outputs", "--no-color", a, b)
+    assert res.code == 1 and "\x1b" not in res.out and "\x07" not in res.out
+    assert "\\x1b]0;owned\\x07" in res.out

@@ -32,7 +32,7 @@ def _safe(text: str) -> str:
 
 
 def _output_lines(out: OutputChange, options: RenderOptions, paint: _Painter) -> list[str]:
-    lines = [f"    output {paint(out.summary, 'yellow')}"]
+    lines = [f"    output {paint(_safe(out.summary), 'yellow')}"]
     if options.outputs:
         if out.diff:
             lines += [f"      {paint.diff_line(_safe(d))}" for d in out.diff]
