@@ -22,7 +22,7 @@ from nbkit.errors import BadInput
 from nbkit.lockinput import normalize
 from nbkit.notebook import loads, source_text
 
-_NAMESPACE = "imports-v1"
+_NAMESPACE = "imports-v1"  # bump when what is extracted changes
 # Import names that differ from the distribution that provides them (the common ones).
 BUILTIN: dict[str, tuple[str, ...]] = {
     "sklearn": ("scikit-learn",),
@@ -65,6 +65,8 @@ BUILTIN: dict[str, tuple[str, ...]] = {
     "wx": ("wxpython",),
     "Levenshtein": ("levenshtein", "python-levenshtein"),
 }
+# Fields that hold nested statements: bodies, else/finally blocks, except handlers, match cases.
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
 _CELL_MAGIC_PYTHON = ("%%time", "%%timeit", "%%capture", "%%prun")
 _SCRIPT_MARKERS = (re.compile(rb"^# %%", re.MULTILINE), re.compile(rb"^# jupyter:", re.MULTILINE))
 
@@ -78,13 +80,25 @@ class FileImports:
 
 
 def _modules(source: str) -> set[str]:
-    """Top-level modules imported anywhere in ``source`` (relative imports are local)."""
+    """Top-level modules imported anywhere in ``source`` (relative imports are local).
+
+    Only statement blocks are visited (an import is a statement), which is several times
+    faster than ``ast.walk`` over every expression; code without "import" is not parsed.
+    """
     found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
+    if "import" not in source:
+        return found
+    stack: list[ast.AST] = list(ast.parse(source).body)
+    while stack:
+        node = stack.pop()
         if isinstance(node, ast.Import):
             found.update(alias.name.split(".")[0] for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.split(".")[0])
+        elif isinstance(node, ast.ImportFrom):
+            if node.level == 0 and node.module:
+                found.add(node.module.split(".")[0])
+        else:
+            for name in _BLOCKS:
+                stack.extend(getattr(node, name, ()))
     return found
 
 

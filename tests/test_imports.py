@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -153,3 +155,16 @@ def test_unreadable_requirements_during_check(offline_project: Project, cli: Cli
     result = cli("lock", "--check")
     assert result.code == 2
     assert_one_line_error(result.err, "requirements.in", "UTF-8")
+
+
+def test_check_imports_neither_jupytext_nor_nbformat_nor_uv(offline_project: Project) -> None:
+    root = _project(offline_project, "nbkitdemo_a\n")
+    write_nb(root / "nb.ipynb", make_nb("import nbkitdemo_a"))
+    commit_all(root)
+    code = (
+        "import sys\nfrom nbkit.cli.main import main\ncode = main(['lock', '--check'])\n"
+        "heavy = [m for m in ('jupytext', 'nbformat', 'uv', 'git') if m in sys.modules]\n"
+        "print(code, heavy)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
+    assert proc.stdout.strip() == "1 []", proc.stdout + proc.stderr  # 1: the lock is empty
