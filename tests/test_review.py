@@ -233,3 +233,22 @@ def test_review_workflow_template() -> None:
     assert "-o review.md" in run
     assert any("github-script" in s.get("uses", "") for s in steps)
     assert "${{" not in run  # PR data reaches the shell through env, never inlined
+
+
+def test_paired_script_in_a_mirror_folder(repo: Path, cli: Cli) -> None:
+    from nbkit.review import script_candidates
+
+    formats = "notebooks///ipynb,scripts///py:percent"
+    assert "scripts/sub/a.py" in script_candidates("notebooks/sub/a.ipynb", formats)
+    assert "notebooks/sub/a.py" in script_candidates("notebooks/sub/a.ipynb", "ipynb,py")
+    meta = {"jupytext": {"formats": formats}}
+    write(repo / "notebooks" / "a.ipynb", notebook(code("a = 1", cid="a"), metadata=meta))
+    (repo / "scripts").mkdir()
+    (repo / "scripts" / "a.py").write_text("# %%\na = 1\n")
+    commit_all(repo)
+    write(repo / "notebooks" / "a.ipynb", notebook(code("a = 2", cid="a"), metadata=meta))
+    (repo / "scripts" / "a.py").write_text("# %%\na = 2\n")
+    commit_all(repo)
+    data = json.loads(cli("review", "HEAD~1..HEAD", "--format", "json").out)
+    (nb,) = data["notebooks"]
+    assert nb["paired_scripts"] == ["scripts/a.py"] and data["notes"] == []
