@@ -211,3 +211,12 @@ def test_resolve_from_a_subfolder_finds_the_stages(
     assert result.code == 1
     assert "merged again from git's base" in result.out
     assert_valid_file(path)
+
+
+def test_ours_and_theirs_together_is_a_usage_error(repo: Path, cli: Callable[..., Any]) -> None:
+    path = write_nb(repo / NB, base_nb())
+    before = path.read_bytes()
+    result = cli("resolve", "--ours", "--theirs", path)
+    assert result.code == 2
+    assert_one_line_error(result.err, "--ours and --theirs exclude each other")
+    assert path.read_bytes() == before

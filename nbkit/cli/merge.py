@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from nbkit.errors import NbkitError
+from nbkit.errors import NbkitError, UsageError
 
 
 def _cells(indexes: list[int]) -> str:
@@ -65,10 +65,10 @@ def merge_driver(report: str | None, base: str, ours: str, theirs: str, path: st
 
 
 @click.command()
-@click.option("--ours", "prefer", flag_value="ours", help="Settle every conflict with our side.")
-@click.option("--theirs", "prefer", flag_value="theirs", help="Settle every conflict with theirs.")
+@click.option("--ours", is_flag=True, help="Settle every conflict with our side.")
+@click.option("--theirs", is_flag=True, help="Settle every conflict with their side.")
 @click.argument("notebooks", nargs=-1, required=True, type=click.Path(dir_okay=False))
-def resolve(prefer: str | None, notebooks: tuple[str, ...]) -> int:
+def resolve(ours: bool, theirs: bool, notebooks: tuple[str, ...]) -> int:
     """Repair notebooks broken by <<<<<<< / ======= / >>>>>>> markers in their JSON.
 
     While git still holds the merge (before `git add`), the merge is redone from git's copies
@@ -86,6 +86,9 @@ def resolve(prefer: str | None, notebooks: tuple[str, ...]) -> int:
     from nbkit.merging import MergeSettings
     from nbkit.resolve import resolve_file
 
+    if ours and theirs:
+        raise UsageError("--ours and --theirs exclude each other", hint="choose one side")
+    prefer = "ours" if ours else "theirs" if theirs else None
     settings = MergeSettings(prefer=prefer)
     status = 0
     for path in notebooks:
