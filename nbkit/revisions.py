@@ -51,7 +51,11 @@ def resolve(root: str | Path, rev: str) -> Side:
 def merge_base(root: str | Path, a: Side, b: Side) -> Side:
     out = git.run(root, "merge-base", a.rev, b.rev, check=False).decode().strip()
     if not out:
-        raise BadInput("no common ancestor", f"{a.label}...{b.label}")
+        raise BadInput(
+            "no common ancestor (unrelated histories, or a shallow clone)",
+            f"{a.label}...{b.label}",
+            hint="fetch the whole history (actions/checkout: fetch-depth: 0), or use A..B",
+        )
     return Side("rev", out, f"{a.label} (merge base {out[:10]})")
 
 

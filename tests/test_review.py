@@ -252,3 +252,14 @@ def test_paired_script_in_a_mirror_folder(repo: Path, cli: Cli) -> None:
     data = json.loads(cli("review", "HEAD~1..HEAD", "--format", "json").out)
     (nb,) = data["notebooks"]
     assert nb["paired_scripts"] == ["scripts/a.py"] and data["notes"] == []
+
+
+def test_no_merge_base_is_bad_input(repo: Path, cli: Cli) -> None:
+    write(repo / "nb.ipynb", notebook(code("a = 1", cid="a")))
+    commit_all(repo)
+    git(repo, "checkout", "-q", "--orphan", "other")
+    write(repo / "nb.ipynb", notebook(code("a = 2", cid="a")))
+    commit_all(repo)
+    res = cli("review", "main...other")
+    assert res.code == 2
+    assert_one_line_error(res.err, "main...other", "no common ancestor", "fetch-depth")
