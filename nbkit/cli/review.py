@@ -102,7 +102,7 @@ _outputs_option = click.option(
     help="Lines of context around source changes.",
 )
 @click.option("--color/--no-color", default=None, help="Colour (default: when a terminal).")
-@click.argument("args", nargs=-1)
+@click.argument("args", nargs=-1, metavar="[A.ipynb B.ipynb | REV [REV]] [-- PATH...]")
 @click.pass_context
 def diff(
     ctx: click.Context,
