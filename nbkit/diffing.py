@@ -256,6 +256,23 @@ def _one_side(cell: Cell, index: int, change: str, budget: PixelBudget) -> CellC
     )
 
 
+def _attachment_changes(old: Any, new: Any) -> tuple[MetadataChange, ...]:
+    """Images pasted into markdown cells change without their source changing."""
+    a = old if isinstance(old, dict) else {}
+    b = new if isinstance(new, dict) else {}
+    if a == b:
+        return ()
+    changed = sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+    return tuple(
+        MetadataChange(
+            f"attachments.{k}",
+            "present" if k in a else None,
+            ("changed" if k in a else "added") if k in b else None,
+        )
+        for k in changed
+    )
+
+
 def _pair(
     a: Cell, b: Cell, i: int, j: int, is_moved: bool, settings: DiffSettings, budget: PixelBudget
 ) -> CellChange | None:
@@ -265,6 +282,7 @@ def _pair(
     meta = metadata_changes(
         a.get("metadata", {}), b.get("metadata", {}), settings.ignore_cell_metadata
     )
+    meta += _attachment_changes(a.get("attachments"), b.get("attachments"))
     same_type = a.get("cell_type") == b.get("cell_type")
     if sa == sb and not out_changes and not meta and same_type and not is_moved:
         return None

@@ -491,3 +491,17 @@ def test_terminal_output_cannot_drive_the_terminal(tmp_path: Path, cli: Cli) -> 
     res = cli("diff", "--outputs", "--no-color", a, b)
     assert res.code == 1 and "\x1b" not in res.out and "\x07" not in res.out
     assert "\\x1b]0;owned\\x07" in res.out
+
+
+def test_markdown_attachment_change_is_seen() -> None:
+    def cell(color: str) -> dict[str, Any]:
+        c = md("![plot](attachment:plot.png)", cid="m")
+        c["attachments"] = {"plot.png": {"image/png": png(color)}}
+        return c
+
+    d = diff_notebooks(notebook(cell("red")), notebook(cell("blue")), "nb.ipynb")
+    (change,) = d.cells
+    assert [(m.key, m.old, m.new) for m in change.metadata] == [
+        ("attachments.plot.png", "present", "changed")
+    ]
+    assert not d.sources_changed and d.changed
