@@ -186,3 +186,67 @@ def paired_set(root: Path, count: int = 5, cells: int = 30, seed: int = 2) -> Pa
             jupytext_main(["--sync", "--quiet", *paths])
 
     return _cached(root, f"paired-{count}x{cells}-s{seed}", make)
+
+
+def edited(
+    nb: dict[str, Any], seed: int, *, span: tuple[float, float] = (0.0, 1.0), share: float = 0.05
+) -> dict[str, Any]:
+    """A later version of ``nb``, as a day of work leaves it: inside ``span`` (a fraction of
+    the cells) about ``share`` of the sources edited, as many cells inserted and deleted,
+    two moved, and a tenth of the code cells re-executed with new outputs."""
+    rng = random.Random(f"edit-{seed}")
+    cells = json.loads(json.dumps(nb["cells"]))
+    lo, hi = (
+        int(span[0] * len(cells)),
+        max(int(span[0] * len(cells)) + 1, int(span[1] * len(cells))),
+    )
+    count = max(1, int(share * (hi - lo)))
+    for index in rng.sample(range(lo, hi), min(count, hi - lo)):
+        src = cells[index]["source"]
+        revised = f"# revised {rng.randint(0, 999)}"
+        cells[index]["source"] = [*src[:-1], src[-1] + "\n", revised] if src else [revised]
+    for index in range(lo, hi):
+        cell = cells[index]
+        if cell["cell_type"] == "code" and cell.get("outputs") and rng.random() < 0.1:
+            cell["outputs"] = [content.stream_output(rng)]
+            cell["metadata"] = {**cell.get("metadata", {}), **content.execute_time(rng)}
+    for _ in range(count):
+        del cells[rng.randrange(lo, max(lo + 1, hi - count))]
+    ids = "id" in (cells[0] if cells else {})
+    for k in range(count):
+        new: dict[str, Any] = {
+            "cell_type": "markdown",
+            "metadata": {},
+            "source": content.lines(content.markdown_source(rng)),
+        }
+        if ids:
+            new["id"] = f"new-{seed}-{k}"
+        cells.insert(rng.randrange(lo, max(lo + 1, hi - count)), new)
+    for _ in range(2):
+        moved = cells.pop(rng.randrange(lo, max(lo + 1, hi - count)))
+        cells.insert(rng.randrange(lo, max(lo + 1, hi - count)), moved)
+    return {**nb, "cells": cells}
+
+
+def diff_pair(root: Path, cells: int, ids: bool, seed: int = 11) -> tuple[Path, Path]:
+    """An executed notebook and its edited version (``a.ipynb``, ``b.ipynb``)."""
+
+    def make(folder: Path) -> None:
+        base = build(NotebookSpec(cells=cells, seed=seed, ids=ids))
+        (folder / "a.ipynb").write_bytes(dumps(base))
+        (folder / "b.ipynb").write_bytes(dumps(edited(base, seed)))
+
+    folder = _cached(root, f"diff-{cells}-{'ids' if ids else 'noids'}-s{seed}", make)
+    return folder / "a.ipynb", folder / "b.ipynb"
+
+
+def merge_triple(root: Path, cells: int, seed: int = 13) -> Path:
+    """``base.ipynb`` and two branches that edited different halves of it (no conflict)."""
+
+    def make(folder: Path) -> None:
+        base = build(NotebookSpec(cells=cells, seed=seed))
+        (folder / "base.ipynb").write_bytes(dumps(base))
+        (folder / "ours.ipynb").write_bytes(dumps(edited(base, seed + 1, span=(0.0, 0.45))))
+        (folder / "theirs.ipynb").write_bytes(dumps(edited(base, seed + 2, span=(0.55, 1.0))))
+
+    return _cached(root, f"merge-{cells}-s{seed}", make)

@@ -30,6 +30,7 @@ class Command(NamedTuple):
     cwd: Path | None = None
     env: dict[str, str] | None = None
     timeout: float = 600.0
+    ok_codes: tuple[int, ...] = (0, 1)  # 1 is "check failed", a normal answer for these tools
 
 
 def command(
@@ -119,7 +120,7 @@ def _run_once(cmd: Command, base: dict[str, str]) -> tuple[float, int, bool]:
         except subprocess.TimeoutExpired:
             return time.perf_counter() - start, -1, True
         code = proc.returncode
-        if code not in (0, 1):  # 1 is "check failed", a normal answer for these tools
+        if code not in cmd.ok_codes:
             last = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:]
             raise BenchError(f"{cmd.label}: {' '.join(argv[:3])}... exit {code}: {last}")
     return time.perf_counter() - start, code, False

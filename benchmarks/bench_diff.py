@@ -1,0 +1,58 @@
+"""``nbkit diff`` against nbdime's ``nbdiff`` on one notebook and its edited version.
+
+20, 200 and 2,000 cells, with cell ids (cells match by id) and without (cells must be
+matched by content, which is where diff tools slow down). nbdiff is stopped at a timeout
+and reported as ``>T s`` rather than waited for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from benchmarks import corpus
+from benchmarks.harness import (
+    VENV_BIN,
+    Row,
+    Settings,
+    Target,
+    command,
+    measure,
+    nbkit_has,
+    tool,
+    unavailable,
+)
+
+FAMILY = "diff"
+TARGET = Target(">= 3x", min_ratio=3)
+
+
+def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
+    sizes = (20, 200) if settings.quick else (20, 200, 2000)
+    timeout = 30.0 if settings.quick else 120.0
+    nbdiff = tool("nbdiff")
+    rows: list[Row] = []
+    for cells in sizes:
+        for ids in (True, False):
+            case = f"{cells} cells, {'with' if ids else 'without'} cell ids: nbkit diff vs nbdiff"
+            if not nbkit_has("diff"):
+                rows.append(unavailable(FAMILY, case, "`nbkit diff` does not exist yet", TARGET))
+                continue
+            if nbdiff is None:
+                rows.append(unavailable(FAMILY, case, "nbdiff (nbdime) not installed", TARGET))
+                continue
+            a, b = corpus.diff_pair(settings.corpus_root, cells, ids)
+            ours = measure(
+                command(
+                    "nbkit diff", [VENV_BIN / "nbkit", "diff", "--no-color", a, b], timeout=timeout
+                ),
+                settings,
+                warmup=cells < 2000,
+            )
+            theirs = measure(
+                command("nbdiff", [nbdiff, "--no-color", a, b], timeout=timeout),
+                settings,
+                warmup=cells < 2000,
+            )
+            rows.append(Row(FAMILY, case, ours, theirs, TARGET))
+            log(f"{FAMILY}: {case}: {ours.shown()} vs {theirs.shown()}")
+    return rows

@@ -1,0 +1,101 @@
+"""``nbkit run`` against ``papermill`` on a 5-cell notebook in a committed repository.
+
+Both start the same kernel (the notebook's ``python3`` kernelspec) and execute the same
+cells; nbkit also records the run (git state, kernel packages, inputs, metrics), which is the
+overhead this row shows.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks.harness import (
+    VENV_BIN,
+    Row,
+    Settings,
+    Target,
+    command,
+    git,
+    measure,
+    nbkit_has,
+    tool,
+    unavailable,
+)
+
+FAMILY = "run"
+TARGET = Target(">= 0.77x (within 30% of papermill)", min_ratio=0.77)
+SOURCES = (
+    "n = 10",
+    "import math\nvalues = [math.sqrt(i) for i in range(n * 1000)]",
+    "total = sum(values)\nprint(f'total={total:.3f}')",
+    "mean = total / len(values)\nmean",
+    "print('done', n)",
+)
+
+
+def experiment_repo(work: Path) -> Path:
+    """A committed repository with a 5-cell notebook whose first cell holds parameters."""
+    repo = work / "experiment"
+    if (repo / "nb.ipynb").is_file():
+        return repo
+    repo.mkdir(parents=True)
+    cells = [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": f"c{i}",
+            "outputs": [],
+            "metadata": {"tags": ["parameters"]} if i == 0 else {},
+            "source": src,
+        }
+        for i, src in enumerate(SOURCES)
+    ]
+    nb = {
+        "cells": cells,
+        "nbformat": 4,
+        "nbformat_minor": 5,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+    }
+    (repo / "nb.ipynb").write_text(json.dumps(nb, indent=1) + "\n")
+    # Executed copies and the local index stay out of `git status`: runs stay clean.
+    (repo / ".gitignore").write_text("out*.ipynb\n")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "-m", "experiment")
+    (repo / ".git" / "info").mkdir(exist_ok=True)
+    (repo / ".git" / "info" / "exclude").write_text(".nbkit/\n")
+    return repo
+
+
+def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
+    case = "5-cell notebook: nbkit run (recorded) vs papermill"
+    papermill = tool("papermill")
+    if not nbkit_has("run"):
+        return [unavailable(FAMILY, case, "`nbkit run` does not exist yet", TARGET)]
+    if papermill is None:
+        return [unavailable(FAMILY, case, "papermill not installed", TARGET)]
+    repo = experiment_repo(settings.work)
+    ours = measure(
+        command(
+            "nbkit run", [VENV_BIN / "nbkit", "run", "nb.ipynb", "-p", "n=5"], cwd=repo, timeout=300
+        ),
+        settings,
+        warmup=not settings.quick,
+    )
+    theirs = measure(
+        command(
+            "papermill",
+            [papermill, "--kernel", "python3", "nb.ipynb", "out.ipynb", "-p", "n", "5"],
+            cwd=repo,
+            timeout=300,
+        ),
+        settings,
+        warmup=not settings.quick,
+    )
+    log(f"{FAMILY}: nbkit run {ours.shown()}, papermill {theirs.shown()}")
+    return [Row(FAMILY, case, ours, theirs, TARGET)]
