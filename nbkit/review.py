@@ -21,7 +21,7 @@ from nbkit.revisions import (
     FileChange,
     Side,
     changed_files,
-    exists_on,
+    existing,
     parse_range,
     read_files,
     resolve,
@@ -136,17 +136,17 @@ def _with_paired(nb: NotebookDiff, paired: tuple[str, ...]) -> NotebookDiff:
 
 
 def _lone_scripts(root: Path, new: Side, scripts: dict[str, FileChange]) -> tuple[str, ...]:
-    notes = []
-    for path in sorted(scripts):
-        p = PurePosixPath(path)
-        if p.suffix not in SCRIPT_EXTENSIONS:
-            continue
-        twin = str(p.with_suffix(".ipynb"))
-        if exists_on(root, new, twin):
-            notes.append(
-                f"{path} changed but its paired notebook {twin} did not (hint: nbkit sync {twin})"
-            )
-    return tuple(notes)
+    twins = {
+        path: str(PurePosixPath(path).with_suffix(".ipynb"))
+        for path in sorted(scripts)
+        if PurePosixPath(path).suffix in SCRIPT_EXTENSIONS
+    }
+    present = existing(root, new, twins.values())
+    return tuple(
+        f"{path} changed but its paired notebook {twin} did not (hint: nbkit sync {twin})"
+        for path, twin in twins.items()
+        if twin in present
+    )
 
 
 def review_range(

@@ -123,9 +123,16 @@ def read_files(root: str | Path, side: Side, paths: Iterable[str]) -> dict[str, 
     return {p: contents[sha] for p, sha in blobs.items() if sha in contents}
 
 
-def exists_on(root: str | Path, side: Side, path: str) -> bool:
+def existing(root: str | Path, side: Side, paths: Iterable[str]) -> set[str]:
+    """Which of ``paths`` exist on the side (one git call for all of them)."""
+    paths = list(paths)
+    if not paths:
+        return set()
     if side.kind == "worktree":
-        return (Path(root) / path).is_file()
-    if side.kind == "index":
-        return bool(git.index_blobs(root, [path]))
-    return path in git.tree_blobs(root, side.rev, [path])
+        return {p for p in paths if (Path(root) / p).is_file()}
+    found = (
+        git.index_blobs(root, paths)
+        if side.kind == "index"
+        else git.tree_blobs(root, side.rev, paths)
+    )
+    return set(found) & set(paths)
