@@ -105,10 +105,14 @@ def worktree(root: Path, commit: str) -> Iterator[Path]:
         raise BadInput(f"cannot create a worktree: {exc.strerror or exc}", parent) from None
     path = holder / "worktree"
     try:
-        try:
-            git.run(root, "worktree", "add", "--detach", "--quiet", str(path), commit)
+        try:  # hooks off: the user's post-checkout hook has no business in a temp tree
+            git.run(
+                root, "-c", "core.hooksPath=/dev/null",
+                "worktree", "add", "--detach", "--quiet", str(path), commit,
+            )  # fmt: skip
         except GitError as exc:
-            raise BadInput(f"cannot create a worktree: {exc.message}", path) from None
+            problem = exc.message.split(": ", 1)[-1]
+            raise BadInput(f"cannot create a worktree: {problem}", path) from None
         yield path
     finally:
         with contextlib.suppress(GitError):
@@ -409,9 +413,12 @@ def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
             stability = _stability(request, new_run, settings)
     reproduced = checks["inputs"].ok and not differs and (stability is None or stability.ok)
     listed = [*checks.values(), *([stability] if stability else [])]
+    patch_lost = note is not None and not note.startswith("applied")
     if note:
-        listed.insert(0, Check("commit", True, (commit[:12], note)))
+        listed.insert(0, Check("commit", not patch_lost, (commit[:12], note)))
     causes = [] if reproduced else _causes(checks, stability)
+    if patch_lost and not reproduced:
+        causes.insert(0, "the run's uncommitted changes were not stored with it")
     report = RerunReport(original.id, new_run.id, reproduced, tuple(listed), tuple(causes))
     data = json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n"
     atomic_write_bytes(new_run.dir / REPORT_FILE, data.encode("utf-8"))

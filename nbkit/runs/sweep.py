@@ -131,6 +131,7 @@ def build_request(
     """The request every grid point shares, checked here for every point (notebook,
     parameters, kernel, git state, inputs) so bad input fails once, before any kernel
     starts, instead of N times in the workers."""
+    from nbkit.runs import params
     from nbkit.runs.execute import RunRequest, prepare
 
     if not grid:
@@ -145,8 +146,9 @@ def build_request(
         inputs=tuple(inputs),
         ledger_dir=Path(ledger) if ledger else None,
     )
-    for point in grid:
-        prepare(replace(request, parameters=dict(point)))
+    prepared = prepare(replace(request, parameters=dict(grid[0])))
+    for point in grid[1:]:  # the rest differ only in parameters: no need to re-check git
+        params.check(prepared.nb, prepared.notebook, point, allow_unknown=allow_unknown)
     return request
 
 
@@ -202,13 +204,17 @@ class LocalExecutor:
         workers = max(1, min(settings.workers, len(requests)))
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up) as pool:
             futures = {pool.submit(run_task, i, r): i for i, r in enumerate(requests)}
-            for future in as_completed(futures):
-                index = futures[future]
-                try:
-                    yield future.result()
-                except Exception as exc:  # the worker process died (killed, out of memory)
-                    params = requests[index].parameters
-                    yield TaskResult(index, params, None, {}, f"worker failed: {exc}")
+            try:
+                for future in as_completed(futures):
+                    index = futures[future]
+                    try:
+                        yield future.result()
+                    except Exception as exc:  # the worker died (killed, out of memory)
+                        params = requests[index].parameters
+                        yield TaskResult(index, params, None, {}, f"worker failed: {exc}")
+            except BaseException:  # Ctrl-C: start no new run; running ones end as interrupted
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
 
 
 class DaskExecutor:
