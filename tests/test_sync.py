@@ -259,6 +259,27 @@ def test_many_pairs_one_batch(repo: Path, cli: Callable) -> None:
         assert nb_sources(pair.notebook) == script_sources(pair)
 
 
+def test_git_is_asked_per_batch_not_per_file(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pairs = [paired(repo, f"nb{i}.ipynb") for i in range(6)]
+    commit_all(repo)
+    cfg = config.load(repo)
+
+    def git_calls(batch: list[Any]) -> int:
+        trace = tmp_path / f"trace-{len(batch)}"
+        for pair in batch:
+            edit_notebook(pair.notebook, "x = 1", "x = 99")
+        monkeypatch.setenv("GIT_TRACE", str(trace))
+        outcomes = sync_pairs([p.notebook for p in batch], cfg)
+        monkeypatch.delenv("GIT_TRACE")
+        assert {o.action for o in outcomes} == {"updated-script"}
+        return trace.read_text().count("trace: built-in: git")
+
+    one = git_calls(pairs[:1])
+    assert 0 < one <= 6 and git_calls(pairs[1:]) == one
+
+
 @pytest.mark.parametrize(
     ("target", "setup", "needle"),
     [
@@ -287,6 +308,17 @@ def test_sync_bad_input(
     assert_one_line_error(result.err, target, needle)
     assert snapshot(*sorted(p for p in repo.iterdir() if p.is_file())) == before
     assert pair.script.is_file()
+
+
+def test_a_script_jupytext_cannot_read(repo: Path, cli: Callable) -> None:
+    pair = paired(repo, "a.ipynb", "md:myst")
+    commit_all(repo)
+    edit_script(pair.script, ":tags: [parameters]", ":tags: [unclosed")
+    before = snapshot(pair.notebook, pair.script)
+    result = cli("sync", "a.md")
+    assert result.code == 2
+    assert_one_line_error(result.err, "a.md", "jupytext cannot read this as md:myst")
+    assert snapshot(pair.notebook, pair.script) == before
 
 
 def test_unpaired_notebook_is_left_alone(repo: Path, cli: Callable) -> None:
