@@ -32,8 +32,8 @@ class LockFile:
 
     @property
     def hash(self) -> str:
-        """Identifies this lock (the kernel name and env marker use it)."""
-        return self.header.get("body-sha256", "") or body_digest(self.body)
+        """Identifies this lock's content (kernel names, env markers and run manifests use it)."""
+        return body_digest(self.body)
 
     def pins(self) -> dict[str, str]:
         """Normalized name -> exact version of every locked package."""

@@ -173,3 +173,16 @@ def test_env_refuses_to_replace_a_folder_that_is_not_a_venv(
 def _ci_needs_uv() -> None:
     """No silent skip: these tests need uv, which the env extra provides."""
     assert Path(uv_bin()).exists()
+
+
+@pytest.mark.network
+@pytest.mark.skipif(
+    os.environ.get("NBKIT_NETWORK_TESTS") != "1", reason="set NBKIT_NETWORK_TESTS=1 to use PyPI"
+)
+def test_env_with_ipykernel_in_the_lock(repo: Path, uv_cache: str, cli: Cli) -> None:
+    (repo / "requirements.in").write_text("ipykernel\n")
+    assert cli("lock").code == 0
+    result = cli("env")
+    assert result.code == 0, result.err
+    assert "note:" not in result.err  # nothing installed beside the lock
+    assert cli("env", "--check").code == 0
