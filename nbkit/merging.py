@@ -266,73 +266,65 @@ def _merge_one_sided(present: Cell, base: Cell, side: str, prefer: str | None) -
     return _CellMerge(cell, "delete-edit", [])
 
 
+class _Source(NamedTuple):
+    text: str
+    side: str  # "ours", "theirs" or "both": whose source the cell ends up with
+    conflict: str | None
+    notes: list[tuple[str, str]]
+
+
+def _merge_source(base: Cell | None, ours: Cell, theirs: Cell, prefer: str | None) -> _Source:
+    """Line-level three-way merge of the source (two-way without a base)."""
+    src_o, src_t = notebook.source_text(ours), notebook.source_text(theirs)
+    src_b = notebook.source_text(base) if base is not None else None
+    if src_o == src_t or src_b == src_t:
+        return _Source(src_o, "ours", None, [])
+    if src_b == src_o:
+        return _Source(src_t, "theirs", None, [])
+    if src_b is None:
+        merged = textmerge.merge2(src_o, src_t, prefer)
+    else:
+        merged = textmerge.merge3(src_b, src_o, src_t, prefer)
+    notes = [("settled", f"{merged.settled} conflicting hunk(s): took {prefer}")]
+    return _Source(
+        merged.text, "both", "source" if merged.conflicts else None, notes if merged.settled else []
+    )
+
+
+def _merge_fields(base: Cell, ours: Cell, theirs: Cell, cell: Cell, notes: list[str]) -> None:
+    """Type, metadata, attachments and id: three-way; a clash keeps ours and is noted.
+
+    Cells matched by content may differ in id: the side that changed it wins, as for data.
+    """
+    for key in ("cell_type", "metadata", "attachments", "id"):
+        old, mine, other = (c.get(key, _MISSING) for c in (base, ours, theirs))
+        value = _merge_value(old, mine, other, key, notes)
+        cell.pop(key, None)
+        if value is not _MISSING:
+            cell[key] = value
+    cell.setdefault("metadata", {})
+
+
 def _merge_both(base: Cell | None, ours: Cell, theirs: Cell, prefer: str | None) -> _CellMerge:
     """A cell both sides kept: source line-merged, outputs follow the source, dicts merged."""
-    notes: list[tuple[str, str]] = []
-    meta_notes: list[str] = []
     cell = dict(ours)  # nested values are replaced, never changed in place
-    b = base if base is not None else {}
-    ctype = _merge_value(
-        b.get("cell_type", _MISSING),
-        ours["cell_type"],
-        theirs["cell_type"],
-        "cell_type",
-        meta_notes,
-    )
-    cell["cell_type"] = ctype
-    src_b, src_o, src_t = (notebook.source_text(c) for c in (b, ours, theirs))
-    conflict = None
-    if src_o == src_t or (base is not None and src_b == src_t):
-        source_from = "ours"
-    elif base is not None and src_b == src_o:
-        source_from, cell["source"] = "theirs", src_t
-    else:
-        merged = (
-            textmerge.merge3(src_b, src_o, src_t, prefer)
-            if base is not None
-            else (textmerge.merge2(src_o, src_t, prefer))
-        )
-        source_from, cell["source"] = "both", merged.text
-        conflict = "source" if merged.conflicts else None
-        if merged.settled:
-            notes.append(("settled", f"{merged.settled} conflicting hunk(s): took {prefer}"))
+    source = _merge_source(base, ours, theirs, prefer)
+    cell["source"] = source.text
+    notes = list(source.notes)
     run_o, run_t = _run_state(ours), _run_state(theirs)
-    if source_from == "theirs" or (src_o == src_t and run_o == _run_state(b) and base is not None):
+    unchanged_ours = base is not None and run_o == _run_state(base)
+    if source.side == "theirs" or (
+        source.side == "ours" and source.text == notebook.source_text(theirs) and unchanged_ours
+    ):
         cell["outputs"], cell["execution_count"] = run_t
-    elif source_from == "both":
+    elif source.side == "both":
         cell["outputs"], cell["execution_count"] = [], None
         if run_o[0] or run_t[0]:
             notes.append(("outputs-cleared", "source merged from both sides"))
-    cell["metadata"] = _merge_value(
-        b.get("metadata", {}),
-        ours.get("metadata", {}),
-        theirs.get("metadata", {}),
-        "metadata",
-        meta_notes,
-    )
-    att = _merge_value(
-        b.get("attachments", _MISSING),
-        ours.get("attachments", _MISSING),
-        theirs.get("attachments", _MISSING),
-        "attachments",
-        meta_notes,
-    )
-    cell.pop("attachments", None)
-    if att is not _MISSING:
-        cell["attachments"] = att
-    # Cells matched by content may differ in id: the side that changed it wins, as for data.
-    cid = _merge_value(
-        b.get("id", _MISSING),
-        ours.get("id", _MISSING),
-        theirs.get("id", _MISSING),
-        "id",
-        meta_notes,
-    )
-    cell.pop("id", None)
-    if isinstance(cid, str):
-        cell["id"] = cid
-    notes += [("metadata", f"{w}: both sides changed it; kept ours") for w in meta_notes]
-    return _CellMerge(_fit_type(cell), conflict, notes)
+    clashes: list[str] = []
+    _merge_fields(base if base is not None else {}, ours, theirs, cell, clashes)
+    notes += [("metadata", f"{w}: both sides changed it; kept ours") for w in clashes]
+    return _CellMerge(_fit_type(cell), source.conflict, notes)
 
 
 def _fit_type(cell: Cell) -> Cell:
