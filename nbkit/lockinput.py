@@ -206,7 +206,8 @@ def _scan_requirements(
         elif line.startswith("-"):
             continue  # an option such as --index-url: part of the digest, names nothing
         else:
-            name = _requirement_name(line, path, lineno)
+            # per-requirement options (--hash=..., --config-settings ...) name nothing
+            name = _requirement_name(re.split(r"\s+--", line)[0], path, lineno)
             if name and not constraint:
                 names.add(name)
 

@@ -213,3 +213,16 @@ def test_lock_a_real_package_from_pypi(repo: Path, uv_cache: str, cli: Cli) -> N
     result = cli("lock")
     assert result.code == 0, result.err
     assert _pins(repo) == {"six": "1.16.0"}
+
+
+def test_declared_names_from_requirement_lines(tmp_path: Path) -> None:
+    from nbkit.lockinput import EnvSettings, read_input
+
+    (tmp_path / "requirements.in").write_text(
+        "# comment\nfoo==1.0 --hash=sha256:abc \\\n    --hash=sha256:def\n"
+        'Bar_Baz[x]>=1; python_version > "3"  # trailing comment\n'
+        "-e git+https://example.invalid/y.git#egg=qux\n./local_dir\n-c constraints.txt\n"
+    )
+    (tmp_path / "constraints.txt").write_text("constrained==1\n")
+    inp = read_input(EnvSettings(root=tmp_path))
+    assert inp.names == {"foo", "bar-baz", "qux"}  # a constraint declares nothing
