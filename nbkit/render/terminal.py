@@ -89,8 +89,7 @@ def render(report: Report, options: RenderOptions) -> str:
         return ""
     lines = [
         paint(
-            f"nbkit diff {_safe(report.old_label)} -> {_safe(report.new_label)}: "
-            f"{summary_line(report)}",
+            f"{_safe(report.old_label)} -> {_safe(report.new_label)}: {summary_line(report)}",
             "dim",
         )
     ]
