@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -179,13 +178,22 @@ def test_pair_bad_input(
         assert (repo / name).read_bytes() == content
 
 
+def test_one_bad_notebook_does_not_stop_the_others(repo: Path, cli: Callable) -> None:
+    write_nb(repo / "good.ipynb", sample_nb())
+    (repo / "bad.ipynb").write_text("{")
+    result = cli("pair", "bad.ipynb", "good.ipynb")
+    assert result.code == 2 and "bad.ipynb" in result.err
+    assert (repo / "good.py").is_file() and not (repo / "bad.py").exists()
+
+
 def test_pair_outside_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable) -> None:
     folder = tmp_path / "plain"
     folder.mkdir()
     monkeypatch.chdir(folder)
     write_nb(folder / "a.ipynb", sample_nb())
     assert cli("pair", "a.ipynb").code == 0
-    assert shutil.which("git") and (folder / "a.py").is_file()
+    assert (folder / "a.py").is_file()
+    assert pair_of(folder / "a.py", config.load(folder)) is not None
 
 
 def test_commands_and_options_are_documented() -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from nbkit.errors import NbkitError
+
 
 def _echo(line: str) -> None:
     click.echo(line, err=True)
@@ -39,10 +41,17 @@ def pair(fmt: str | None, notebooks: tuple[str, ...]) -> int:
     from nbkit.pairing import pair_notebook
 
     cfg = config.load()
-    for path in notebooks:
-        result = pair_notebook(Path(path), cfg, fmt)
+    status = 0
+    for path in notebooks:  # one bad notebook does not stop the others
+        try:
+            result = pair_notebook(Path(path), cfg, fmt)
+        except NbkitError as exc:
+            for line in exc.lines():
+                _echo(line if line.startswith("hint:") else f"nbkit: {line}")
+            status = max(status, exc.exit_code)
+            continue
         _echo(f"{path}: paired with {_relative(result.script)} ({result.fmt})")
-    return 0
+    return status
 
 
 def _relative(path: Path) -> str:
