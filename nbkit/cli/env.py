@@ -25,11 +25,14 @@ def _index_options(func: F) -> F:
             "--find-links",
             "find_links",
             multiple=True,
+            metavar="DIR",
             type=click.Path(file_okay=False),
             help="Also look for wheels in DIR (repeatable).",
         ),
         click.option("--no-index", is_flag=True, help="Use only --find-links, not the index."),
-        click.option("--index-url", default=None, help="Package index to use instead of PyPI."),
+        click.option(
+            "--index-url", default=None, metavar="URL", help="Package index to use instead of PyPI."
+        ),
         click.option("--offline", is_flag=True, help="Use only uv's cache; no network."),
     ]
     for option in reversed(options):
@@ -118,6 +121,7 @@ def lock(
 @click.option(
     "--path",
     "venv",
+    metavar="DIR",
     type=click.Path(file_okay=False),
     default=None,
     help="Where the environment lives (default: [tool.nbkit.env] venv, or .venv).",
@@ -143,7 +147,7 @@ def env(
     Examples:
       nbkit env                     build .venv from requirements.lock, register the kernel
       nbkit env --check             exit 1 and list differences if .venv does not match
-      nbkit env --print-kernel      the kernel name to put in a notebook or `nbkit run -k`
+      nbkit env --print-kernel      the kernel name for a notebook or `nbkit run --kernel`
     """
     from nbkit import env as envlib
 
