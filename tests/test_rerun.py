@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from nbkit.recording import MIME_TYPE
 from nbkit.runs.ledger import Ledger
-from tests.conftest import assert_one_line_error, commit_all, git, read_nb
-from tests.runs_helpers import experiment, kernel_name, manifest_of, only_run
+from tests.conftest import assert_one_line_error, commit_all, git, read_nb, write_nb
+from tests.env_helpers import offline_project, uv_cache, wheelhouse
+from tests.runs_helpers import experiment, experiment_nb, kernel_name, manifest_of, only_run
 
-__all__ = ["experiment", "kernel_name"]  # fixtures used by name
+# fixtures used by name
+__all__ = ["experiment", "kernel_name", "offline_project", "uv_cache", "wheelhouse"]
 
 Cli = Callable[..., Any]
 
@@ -193,3 +196,29 @@ def test_bad_input_is_one_line_and_changes_nothing(repo: Path, cli: Cli) -> None
 
     assert _state(repo) == before
     assert sorted(p.name for p in (repo / ".nbkit" / "runs").iterdir()) == runs_before
+
+
+def test_env_locked_builds_the_locked_environment_and_reruns_in_it(
+    repo: Path, offline_project: Callable[..., Path], wheelhouse: Path, cli: Cli
+) -> None:
+    offline_project("nbkitdemo_a==1.0\n")
+    # offline: the lock resolves from the local wheels, ipykernel comes from the warm uv cache
+    (repo / "nbkit.toml").write_text(f"[env]\nfind_links = [{str(wheelhouse)!r}]\noffline = true\n")
+    (repo / ".gitignore").write_text(".venv/\n")
+    assert cli("lock").code == 0
+    assert cli("env").code == 0
+    kernel = cli("env", "--print-kernel").out.strip()
+    write_nb(repo / "exp.ipynb", experiment_nb("import nbkitdemo_a\nprint(nbkitdemo_a.VERSION)"))
+    commit_all(repo)
+    assert cli("run", "exp.ipynb", "--kernel", kernel).code == 0
+    run_id = only_run(repo).name
+
+    result = cli("rerun", run_id, "--env", "locked")
+    assert result.code == 0, result.out + result.err
+    assert "outputs      ok" in result.out
+    new_id = result.out.split(" as run ")[1].split()[0]
+    new = manifest_of(repo / ".nbkit" / "runs" / new_id)
+    # it ran in a venv built from the lock in nbkit's cache, not in the project's .venv
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "nbkit" / "envs"
+    assert new["kernel"]["executable"].startswith(str(cache))
+    assert new["kernel"]["packages"]["nbkitdemo-a"] == "1.0"
