@@ -200,6 +200,7 @@ def test_concurrent_runs_do_not_race(repo: Path, experiment: Callable[..., Path]
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
         )
         for lr in (1, 2)
     ]
@@ -208,6 +209,7 @@ def test_concurrent_runs_do_not_race(repo: Path, experiment: Callable[..., Path]
     runs = Ledger(repo).list()
     assert len(runs) == 2 and len({r.id for r in runs}) == 2
     assert sorted(r.metrics["lr"] for r in runs) == [1, 2]
+    assert all(r.manifest["env"]["OMP_NUM_THREADS"] == "1" for r in runs)
     assert len((repo / ".nbkit" / "runs" / "index.jsonl").read_text().splitlines()) == 2
 
 
@@ -226,3 +228,54 @@ def test_execute_to_dir_leaves_the_ledger_alone(
     run = ledger.write(run_id, manifest, scratch / "executed.ipynb")
     assert run.metrics == {"double": 4} and run.executed_notebook.is_file()
     assert Ledger(repo).get(run_id).manifest["status"] == "succeeded"
+
+
+def test_large_files_hashed_once_by_size_and_mtime(repo: Path) -> None:
+    """The cache is keyed by path+size+mtime: same size and mtime -> the remembered hash."""
+    from nbkit.cache import Cache
+    from nbkit.runs.manifest import FileHashes, sha256_file
+
+    big = repo / "big.bin"
+    big.write_bytes(b"a" * (1 << 20))
+    stat = big.stat()
+    cache = Cache.for_root(repo)
+    first = sha256_file(big, FileHashes(cache))
+    cache.save()
+    big.write_bytes(b"b" * (1 << 20))
+    os.utime(big, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert sha256_file(big, FileHashes(Cache.for_root(repo))) == first  # not re-read
+    os.utime(big, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1000))
+    assert sha256_file(big, FileHashes(Cache.for_root(repo)))[1] == _sha256(big)
+
+
+def test_manifest_pieces_without_a_kernel(tmp_path: Path) -> None:
+    from nbkit.runs import manifest
+    from tests.conftest import make_nb
+
+    header = make_nb(("markdown", "# T\n## Objective\nfind x\n\n**Success metric:** acc > 0.9"))
+    assert manifest.experiment_header(header) == {
+        "objective": "find x",
+        "success_metric": "acc > 0.9",
+    }
+    assert manifest.experiment_header(make_nb("x = 1")) is None
+    env = {"OMP_NUM_THREADS": "1", "MKL_DYNAMIC": "0", "HOME": "/x", "PYTHONHASHSEED": "0"}
+    assert manifest.numeric_env(env) == {k: v for k, v in env.items() if k != "HOME"}
+    record = {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {"application/vnd.nbkit.record+json": {"name": "acc", "value": 0.5}},
+    }
+    nb = make_nb({"cell_type": "code", "source": "", "outputs": [record, record]})
+    assert manifest.recorded_values(nb) == {"acc": 0.5}
+    (tmp_path / "data.csv").write_text("x")
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "tool" / "fonts.json"  # tool state, not data
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text("{}")
+    log = [str(tmp_path / "data.csv"), str(tmp_path / "gone.csv"), str(tmp_path), str(cache)]
+    log.append(sys.executable)
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".reads.log").write_text("\n".join([*log, str(out / ".kernel.json")]) + "\n")
+    (out / ".kernel.json").write_text("{}")
+    assert manifest.files_read(out, []) == [tmp_path / "data.csv"]
+    assert manifest.files_read(out, [tmp_path / "data.csv"]) == []

@@ -152,10 +152,16 @@ def _run_line(manifest: dict[str, Any], folder: Path, root: Path) -> str:
 
 
 def _pairs(values: dict[str, Any], limit: int) -> str:
-    text = " ".join(
-        f"{k}={json.dumps(v) if not isinstance(v, str) else v}" for k, v in values.items()
-    )
+    text = " ".join(f"{k}={_show(v)}" for k, v in values.items())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return json.dumps(value)
+    return str(value) if isinstance(value, int | float) else json.dumps(value)
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:

@@ -42,7 +42,8 @@ from nbkit.runs.ledger import DEFAULT_FOLDER, Ledger, Run
 EXECUTED = "executed.ipynb"
 PATCH = "dirty.patch"
 SCHEMA = 1
-_GRACE_TICKS = 50  # x 0.2 s after interrupting the kernel before it is killed
+_POLL = 0.05  # seconds between checks of the execution thread
+_GRACE_TICKS = 200  # x _POLL after interrupting the kernel before it is killed
 
 
 @dataclass(frozen=True)
@@ -179,7 +180,7 @@ def _wait(thread: threading.Thread, out_dir: Path) -> str | None:
     with _sigterm_as_interrupt():
         while thread.is_alive():
             try:
-                thread.join(0.2)
+                thread.join(_POLL)
                 ticks += 1
             except KeyboardInterrupt as exc:
                 again = interrupted is not None

@@ -39,12 +39,14 @@ _CHUNK = 1 << 20
 # the hook (an exception in an audit hook would fail the user's open()).
 _SETUP_CODE = """\
 def _nbkit_setup(info_path, log_path, skip):
-    import importlib.metadata, json, os, platform, sys
+    import json, os, platform, sys
     pkgs = {}
-    for dist in importlib.metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            pkgs[name.lower().replace("_", "-")] = dist.version
+    # Folder names give name and version without parsing every METADATA file (10x faster).
+    for folder in reversed([p for p in sys.path if p and os.path.isdir(p)]):
+        for entry in os.listdir(folder):
+            if entry.endswith((".dist-info", ".egg-info")) and "-" in entry:
+                name, version = entry.rsplit(".", 1)[0].split("-", 1)
+                pkgs[name.lower().replace("_", "-")] = version.split("-")[0]
     info = {"python": platform.python_version(), "implementation":
             platform.python_implementation(), "executable": sys.executable, "pid": os.getpid(),
             "packages": dict(sorted(pkgs.items()))}
@@ -52,7 +54,8 @@ def _nbkit_setup(info_path, log_path, skip):
         json.dump(info, fh)
     log = open(log_path, "a", buffering=1, encoding="utf-8")
     seen = set()
-    skip = tuple(skip)
+    skip = tuple(skip) + tuple(os.path.join(p, "") for p in
+                               {sys.prefix, sys.base_prefix, sys.exec_prefix})
     def hook(event, args):
         if event != "open":
             return
@@ -78,7 +81,7 @@ del _nbkit_setup
 
 def setup_cell(out_dir: Path) -> dict[str, Any]:
     """The hidden first cell; arguments are JSON literals (data, never code from users)."""
-    skip = sorted({sys.prefix, sys.base_prefix, sys.exec_prefix, *_NOISE_DIRS})
+    skip = sorted({os.path.join(p, "") for p in (sys.prefix, sys.base_prefix)} | {*_NOISE_DIRS})
     code = _SETUP_CODE % (
         json.dumps(str(out_dir / KERNEL_INFO)),
         json.dumps(str(out_dir / READS_LOG)),
@@ -185,20 +188,33 @@ def files_read(out_dir: Path, exclude: Iterable[Path]) -> list[Path]:
     except OSError:
         return []
     skip = {str(p.resolve()) for p in exclude}
-    site = tuple(str(Path(p).resolve()) for p in sys.path if p and "site-packages" in p)
-    ipython = str(Path.home() / ".ipython")
+    noise = _noise_prefixes(out_dir)
     result = []
     for line in dict.fromkeys(lines):
         path = Path(line)
         resolved = str(path.resolve()) if path.exists() else ""
         if not resolved or resolved in skip or not path.is_file():
             continue
-        if resolved.startswith(site) or resolved.startswith(ipython) or "site-packages" in line:
-            continue
-        if resolved.startswith(str(out_dir.resolve())):
+        if resolved.startswith(noise) or "site-packages" in line:
             continue
         result.append(path)
     return result
+
+
+def _noise_prefixes(out_dir: Path) -> tuple[str, ...]:
+    """Folders whose files are tool state, not data: libraries, caches, Jupyter/IPython
+    and matplotlib settings, the run folder itself."""
+    home = Path.home()
+    folders = [p for p in sys.path if p and "site-packages" in p]
+    folders += [sys.prefix, sys.base_prefix, sys.exec_prefix]
+    folders += [os.environ.get("XDG_CACHE_HOME") or str(home / ".cache")]
+    folders += [str(home / name) for name in (".ipython", ".jupyter", ".matplotlib")]
+    folders += [
+        os.environ.get(v, "")
+        for v in ("JUPYTER_DATA_DIR", "JUPYTER_CONFIG_DIR", "MPLCONFIGDIR", "IPYTHONDIR")
+    ]
+    folders += [str(home / ".config" / "matplotlib"), str(out_dir)]
+    return tuple(str(Path(f).resolve()) + os.sep for f in folders if f)
 
 
 def git_state(root: Path, notebook: Path, ledger_dir: Path) -> dict[str, Any]:
