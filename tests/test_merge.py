@@ -44,11 +44,11 @@ def report(repo: Path) -> dict[str, Any]:
     return result
 
 
-def test_edits_to_different_cells_merge_cleanly(driver_repo: Path) -> None:
+@pytest.mark.parametrize("name", [NB, "sub dir/my notebook é.ipynb"])
+def test_edits_to_different_cells_merge_cleanly(driver_repo: Path, name: str) -> None:
     base = base_nb()
-    merge = merge_branches(
-        driver_repo, base, edit(base, 1, "import math\nx = 10"), edit(base, 3, "z = y * 3\nz")
-    )
+    ours, theirs = edit(base, 1, "import math\nx = 10"), edit(base, 3, "z = y * 3\nz")
+    merge = merge_branches(driver_repo, base, ours, theirs, name)
     assert merge.code == 0, merge.output
     nb = assert_valid_file(merge.path)
     assert sources(nb)[1] == "import math\nx = 10"
