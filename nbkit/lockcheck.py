@@ -41,7 +41,10 @@ def _read_all(root: Path, rels: list[str]) -> dict[str, bytes]:
 
 
 def check(s: EnvSettings, cfg: Config) -> list[Finding]:
-    """Everything wrong with the lock and the imports (empty: all good)."""
+    """Everything wrong with the lock and the imports (empty: all good).
+
+    A paired script next to its notebook is not read again: the notebook speaks for both.
+    """
     inp = read_input(s)
     findings = [
         Finding(s.lock, problem)
@@ -51,7 +54,14 @@ def check(s: EnvSettings, cfg: Config) -> list[Finding]:
     notebooks = [p.relative_to(s.root).as_posix() for p in configured_notebooks(cfg)]
     files = _read_all(s.root, notebooks)
     scripts = _read_all(s.root, py_files)
-    files.update({rel: data for rel, data in scripts.items() if is_paired_script(data)})
+    twins = {rel[: -len(".ipynb")] for rel in notebooks}  # a script beside its notebook
+    files.update(
+        {
+            rel: data
+            for rel, data in scripts.items()
+            if rel[: -len(".py")] not in twins and is_paired_script(data)
+        }
+    )
     cache = Cache.for_root(s.root)
     scanned = scan(files, cache)
     cache.save()

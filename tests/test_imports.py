@@ -77,7 +77,9 @@ def test_undeclared_imports_one_line_each(offline_project: Project, cli: Cli) ->
             "import lightgbm\nimport helpers\nimport localmod\nimport nbkitdemo_a",
         ),
     )
-    (root / "notebooks" / "train.py").write_text("# %%\nimport xgboost\n")
+    (root / "notebooks" / "train.py").write_text("# %%\nimport lightgbm\n")  # its twin
+    (root / "scripts").mkdir()
+    (root / "scripts" / "train.py").write_text("# %%\nimport xgboost\n")  # mirrored pair
     (root / "tools").mkdir()
     (root / "tools" / "release.py").write_text("import pytest\n")  # not a paired script
     commit_all(root)
@@ -85,7 +87,7 @@ def test_undeclared_imports_one_line_each(offline_project: Project, cli: Cli) ->
     assert result.code == 1
     assert _import_lines(result) == [
         "notebooks/train.ipynb: imports 'lightgbm', not declared in requirements.in",
-        "notebooks/train.py: imports 'xgboost', not declared in requirements.in",
+        "scripts/train.py: imports 'xgboost', not declared in requirements.in",
     ]
     assert "Traceback" not in result.err
 
