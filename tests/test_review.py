@@ -263,3 +263,11 @@ def test_no_merge_base_is_bad_input(repo: Path, cli: Cli) -> None:
     res = cli("review", "main...other")
     assert res.code == 2
     assert_one_line_error(res.err, "main...other", "no common ancestor", "fetch-depth")
+
+
+def test_report_never_written_over_a_notebook(pr_repo: Path, cli: Cli) -> None:
+    before = (pr_repo / "analysis.ipynb").read_bytes()
+    res = cli("review", "main...feature", "-o", "analysis.ipynb")
+    assert res.code == 2
+    assert_one_line_error(res.err, "analysis.ipynb", "will not write a report over a notebook")
+    assert (pr_repo / "analysis.ipynb").read_bytes() == before

@@ -43,15 +43,21 @@ def _settings(context: int) -> Any:
 
 
 def _format_for(fmt: str | None, output: str | None) -> str:
+    """The format asked for, else the one the -o suffix names; a notebook is never a target."""
+    from pathlib import Path
+
+    from nbkit.errors import BadInput
+    from nbkit.render import SUFFIXES
+
+    if output and Path(output).suffix.lower() == ".ipynb":
+        raise BadInput(
+            "will not write a report over a notebook",
+            output,
+            hint="name the report e.g. review.md or review.html",
+        )
     if fmt:
         return fmt
-    if output:
-        from pathlib import Path
-
-        from nbkit.render import SUFFIXES
-
-        return SUFFIXES.get(Path(output).suffix.lower(), "terminal")
-    return "terminal"
+    return SUFFIXES.get(Path(output).suffix.lower(), "terminal") if output else "terminal"
 
 
 _format_option = click.option(
@@ -132,10 +138,10 @@ def diff(
     from nbkit import render
     from nbkit.review import compare
 
+    fmt = _format_for(fmt, output)
     cfg, settings = _settings(context)
     paths = ctx.meta.get("nbkit.paths", ())
     report = compare(Path.cwd(), args, paths, cached=cached, settings=settings, formats=cfg.formats)
-    fmt = _format_for(fmt, output)
     use_color = color if color is not None else (output is None and sys.stdout.isatty())
     options = render.RenderOptions(outputs=show_outputs, color=use_color and fmt == "terminal")
     _emit(render.get(fmt)(report, options), output, options.color)
@@ -180,9 +186,9 @@ def review(
     from nbkit import render
     from nbkit.review import review_range
 
+    fmt = _format_for(fmt, output)
     cfg, settings = _settings(3)
     report = review_range(Path.cwd(), range_spec, paths, settings, cfg.formats)
-    fmt = _format_for(fmt, output)
     options = render.RenderOptions(
         outputs=show_outputs,
         color=output is None and sys.stdout.isatty() and fmt == "terminal",
