@@ -197,3 +197,34 @@ def test_dask_address_that_does_not_answer_is_bad_input(
         result.err, f"--dask: no Dask scheduler answered at {address} within 10 s"
     )
     assert "hint: start one with: dask scheduler" in result.err
+
+
+def test_progress_is_a_bar_on_a_terminal_and_lines_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+
+    from nbkit.cli.experiments import _Progress
+    from nbkit.runs.sweep import Outcome
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    outcomes = [
+        Outcome(0, {"lr": 0.1}, "succeeded", "r1", ""),
+        Outcome(1, {"lr": 0.2}, "failed", "r2", "ValueError"),
+    ]
+    for stream, expected in (
+        (
+            Terminal(),
+            "\r[###############---------------] 1/2 (0 failed)"
+            "\r[##############################] 2/2 (1 failed)\n",
+        ),
+        (io.StringIO(), "[1/2] lr=0.1: succeeded\n[2/2] lr=0.2: failed\n"),
+    ):
+        monkeypatch.setattr("sys.stderr", stream)
+        progress = _Progress()
+        for done, outcome in enumerate(outcomes, start=1):
+            progress(outcome, done, len(outcomes))
+        assert stream.getvalue() == expected
