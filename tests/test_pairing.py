@@ -207,3 +207,17 @@ def test_commands_and_options_are_documented() -> None:
             for opt in getattr(param, "opts", []):
                 if opt.startswith("--"):
                     assert opt in docs, (command.name, opt)
+
+
+def test_a_notebook_jupytext_paired_is_recognised(repo: Path, cli: Callable) -> None:
+    from jupytext.cli import jupytext as jupytext_cli
+
+    write_nb(repo / "a.ipynb", sample_nb())
+    jupytext_cli(["--quiet", "--set-formats", "ipynb,py:percent", str(repo / "a.ipynb")])
+    assert "jupytext_version" in (repo / "a.py").read_text()  # jupytext's own header
+    pair = pair_of(repo / "a.py", config.load(repo))
+    assert pair is not None and pair.notebook == repo / "a.ipynb"
+    assert cli("sync", "--check", "a.py").code == 0  # same cells: in sync despite the header
+    assert cli("pair", "a.ipynb").code == 0
+    meta = read_nb(repo / "a.ipynb")["metadata"]["jupytext"]
+    assert meta["formats"] == "ipynb,py:percent" and meta["notebook_metadata_filter"] == "-all"
