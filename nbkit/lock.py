@@ -39,9 +39,7 @@ def platform_tag() -> str:
     return f"{sys.platform}-{_platform.machine().lower()}"
 
 
-def _compile_args(
-    s: EnvSettings, inp: LockInput, src: Path, out: Path, opts: LockOptions
-) -> list[str]:
+def _compile_args(s: EnvSettings, src: Path, out: Path, opts: LockOptions) -> list[str]:
     args = ["pip", "compile", str(src), "-o", str(out), "--generate-hashes", "--no-header"]
     args += ["--python-version", s.python_target, "--quiet"]
     if opts.upgrade:
@@ -66,7 +64,7 @@ def resolve(s: EnvSettings, inp: LockInput, opts: LockOptions) -> str:
         else:  # relative, so uv's "# via" comments name the file as the user does
             src = Path(inp.label)
         uvrun.run(
-            _compile_args(s, inp, src, out, opts),
+            _compile_args(s, src, out, opts),
             cwd=s.root,
             path=shown(inp.path),
             what="resolution",
