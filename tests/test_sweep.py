@@ -68,9 +68,16 @@ def test_bad_grid_specs_are_bad_input(spec: str, problem: str) -> None:
         parse_grid([spec])
 
 
-def test_a_parameter_given_twice_is_bad_input() -> None:
+def test_a_parameter_given_twice_or_a_huge_grid_is_bad_input() -> None:
     with pytest.raises(BadInput, match="'lr' given twice"):
         parse_grid(["lr=1", "lr=2"])
+    ten = ",".join(str(i) for i in range(10))
+    with pytest.raises(BadInput, match="the grid has 100,000 points, more than 10,000"):
+        parse_grid([f"{name}={ten}" for name in "abcde"])
+
+
+def test_apostrophes_inside_values_are_not_quotes() -> None:
+    assert parse_grid(["note=it's,fine"]) == ({"note": "it's"}, {"note": "fine"})
 
 
 def test_sweep_bad_input_is_one_line_before_any_kernel_starts(

@@ -9,6 +9,7 @@ workers can never race on it. A failed run never stops the sweep.
 from __future__ import annotations
 
 import itertools
+import math
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     from nbkit.runs.execute import RunRequest
     from nbkit.runs.ledger import Ledger
 
+MAX_GRID = 10_000  # a typo must not queue a million kernels
 DASK_CONNECT_TIMEOUT = 10.0  # seconds before an address that does not answer is an error
 
 
@@ -79,7 +81,7 @@ def _split_values(text: str) -> list[str]:
     for char in text:
         if quote:
             quote = "" if char == quote else quote
-        elif char in "'\"":
+        elif char in "'\"" and not "".join(current).strip():  # a quoted value, not "it's"
             quote = char
         elif char in "[{(":
             depth += 1
@@ -110,6 +112,9 @@ def parse_grid(specs: Sequence[str]) -> tuple[dict[str, Any], ...]:
         axes[name] = [parse_value(v, f"-p {name}") for v in pieces]
     if not axes:
         return ()  # no -p: no grid (itertools.product would give one empty point)
+    size = math.prod(len(values) for values in axes.values())
+    if size > MAX_GRID:
+        raise BadInput(f"the grid has {size:,} points, more than {MAX_GRID:,}", "-p")
     names = list(axes)
     return tuple(
         dict(zip(names, combo, strict=True)) for combo in itertools.product(*axes.values())
