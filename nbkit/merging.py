@@ -449,11 +449,14 @@ def check_result(nb: Notebook, name: str) -> None:
         raise BadInput("the merged notebook would have duplicate cell ids; nothing written", name)
 
 
-def _load_side(path: str | Path, label: str, *, optional: bool = False) -> Notebook | None:
-    data = notebook.read_bytes(path)
-    if optional and not data.strip():
-        return None  # git passes an empty base when the file has no common ancestor
-    return notebook.loads(data, label)
+def load_side(data: bytes, name: str, side: str) -> Notebook:
+    """One version of ``name`` being merged; errors say which version (ours, theirs...)."""
+    try:
+        return notebook.loads(data, f"{name} ({side})")
+    except BadInput as exc:
+        if exc.hint and exc.hint.startswith("nbkit resolve"):
+            exc.hint = f"nbkit resolve {name}"  # the file, not "name (ours)"
+        raise
 
 
 def merge_files(
@@ -470,11 +473,11 @@ def merge_files(
     side is unreadable or the result would not validate.
     """
     name = name or str(ours)
-    base_nb = _load_side(base, f"{name} (base)", optional=True)
-    ours_bytes = notebook.read_bytes(ours)
-    ours_nb = notebook.loads(ours_bytes, f"{name} (ours)")
-    theirs_nb = _load_side(theirs, f"{name} (theirs)")
-    assert theirs_nb is not None
+    base_bytes, ours_bytes, theirs_bytes = (notebook.read_bytes(p) for p in (base, ours, theirs))
+    # git passes an empty base when the file has no common ancestor (added on both sides)
+    base_nb = load_side(base_bytes, name, "base") if base_bytes.strip() else None
+    ours_nb = load_side(ours_bytes, name, "ours")
+    theirs_nb = load_side(theirs_bytes, name, "theirs")
     result = merge_notebooks(base_nb, ours_nb, theirs_nb, settings)
     check_result(result.notebook, name)
     notebook.write(ours, result.notebook, original=ours_bytes)

@@ -18,6 +18,7 @@ from nbkit.merging import (
     MergeResult,
     MergeSettings,
     check_result,
+    load_side,
     merge_notebooks,
 )
 from nbkit.notebook import Notebook
@@ -49,9 +50,9 @@ def _stages(path: Path) -> tuple[Notebook | None, Notebook, Notebook] | None:
     if 2 not in stages or 3 not in stages:
         return None
     blobs = git.read_blobs(root, stages.values())
-    ours = notebook.loads(blobs[stages[2]], f"{path} (ours, git stage 2)")
-    theirs = notebook.loads(blobs[stages[3]], f"{path} (theirs, git stage 3)")
-    base = notebook.loads(blobs[stages[1]], f"{path} (base, git stage 1)") if 1 in stages else None
+    ours = load_side(blobs[stages[2]], str(path), "ours, git stage 2")
+    theirs = load_side(blobs[stages[3]], str(path), "theirs, git stage 3")
+    base = load_side(blobs[stages[1]], str(path), "base, git stage 1") if 1 in stages else None
     return base, ours, theirs
 
 

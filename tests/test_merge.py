@@ -261,7 +261,7 @@ def test_git_leaves_the_file_conflicted_when_ours_is_broken(driver_repo: Path) -
     err = proc.stdout.decode() + proc.stderr.decode()
     assert proc.returncode != 0
     assert "nbkit: nb.ipynb (ours): contains git conflict markers" in err
-    assert "hint: nbkit resolve" in err and "Traceback" not in err
+    assert "hint: nbkit resolve nb.ipynb\n" in err and "Traceback" not in err
     assert (driver_repo / NB).read_bytes() == broken
     assert unmerged(driver_repo) == [NB]
 
