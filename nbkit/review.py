@@ -149,16 +149,30 @@ def _lone_scripts(root: Path, new: Side, scripts: dict[str, FileChange]) -> tupl
     )
 
 
+def _toplevel(cwd: Path) -> Path:
+    root = git.toplevel(cwd)
+    if root is None:
+        raise BadInput(
+            "not inside a git repository, so there are no revisions to compare",
+            cwd,
+            hint="compare two files with: nbkit diff A.ipynb B.ipynb",
+        )
+    return root
+
+
 def review_range(
-    root: Path,
+    cwd: Path,
     spec: str,
-    pathspecs: Sequence[str],
+    paths: Sequence[str],
     settings: DiffSettings,
     formats: str = "ipynb,py:percent",
 ) -> Report:
-    """``BASE...HEAD`` (what a pull request shows), ``BASE..HEAD`` or ``BASE``."""
+    """``BASE...HEAD`` (what a pull request shows), ``BASE..HEAD`` or ``BASE``; ``paths``
+    are relative to ``cwd``."""
+    root = _toplevel(cwd)
     old, new = parse_range(root, spec)
-    return diff_revisions(root, old, new, pathspecs, settings, formats)
+    specs = [git.relpath(root, cwd / p) for p in paths]
+    return diff_revisions(root, old, new, specs, settings, formats)
 
 
 def _split_args(root: Path, cwd: Path, args: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -190,16 +204,10 @@ def compare(
     """``nbkit diff``'s arguments: two files, or revisions and paths as ``git diff`` takes."""
     if len(args) == 2 and not paths and not cached and all((cwd / a).is_file() for a in args):
         return diff_files(cwd / args[0], cwd / args[1], settings, labels=(args[0], args[1]))
-    root = git.toplevel(cwd)
-    if root is None:
-        missing = [a for a in args if a.endswith(".ipynb") and not (cwd / a).exists()]
-        if missing:
-            raise BadInput("no such file", missing[0])
-        raise BadInput(
-            "not inside a git repository, so there are no revisions to compare",
-            cwd,
-            hint="compare two files with: nbkit diff A.ipynb B.ipynb",
-        )
+    missing = [a for a in args if a.endswith(".ipynb") and not (cwd / a).exists()]
+    if missing and git.toplevel(cwd) is None:
+        raise BadInput("no such file", missing[0])
+    root = _toplevel(cwd)
     revs, arg_paths = _split_args(root, cwd, args)
     for p in (*arg_paths, *paths):
         if (cwd / p).is_file() and not p.endswith(".ipynb"):

@@ -271,3 +271,12 @@ def test_report_never_written_over_a_notebook(pr_repo: Path, cli: Cli) -> None:
     assert res.code == 2
     assert_one_line_error(res.err, "analysis.ipynb", "will not write a report over a notebook")
     assert (pr_repo / "analysis.ipynb").read_bytes() == before
+
+
+def test_review_from_a_subfolder(pr_repo: Path, cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    (pr_repo / "docs").mkdir()
+    monkeypatch.chdir(pr_repo / "docs")
+    data = json.loads(cli("review", "main...feature", "../old.ipynb", "--format", "json").out)
+    assert [nb["path"] for nb in data["notebooks"]] == ["old.ipynb"]
+    everything = json.loads(cli("review", "main...feature", "--format", "json").out)
+    assert len(everything["notebooks"]) == 3
