@@ -80,7 +80,11 @@ def _matches(venv: Path, lock: LockFile, kernel: str) -> bool:
     if marker is None or marker.get("lock_hash") != lock.hash or marker.get("kernel") != kernel:
         return False
     spec = Path(str(marker.get("kernel_dir", ""))) / "kernel.json"
-    return venv_python(venv).exists() and spec.is_file()
+    try:  # another venv with the same lock may have registered the name since
+        argv = json.loads(spec.read_bytes()).get("argv") or [""]
+    except (OSError, ValueError, AttributeError):
+        return False
+    return venv_python(venv).exists() and str(argv[0]).startswith(str(venv))
 
 
 def lock_hash(root: Path) -> str | None:
