@@ -370,3 +370,37 @@ def test_duplicate_ids_inside_one_side_are_made_unique_and_reported() -> None:
     assert_valid(result.notebook)
     assert [n.kind for n in result.notes] == ["new-id"]
     assert sources(result.notebook) == ["a = 1", "b = 2", "c = 3"]
+
+
+# --- the line merge of sources ---------------------------------------------------------------
+
+
+def test_line_merge_takes_both_sides_changes_and_marks_overlaps() -> None:
+    from nbkit.textmerge import merge3
+
+    base = "a\nb\nc\nd\ne"
+    assert merge3(base, "A\nb\nc\nd\ne", "a\nb\nc\nd\nE") == ("A\nb\nc\nd\nE", 0, 0)
+    clash = merge3(base, "a\nB1\nc\nd\ne", "a\nB2\nc\nd\ne")
+    assert clash.conflicts == 1
+    assert clash.text == (
+        "a\n<<<<<<< ours\nB1\n||||||| base\nb\n=======\nB2\n>>>>>>> theirs\nc\nd\ne"
+    )
+    assert merge3(base, "a\nB1\nc\nd\ne", "a\nB2\nc\nd\ne", "theirs") == (
+        "a\nB2\nc\nd\ne",
+        0,
+        1,
+    )
+
+
+def test_markers_split_back_into_the_two_sides_and_headings_survive() -> None:
+    from nbkit.textmerge import has_markers, merge2, settle, split_markers
+
+    ours = "Title\n=======\nx = 1\nshared"
+    theirs = "Title\n=======\nx = 2\nshared"
+    marked = merge2(ours, theirs)
+    assert marked.conflicts == 1 and has_markers(marked.text)
+    assert not has_markers(ours)  # a Markdown heading underline is not a marker
+    sides = split_markers(marked.text)
+    assert (sides.ours, sides.theirs, sides.hunks) == (ours, theirs, 1)
+    assert settle(marked.text, "ours") == ours
+    assert settle(marked.text, "theirs") == theirs
