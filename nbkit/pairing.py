@@ -320,11 +320,19 @@ def _first_difference(expected: Inputs, got: Inputs) -> str:
     return f"{len(expected)} cells became {len(got)}"
 
 
-def write_script(pair: Pair, nb: notebook.Notebook, formats: str) -> str:
-    """Write the pair's script from ``nb`` (verified before and after); returns the text."""
-    expected = inputs_of(nb)
+def render_script(pair: Pair, nb: notebook.Notebook, formats: str) -> str:
+    """The pair's script for ``nb``, checked to give back every cell (else ``BadInput``)."""
     text = script_text(nb, formats, pair.fmt, pair.script)
-    check_round_trip(text, expected, pair.script, pair.fmt)
+    check_round_trip(text, inputs_of(nb), pair.script, pair.fmt)
+    return text
+
+
+def write_script(pair: Pair, nb: notebook.Notebook, formats: str, text: str | None = None) -> str:
+    """Write the pair's script from ``nb`` (``text``: already rendered by ``render_script``),
+    verified before and after writing; returns the text."""
+    expected = inputs_of(nb)
+    if text is None:
+        text = render_script(pair, nb, formats)
     newline = "\n"
     if pair.script.exists():
         newline = detect_newline(notebook.read_bytes(pair.script))

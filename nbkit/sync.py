@@ -28,6 +28,7 @@ from nbkit.pairing import (
     notebook_formats,
     pair_of,
     read_script,
+    render_script,
     with_pairing,
     write_script,
 )
@@ -68,6 +69,7 @@ class _Plan(NamedTuple):
     formats: str
     original: bytes | None  # the notebook's bytes, to keep its line endings
     script_data: bytes | None = None
+    text: str | None = None  # the script to write, rendered and checked before any write
 
 
 def cache_key(nb_data: bytes, script_data: bytes, fmt: str) -> str:
@@ -188,8 +190,11 @@ def _plan(
     nb_changed, script_changed = nb_inputs != base, script_inputs != base
     if base is not None and nb_changed != script_changed:
         return to_script if nb_changed else to_notebook
-    why = "both changed and differ" if base is not None else "differ and no committed version"
-    why += " tells which side changed" if base is None else ""
+    why = (
+        "both changed and differ"
+        if base is not None
+        else "differ and no committed version tells which side changed"
+    )
     return plan(
         "conflict",
         f"{nb_show} and {script_show} {why}; nothing written"
@@ -233,6 +238,12 @@ def _plan_missing_notebook(
     )
 
 
+def _rendered(plan: _Plan) -> _Plan:
+    if plan.write != "script" or plan.source is None:
+        return plan
+    return plan._replace(text=render_script(plan.pair, plan.source, plan.formats))
+
+
 def _would(plan: _Plan) -> SyncOutcome:
     """What ``--check`` reports instead of writing."""
     nb_show, script_show = _show(plan.pair.notebook), _show(plan.pair.script)
@@ -249,7 +260,7 @@ def _apply(plan: _Plan, cache: Cache | None) -> SyncOutcome:
     pair, source = plan.pair, plan.source
     assert source is not None
     if plan.write == "script":
-        write_script(pair, source, plan.formats)
+        write_script(pair, source, plan.formats, plan.text)
     else:
         pair.notebook.parent.mkdir(parents=True, exist_ok=True)
         notebook.write(pair.notebook, source, original=plan.original)
@@ -304,6 +315,7 @@ def sync_pairs(
         pending.append((pair, nb_data, script_data))
     history = _history([p for p, _n, _s in pending], config, base)
     plans = [_plan(p, n, s, history[p.notebook], config, prefer) for p, n, s in pending]
+    plans = [_rendered(plan) for plan in plans]  # a lossy conversion anywhere: nothing written
     for plan in plans:
         if plan.write is None:
             outcomes[plan.pair.notebook] = SyncOutcome(plan.pair, plan.action, plan.message)

@@ -221,6 +221,16 @@ def test_a_lossy_edit_is_refused(repo: Path, cli: Callable) -> None:
     assert snapshot(pair.notebook, pair.script) == before
 
 
+def test_a_lossy_pair_stops_every_write(repo: Path, cli: Callable) -> None:
+    good, lossy = paired(repo, "a.ipynb"), paired(repo, "b.ipynb")
+    commit_all(repo)
+    edit_notebook(good.notebook, "x = 1", "x = 2")
+    edit_notebook(lossy.notebook, "x = 1", "x = 1\n# %%\nw = 3")
+    before = snapshot(good.notebook, good.script, lossy.notebook, lossy.script)
+    assert cli("sync").code == 2
+    assert snapshot(good.notebook, good.script, lossy.notebook, lossy.script) == before
+
+
 def test_noop_sync_imports_neither_jupytext_nor_nbformat(repo: Path, cli: Callable) -> None:
     paired(repo)
     commit_all(repo)
