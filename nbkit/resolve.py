@@ -83,11 +83,16 @@ def _from_markers(data: bytes, path: Path, prefer: str | None) -> MergeResult:
 
 
 def _settle_cells(nb: Notebook, prefer: str) -> Notebook:
-    """Each marked cell's source becomes the preferred side of its hunks."""
+    """Each marked cell's source becomes the preferred side of its hunks.
+
+    A cell marked as deleted by the preferred side (a delete/edit conflict) goes.
+    """
     cells = []
     for cell in nb.get("cells", []):
         text = notebook.source_text(cell)
         if textmerge.has_markers(text):
+            if textmerge.deleted_by(text) == prefer:
+                continue
             cell = {**cell, "source": textmerge.settle(text, prefer)}
         cells.append(cell)
     return {**nb, "cells": cells}

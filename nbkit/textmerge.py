@@ -17,6 +17,7 @@ OURS_MARK = "<<<<<<< ours"
 BASE_MARK = "||||||| base"
 SEP_MARK = "======="
 THEIRS_MARK = ">>>>>>> theirs"
+DELETED = " (cell deleted)"  # label of the side that deleted a cell the other side edited
 PREFER = ("ours", "theirs")
 
 
@@ -145,11 +146,20 @@ def merge2(ours: str, theirs: str, prefer: str | None = None) -> TextMerge:
 
 def marked_deletion(text: str, deleted_by: str) -> str:
     """A cell one side deleted and the other edited: the edit, marked against nothing."""
-    note = " (cell deleted)"
     lines = _lines(text)
     if deleted_by == "ours":
-        return _finish(_hunk([], None, lines, (note, "")), 1, text).text
-    return _finish(_hunk(lines, None, [], ("", note)), 1, text).text
+        return _finish(_hunk([], None, lines, (DELETED, "")), 1, text).text
+    return _finish(_hunk(lines, None, [], ("", DELETED)), 1, text).text
+
+
+def deleted_by(text: str) -> str | None:
+    """Which side deleted the cell whose source ``marked_deletion`` wrote, if any."""
+    lines = text.splitlines()
+    if len(lines) >= 2 and lines[0] == OURS_MARK + DELETED:
+        return "ours"
+    if len(lines) >= 2 and lines[-1] == THEIRS_MARK + DELETED:
+        return "theirs"
+    return None
 
 
 def _marker(line: str) -> str | None:

@@ -220,3 +220,21 @@ def test_ours_and_theirs_together_is_a_usage_error(repo: Path, cli: Callable[...
     assert result.code == 2
     assert_one_line_error(result.err, "--ours and --theirs exclude each other")
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(("flag", "kept"), [("--ours", False), ("--theirs", True)])
+def test_a_delete_edit_conflict_settles_to_deleted_or_edited(
+    repo: Path, cli: Callable[..., Any], flag: str, kept: bool
+) -> None:
+    install_driver(repo)
+    base = base_nb()
+    deleted = copy.deepcopy(base)
+    del deleted["cells"][3]
+    merge = merge_branches(repo, base, deleted, edit(base, 3, "z = 5"))
+    assert merge.code != 0
+    result = cli("resolve", flag, NB)
+    assert result.code == 0, result.out
+    nb = assert_valid_file(merge.path)
+    assert ("z = 5" in sources(nb)) is kept
+    assert len(nb["cells"]) == 6 if kept else 5
+    assert not any("<<<<<<<" in s for s in sources(nb))
