@@ -222,3 +222,42 @@ def test_env_locked_builds_the_locked_environment_and_reruns_in_it(
     cache = Path(os.environ["XDG_CACHE_HOME"]) / "nbkit" / "envs"
     assert new["kernel"]["executable"].startswith(str(cache))
     assert new["kernel"]["packages"]["nbkitdemo-a"] == "1.0"
+
+
+def test_interrupted_rerun_exits_130_and_removes_its_worktree(
+    repo: Path, experiment: Callable[..., Path], cli: Cli, tmp_path: Path
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from tests.runs_helpers import wait_for
+
+    marker = tmp_path / "started"
+    experiment(
+        "import os, pathlib, time\n"
+        "if 'NBKIT_TEST_MARKER' in os.environ:\n"
+        "    pathlib.Path(os.environ['NBKIT_TEST_MARKER']).write_text('x')\n"
+        "    time.sleep(120)"
+    )
+    assert cli("run", "exp.ipynb").code == 0
+    run_id = only_run(repo).name
+    before = _state(repo)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbkit", "rerun", run_id],
+        cwd=repo,
+        env={**os.environ, "NBKIT_TEST_MARKER": str(marker)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(marker)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert _state(repo) == before
+    assert not (repo / ".git" / "nbkit-rerun").exists()

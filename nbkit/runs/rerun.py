@@ -405,6 +405,8 @@ def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
         checks = {"inputs": verify_inputs(root, tree, original.manifest)}
         request = _request(tree, original, commit, settings)
         new_run = _execute(ledger, request)
+        if new_run.status == "interrupted":  # Ctrl-C reached the kernel: stop (exit 130)
+            raise KeyboardInterrupt
         checks.update(_compare(original, new_run, settings))
         differs = not all(checks[k].ok for k in ("status", "metrics", "outputs"))
         explained = not (checks["inputs"].ok and checks["environment"].ok)
