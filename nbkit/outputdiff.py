@@ -187,7 +187,7 @@ def compare_pixels(a: str, b: str) -> tuple[Size, Size, float | None] | None:
     (Pillow); None when either does not decode."""
     import io
 
-    from PIL import Image, ImageChops, UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     try:
         img_a = Image.open(io.BytesIO(base64.b64decode(a))).convert("RGBA")
@@ -202,12 +202,42 @@ def compare_pixels(a: str, b: str) -> tuple[Size, Size, float | None] | None:
         return None
     if img_a.size != img_b.size:
         return img_a.size, img_b.size, None
+    mask = _changed_mask(img_a, img_b)
+    total = img_a.size[0] * img_a.size[1]
+    return img_a.size, img_b.size, (total - mask.histogram()[0]) / total if total else 0.0
+
+
+def _changed_mask(img_a: Any, img_b: Any) -> Any:
+    """An L image, non-zero where any channel differs (a plain grey conversion would round
+    small colour changes away)."""
+    from PIL import ImageChops
+
     bands = ImageChops.difference(img_a, img_b).split()
     mask = bands[0]
     for band in bands[1:]:
-        mask = ImageChops.lighter(mask, band)  # a pixel differs if any channel does
-    total = img_a.size[0] * img_a.size[1]
-    return img_a.size, img_b.size, (total - mask.histogram()[0]) / total if total else 0.0
+        mask = ImageChops.lighter(mask, band)
+    return mask
+
+
+def highlight(a: str, b: str) -> str | None:
+    """A PNG (base64) of the new image, faded, with the pixels that changed in red."""
+    import io
+
+    from PIL import Image
+
+    try:
+        img_a = Image.open(io.BytesIO(base64.b64decode(a))).convert("RGB")
+        img_b = Image.open(io.BytesIO(base64.b64decode(b))).convert("RGB")
+    except (ValueError, OSError, Image.DecompressionBombError):
+        return None
+    if img_a.size != img_b.size:
+        return None
+    mask = _changed_mask(img_a, img_b).point(lambda v: 255 if v else 0)
+    faded = Image.blend(img_b, Image.new("RGB", img_b.size, "white"), 0.7)
+    faded.paste(Image.new("RGB", img_b.size, (220, 0, 0)), mask=mask)
+    buf = io.BytesIO()
+    faded.save(buf, "PNG")
+    return base64.b64encode(buf.getvalue()).decode()
 
 
 def _text_diff(a: str, b: str) -> tuple[str, ...]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import copy
+import io
 import json
 import subprocess
 import sys
@@ -16,6 +18,7 @@ from hypothesis import strategies as st
 
 from nbkit.cellmatch import match_cells
 from nbkit.diffing import diff_notebooks
+from nbkit.outputdiff import highlight
 from tests.conftest import assert_one_line_error, commit_all, git, run_nbkit
 from tests.review_helpers import (
     code,
@@ -179,6 +182,8 @@ def test_text_outputs_diff_inline_with_outputs_flag(tmp_path: Path, cli: Cli) ->
 
 
 def test_images_compared_by_size_and_changed_pixels() -> None:
+    from PIL import Image
+
     base = png("white", (40, 10))
     quarter = png("white", (40, 10), box=(0, 0, 9, 9))  # 10x10 of 400 pixels
     bigger = png("white", (80, 20))
@@ -196,6 +201,12 @@ def test_images_compared_by_size_and_changed_pixels() -> None:
     assert first.summary == "image/png 40x10, 25.0% of pixels changed"
     assert second.summary == "image/png 40x10 -> 80x20 (size changed)"
     assert not d.sources_changed
+    marked = highlight(base, quarter)  # the HTML page's "changed pixels in red" image
+    assert marked is not None
+    with Image.open(io.BytesIO(base64.b64decode(marked))) as img:
+        rgb = img.convert("RGB")
+        red = sum(1 for x in range(40) for y in range(10) if rgb.getpixel((x, y)) == (220, 0, 0))
+    assert red == 100
     jpegs = [png("white", (30, 20), fmt="JPEG"), png("black", (30, 20), fmt="JPEG")]
     d = diff_notebooks(
         notebook(code("j()", display(image_jpeg=jpegs[0]), cid="j")),

@@ -84,7 +84,7 @@ def test_review_page_renders_with_summary(browser: str, review_page: Path, tmp_p
     dom = chromium(browser, tmp_path, "--dump-dom", review_page.as_uri()).stdout
     assert 'id="summary"' in dom
     assert "cells: 1 added, 2 modified, 1 moved; outputs changed in 3 cells" in dom
-    assert "50.0% of pixels changed" in dom
+    assert "50.0% of pixels changed" in dom and "changed pixels in red" in dom
     assert "moved from 4 to 1" in dom
 
 

@@ -12,7 +12,7 @@ import difflib
 from html import escape
 
 from nbkit.diffing import CellChange, NotebookDiff, Report
-from nbkit.outputdiff import OutputChange, OutputView
+from nbkit.outputdiff import OutputChange, OutputView, PixelBudget, highlight
 from nbkit.render import RenderOptions, cell_where, change_phrase, summary_line
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
@@ -90,15 +90,31 @@ def _view(v: OutputView | None) -> str:
     return f"{label}<pre>{escape(text)}</pre>"
 
 
-def _output_row(o: OutputChange) -> str:
+def _highlight_row(o: OutputChange, budget: PixelBudget) -> str:
+    """Where two same-size images differ, drawn in red over the faded new image."""
+    if not o.pixels_changed or o.old is None or o.new is None or not budget.take():
+        return ""
+    if not (o.old.image and o.new.image):
+        return ""
+    marked = highlight(o.old.image, o.new.image)
+    if marked is None:
+        return ""
     return (
-        f'<tr><th colspan="2">output: {escape(o.summary)}</th></tr>'
-        f'<tr class="out"><td class="out">{_view(o.old)}</td>'
-        f'<td class="out">{_view(o.new)}</td></tr>'
+        '<tr class="out"><td class="out"></td><td class="out"><div class="label">'
+        f'changed pixels in red</div><img alt="changed pixels" src="data:image/png;base64,'
+        f'{marked}"></td></tr>'
     )
 
 
-def _cell(cell: CellChange) -> str:
+def _output_row(o: OutputChange, budget: PixelBudget) -> str:
+    return (
+        f'<tr><th colspan="2">output: {escape(o.summary)}</th></tr>'
+        f'<tr class="out"><td class="out">{_view(o.old)}</td>'
+        f'<td class="out">{_view(o.new)}</td></tr>{_highlight_row(o, budget)}'
+    )
+
+
+def _cell(cell: CellChange, budget: PixelBudget) -> str:
     where = cell_where(cell.new_index, cell.old_index)
     kind = cell.cell_type
     if cell.old_cell_type and cell.old_cell_type != cell.cell_type:
@@ -112,7 +128,7 @@ def _cell(cell: CellChange) -> str:
             f'<div class="meta">metadata {escape(m.key)}: {escape(str(m.old))} → '
             f"{escape(str(m.new))}</div>"
         )
-    rows = [_output_row(o) for o in cell.outputs]
+    rows = [_output_row(o, budget) for o in cell.outputs]
     if cell.old_source != cell.new_source or cell.change in ("added", "removed"):
         rows.insert(0, _source_rows(cell.old_source, cell.new_source))
     elif cell.moved:
@@ -124,7 +140,7 @@ def _cell(cell: CellChange) -> str:
     return "".join(parts)
 
 
-def _notebook(nb: NotebookDiff, anchor: str) -> str:
+def _notebook(nb: NotebookDiff, anchor: str, budget: PixelBudget) -> str:
     title = escape(nb.path)
     if nb.old_path and nb.old_path != nb.path and nb.status != "added":
         title = f"{escape(nb.old_path)} → {title}"
@@ -139,7 +155,7 @@ def _notebook(nb: NotebookDiff, anchor: str) -> str:
             f'<div class="meta">notebook metadata {escape(m.key)}: '
             f"{escape(str(m.old))} → {escape(str(m.new))}</div>"
         )
-    parts += [_cell(c) for c in nb.cells]
+    parts += [_cell(c, budget) for c in nb.cells]
     parts.append("</section>")
     return "".join(parts)
 
@@ -165,7 +181,8 @@ def _summary(report: Report, changed: list[NotebookDiff]) -> str:
 def render(report: Report, options: RenderOptions) -> str:
     changed = [nb for nb in report.notebooks if nb.changed]
     title = f"nbkit review: {report.old_label} → {report.new_label}"
-    body = "".join(_notebook(nb, f"nb-{k}") for k, nb in enumerate(changed))
+    budget = PixelBudget(100)  # highlight images drawn per page
+    body = "".join(_notebook(nb, f"nb-{k}", budget) for k, nb in enumerate(changed))
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
