@@ -31,7 +31,8 @@ table.sbs{width:100%;table-layout:fixed}.sbs td{vertical-align:top;width:50%;pad
 .sbs th{font-weight:normal;color:#57606a;text-align:left;padding:2px 6px}
 pre{margin:0;white-space:pre-wrap;word-break:break-word;font:12px/1.4 ui-monospace,monospace}
 .del{background:#ffebe9}.ins{background:#dafbe1}.skip{color:#57606a;font-style:italic}
-.out{border-top:1px dashed #d0d7de;padding:4px 0}.out img{max-width:100%;height:auto}
+.out{border-top:1px dashed #d0d7de;padding:4px 0}
+.out img{max-width:100%;height:auto;border:1px solid #d0d7de;background:#fff}
 .label{color:#57606a;font-size:12px}.meta{font-size:12px;color:#57606a;padding:4px 10px}
 .badge{font-size:12px;padding:1px 6px;border-radius:10px;background:#eaeef2;margin-left:6px}
 """
