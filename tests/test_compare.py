@@ -246,6 +246,12 @@ def test_outputs_compared_cell_by_cell() -> None:
     assert "'x = 0.1' -> 'x = 0.2'" in comparison.diffs[0].detail
 
 
+def test_stream_chunks_are_compared_as_one_text() -> None:
+    old = executed([stream("a\nb\n"), stream("warn\n", "stderr"), stream("c\n")])
+    new = executed([stream("a\n"), stream("b\nc\n")])
+    assert compare_outputs(old, new, Tolerance()).matched
+
+
 def test_errors_records_and_missing_outputs_differ() -> None:
     tol = Tolerance()
     record = "application/vnd.nbkit.record+json"

@@ -212,7 +212,7 @@ def _comparable(output: Mapping[str, Any]) -> tuple[str, Any] | None:
     """
     kind = output.get("output_type")
     if kind == "stream":
-        return None if output.get("name") == "stderr" else ("text", _text(output.get("text", "")))
+        return None if output.get("name") == "stderr" else ("stdout", _text(output.get("text", "")))
     if kind == "error":
         return ("error", f"{output.get('ename')}: {output.get('evalue')}")
     data = output.get("data")
@@ -238,8 +238,20 @@ def _code_cells(nb: Mapping[str, Any]) -> list[tuple[int, list[tuple[str, Any]]]
     for index, cell in source_cells(dict(nb)):
         if index is not None and cell.get("cell_type") == "code":
             outs = [c for o in cell.get("outputs") or [] if (c := _comparable(o)) is not None]
-            cells.append((index, outs))
+            cells.append((index, _merge_streams(outs)))
     return cells
+
+
+def _merge_streams(outputs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """Consecutive stdout chunks as one text: how the kernel split a stream into messages
+    depends on timing, not on what the notebook printed."""
+    merged: list[tuple[str, Any]] = []
+    for kind, value in outputs:
+        if kind == "stdout" and merged and merged[-1][0] == "stdout":
+            merged[-1] = ("stdout", merged[-1][1] + value)
+        else:
+            merged.append((kind, value))
+    return [("text", v) if k == "stdout" else (k, v) for k, v in merged]
 
 
 def _short(text: str, limit: int = 60) -> str:
