@@ -202,7 +202,7 @@ def pair_of(path: Path, config: Config) -> Pair | None:
     the project declares formats and the notebook is in HEAD (``notebook`` then does not
     exist); any other script is unpaired.
     """
-    path = Path(path).absolute()
+    path = _real_folder(path)
     if path.suffix == ".ipynb":
         formats = notebook_formats(notebook.read(path)) or declared_formats(config)
         return _pair_from(path, formats, config) if formats else None
@@ -214,6 +214,13 @@ def pair_of(path: Path, config: Config) -> Pair | None:
         elif declared and not nb_path.exists() and _in_head(nb_path):
             return Pair(nb_path, path, parse_formats(declared)[1].short)
     return None
+
+
+def _real_folder(path: Path) -> Path:
+    """The path with its folder's symlinks resolved (as the project root is), not the file's
+    own: a symlinked notebook pairs with a script next to the link."""
+    path = Path(path).absolute()
+    return path.parent.resolve() / path.name
 
 
 def _in_head(path: Path) -> bool:
@@ -418,7 +425,7 @@ def pair_notebook(notebook_path: Path, config: Config, fmt: str | None = None) -
     ``ConflictError`` (sync decides those). Nothing is written when conversion would lose a
     cell.
     """
-    path = Path(notebook_path).absolute()
+    path = _real_folder(notebook_path)
     if path.suffix != ".ipynb":
         raise BadInput("not a notebook (.ipynb)", notebook_path)
     original = notebook.read_bytes(path)

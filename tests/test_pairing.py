@@ -221,3 +221,18 @@ def test_a_notebook_jupytext_paired_is_recognised(repo: Path, cli: Callable) -> 
     assert cli("pair", "a.ipynb").code == 0
     meta = read_nb(repo / "a.ipynb")["metadata"]["jupytext"]
     assert meta["formats"] == "ipynb,py:percent" and meta["notebook_metadata_filter"] == "-all"
+
+
+def test_working_through_a_symlinked_folder(
+    repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Callable
+) -> None:
+    (repo / "jupytext.toml").write_text('formats = "notebooks///ipynb,scripts///py:percent"\n')
+    write_nb(repo / "notebooks" / "a.ipynb", sample_nb())
+    link = tmp_path / "link"
+    link.symlink_to(repo)
+    monkeypatch.chdir(link)
+    assert cli("pair", "notebooks/a.ipynb").code == 0
+    assert (repo / "scripts" / "a.py").is_file()
+    pair = pair_of(link / "scripts" / "a.py", config.load(link))
+    assert pair is not None and pair.notebook.samefile(repo / "notebooks" / "a.ipynb")
+    assert cli("sync", "--check", "scripts/a.py").code == 0
