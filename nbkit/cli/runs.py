@@ -196,7 +196,9 @@ def _list_options(func: F) -> F:
         [
             click.option("--notebook", help="Only runs of this notebook."),
             click.option(
-                "--status", type=click.Choice(["succeeded", "failed", "timed_out", "interrupted"])
+                "--status",
+                type=click.Choice(["succeeded", "failed", "timed_out", "interrupted"]),
+                help="Only runs with this status.",
             ),
             click.option(
                 "--param",

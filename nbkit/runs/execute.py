@@ -36,11 +36,13 @@ from typing import Any
 from nbkit import __version__
 from nbkit import notebook as nbio
 from nbkit.errors import BadInput
+from nbkit.fsutil import atomic_write_bytes
 from nbkit.runs import kernels, manifest, params
 from nbkit.runs.ledger import DEFAULT_FOLDER, Ledger, Run
 
 EXECUTED = "executed.ipynb"
 PATCH = "dirty.patch"
+PID_FILE = ".kernel.pid"
 SCHEMA = 1
 _POLL = 0.05  # seconds between checks of the execution thread
 _GRACE_TICKS = 200  # x _POLL after interrupting the kernel before it is killed
@@ -159,9 +161,11 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 
 
 def _signal_kernel(out_dir: Path, sig: int) -> bool:
-    """Signal the kernel's process group (its pid comes from the setup cell)."""
-    pid = manifest.kernel_facts(out_dir).get("pid")
-    if not isinstance(pid, int):
+    """Signal the kernel's process group (the kernel manager wrote its pid); False while the
+    kernel has not started yet."""
+    try:
+        pid = int((out_dir / PID_FILE).read_text(encoding="ascii"))
+    except (OSError, ValueError):
         return False
     with contextlib.suppress(ProcessLookupError, PermissionError):
         if os.getpgid(pid) == pid:
@@ -216,7 +220,7 @@ def _papermill(prepared: Prepared, out_dir: Path, ipc_prefix: str) -> BaseExcept
             cwd=str(prepared.notebook.parent),
             execution_timeout=prepared.request.timeout,
             kernel_manager_class=kernels.manager_class(),
-            config=kernels.engine_config(choice, ipc_prefix),
+            config=kernels.engine_config(choice, ipc_prefix, out_dir / PID_FILE),
         )
     except BaseException as exc:  # the caller turns it into a status
         return exc
@@ -246,7 +250,7 @@ def execute_prepared(prepared: Prepared, out_dir: Path) -> dict[str, Any]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if prepared.git.get("patch"):
-        (out_dir / PATCH).write_bytes(prepared.git["patch"])
+        atomic_write_bytes(out_dir / PATCH, prepared.git["patch"])
     started = _now()
     error, interrupted = _run(prepared, out_dir)
     ended = _now()
@@ -255,7 +259,7 @@ def execute_prepared(prepared: Prepared, out_dir: Path) -> dict[str, Any]:
     executed = outcome.tidy_executed(out_dir / EXECUTED)
     status, failure = outcome.status_of(error, interrupted, executed)
     result = _manifest(prepared, out_dir, executed, started, ended, status, failure)
-    for name in (manifest.KERNEL_INFO, manifest.READS_LOG):
+    for name in (manifest.KERNEL_INFO, manifest.READS_LOG, PID_FILE):
         with contextlib.suppress(OSError):
             (out_dir / name).unlink()
     return result

@@ -83,9 +83,17 @@ def manager_class() -> type[Any]:
     from traitlets import List, Unicode
 
     class NbkitKernelManager(AsyncKernelManager):
-        """AsyncKernelManager with an optional explicit argv (no installed spec needed)."""
+        """AsyncKernelManager with an optional explicit argv (no installed spec needed) that
+        writes the kernel's pid to ``pid_file``, so the waiting thread can interrupt it."""
 
         spec_argv = List(Unicode(), config=True)
+        pid_file = Unicode("", config=True)
+
+        async def start_kernel(self, **kw: Any) -> None:  # type: ignore[override]
+            await super().start_kernel(**kw)
+            pid = getattr(self.provisioner, "pid", None)
+            if self.pid_file and isinstance(pid, int):
+                Path(self.pid_file).write_text(str(pid), encoding="ascii")
 
         @property
         def kernel_spec(self) -> Any:
@@ -101,11 +109,12 @@ def manager_class() -> type[Any]:
     return NbkitKernelManager
 
 
-def engine_config(choice: KernelChoice, ipc_prefix: str) -> Any:
-    """traitlets config handed to nbclient: IPC sockets at ``ipc_prefix``, explicit argv."""
+def engine_config(choice: KernelChoice, ipc_prefix: str, pid_file: Path) -> Any:
+    """traitlets config handed to nbclient: IPC sockets at ``ipc_prefix``, explicit argv,
+    where to write the kernel's pid."""
     from traitlets.config import Config
 
-    manager: dict[str, Any] = {"transport": "ipc", "ip": ipc_prefix}
+    manager: dict[str, Any] = {"transport": "ipc", "ip": ipc_prefix, "pid_file": str(pid_file)}
     if choice.argv:
         manager["spec_argv"] = list(choice.argv)
     return Config({"NbkitKernelManager": manager})

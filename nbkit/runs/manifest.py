@@ -23,7 +23,7 @@ from typing import Any
 
 from nbkit import git
 from nbkit.cache import Cache
-from nbkit.errors import BadInput
+from nbkit.errors import BadInput, GitError
 from nbkit.notebook import Notebook, source_text
 from nbkit.recording import MIME_TYPE as RECORD_MIME
 
@@ -219,15 +219,23 @@ def _noise_prefixes(out_dir: Path) -> tuple[str, ...]:
 
 def git_state(root: Path, notebook: Path, ledger_dir: Path) -> dict[str, Any]:
     """Commit, branch, and whether the tree differs from it (tracked changes, or an
-    untracked notebook); ``patch`` holds ``git diff HEAD`` then."""
-    if git.toplevel(root) is None:
+    untracked notebook); ``patch`` holds ``git diff HEAD`` then. Two git calls when clean."""
+    ledger_rel = git.relpath(root, ledger_dir)
+    spec = ["."] if ledger_rel.startswith("..") else [".", f":(exclude){ledger_rel}"]
+    try:
+        status = git.run(
+            root, "status", "--porcelain=v2", "--branch", "-z", "--untracked-files=no", "--", *spec
+        )
+    except GitError:
         return {"commit": None, "branch": None, "dirty": True, "patch": b"", "why": "no git"}
-    if not git.has_commits(root):
+    entries = [e.decode("utf-8", "surrogateescape") for e in status.split(b"\0") if e]
+    heads = dict(e[2:].split(" ", 1) for e in entries if e.startswith("# ") and " " in e[2:])
+    commit = heads.get("branch.oid", "(initial)")
+    if commit == "(initial)":
         return {"commit": None, "branch": None, "dirty": True, "patch": b"", "why": "no commit"}
-    commit = git.run(root, "rev-parse", "HEAD").decode().strip()
-    branch = git.run(root, "symbolic-ref", "--short", "-q", "HEAD", check=False).decode().strip()
-    exclude = f":(exclude){git.relpath(root, ledger_dir)}"
-    patch = git.run(root, "diff", "HEAD", "--binary", "--", ".", exclude)
+    branch = heads.get("branch.head")
+    changed = any(e[:2] in ("1 ", "2 ", "u ") for e in entries)
+    patch = git.run(root, "diff", "HEAD", "--binary", "--", *spec) if changed else b""
     rel = git.relpath(root, notebook)
     untracked = not git.tracked_files(root, [f":(literal){rel}"])
     if untracked:
@@ -237,7 +245,7 @@ def git_state(root: Path, notebook: Path, ledger_dir: Path) -> dict[str, Any]:
     why = "untracked notebook" if untracked else ("uncommitted changes" if patch else "")
     return {
         "commit": commit,
-        "branch": branch or None,
+        "branch": None if branch in (None, "(detached)") else branch,
         "dirty": bool(patch),
         "patch": patch,
         "why": why,
