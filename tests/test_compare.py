@@ -178,6 +178,8 @@ def test_values_and_text_within_tolerance() -> None:
     assert text_close("loss 0.30000000000000004 at step 3", "loss 0.3 at step 3", tol)
     assert not text_close("loss 0.31 at step 3", "loss 0.3 at step 3", tol)
     assert not text_close("loss 0.3 at step 3", "loss 0.3 at step 4 more", tol)
+    assert text_close("<Model at 0x7f3a9c2e1d50>", "<Model at 0x7f11000a0b20>", tol)
+    assert not text_close("<Model at 0x7f3a9c2e1d50>", "<Other at 0x7f11000a0b20>", tol)
 
 
 def _png(color: tuple[int, int, int], size: tuple[int, int] = (8, 8), dot: bool = False) -> str:
