@@ -33,7 +33,10 @@ def validate_file(
     except BadInput as exc:
         text = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
         return [Problem(name, text)]
-    problems = [Problem(name, m) for m in notebook.validate_schema(nb, path)]
+    # fastjsonschema answers "valid?" without importing nbformat (seconds on a slow machine);
+    # nbformat's own validator runs only to explain a notebook that fails.
+    schema_messages = [] if notebook.schema_ok(nb) else notebook.validate_schema(nb, path)
+    problems = [Problem(name, m) for m in schema_messages]
     seen: dict[str, int] = {}
     for index, cell in enumerate(nb.get("cells", [])):
         cell_id = cell.get("id")
