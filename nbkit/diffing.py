@@ -34,6 +34,8 @@ class DiffSettings:
     ignore_cell_metadata: tuple[str, ...] = VOLATILE_CELL_METADATA
     ignore_notebook_metadata: tuple[str, ...] = VOLATILE_NOTEBOOK_METADATA
     max_images: int = 300  # raster pairs compared pixel by pixel per run
+    # what git's nbkit clean filter strips from a working-tree notebook
+    clean_policy: CleanPolicy = field(default_factory=CleanPolicy)
 
     @classmethod
     def from_policy(cls, policy: CleanPolicy, context: int = 3) -> DiffSettings:
@@ -47,6 +49,7 @@ class DiffSettings:
 
         return cls(
             context=context,
+            clean_policy=policy,
             ignore_cell_metadata=ignored(
                 VOLATILE_CELL_METADATA, policy.drop_cell_metadata, policy.keep_cell_metadata
             ),

@@ -12,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from nbkit import git, notebook
+from nbkit.clean import clean_notebook
 from nbkit.diffing import DiffSettings, NotebookDiff, Report, diff_notebooks
 from nbkit.errors import BadInput
 from nbkit.outputdiff import PixelBudget
@@ -21,6 +22,7 @@ from nbkit.revisions import (
     FileChange,
     Side,
     changed_files,
+    clean_filtered,
     existing,
     parse_range,
     read_files,
@@ -113,11 +115,14 @@ def diff_revisions(
     scripts = {c.new_path or c.old_path or "": c for c in changes if c not in nb_changes}
     old_files = read_files(root, old, [c.old_path for c in nb_changes if c.old_path])
     new_files = read_files(root, new, [c.new_path for c in nb_changes if c.new_path])
+    filtered = clean_filtered(root, new_files) if new.kind == "worktree" else set()
     budget = PixelBudget(settings.max_images)
     results: list[NotebookDiff] = []
     for change in nb_changes:
         a = _parse(old, old_files, change.old_path)
         b = _parse(new, new_files, change.new_path)
+        if b is not None and change.new_path in filtered:
+            b = clean_notebook(b, settings.clean_policy)
         path = change.new_path or change.old_path or ""
         wanted = script_candidates(path, _formats_of(b or a, formats))
         paired = tuple(sorted(s for s in scripts if s in wanted))

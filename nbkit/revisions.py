@@ -136,3 +136,17 @@ def existing(root: str | Path, side: Side, paths: Iterable[str]) -> set[str]:
         else git.tree_blobs(root, side.rev, paths)
     )
     return set(found) & set(paths)
+
+
+def clean_filtered(root: str | Path, paths: Iterable[str]) -> set[str]:
+    """Paths git passes through nbkit's clean filter (``filter=nbkit`` in .gitattributes):
+    their index form is the cleaned notebook, so the working tree must be compared cleaned."""
+    paths = list(paths)
+    if not paths:
+        return set()
+    fields = git.run(root, "check-attr", "-z", "filter", "--", *paths).split(b"\0")
+    return {
+        fields[k].decode("utf-8", "surrogateescape")
+        for k in range(0, len(fields) - 2, 3)
+        if fields[k + 2] == b"nbkit"
+    }

@@ -516,3 +516,23 @@ def test_markdown_attachment_change_is_seen() -> None:
         ("attachments.plot.png", "present", "changed")
     ]
     assert not d.sources_changed and d.changed
+
+
+def test_worktree_compared_the_way_the_clean_filter_stores_it(repo: Path, cli: Cli) -> None:
+    """With git's clean filter on, the index holds cleaned notebooks: re-run outputs in the
+    working tree are not a change; an edited source still is."""
+    clean = "import sys; from nbkit.clean import clean_bytes; from nbkit.config import CleanPolicy; "
+    clean += "sys.stdout.buffer.write(clean_bytes(sys.stdin.buffer.read(), 'stdin', CleanPolicy()))"
+    (repo / "filter.py").write_text(clean)
+    git(repo, "config", "filter.nbkit.clean", f"{sys.executable} filter.py")
+    (repo / ".gitattributes").write_text("*.ipynb filter=nbkit\n")
+    nb = notebook(code("x = 1", stream("1\n"), cid="a", count=1))
+    write(repo / "nb.ipynb", nb)
+    commit_all(repo)
+    assert git(repo, "show", "HEAD:nb.ipynb").count('"outputs": []') == 1  # filter ran
+    assert cli("diff") == (0, "", "")
+    assert cli("diff", "HEAD") == (0, "", "")
+    nb["cells"][0]["source"] = "x = 2"
+    write(repo / "nb.ipynb", nb)
+    res = cli("diff", "--exit-code-outputs")
+    assert res.code == 1 and "+x = 2" in res.out and "output" not in res.out
