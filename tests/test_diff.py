@@ -521,7 +521,9 @@ def test_markdown_attachment_change_is_seen() -> None:
 def test_worktree_compared_the_way_the_clean_filter_stores_it(repo: Path, cli: Cli) -> None:
     """With git's clean filter on, the index holds cleaned notebooks: re-run outputs in the
     working tree are not a change; an edited source still is."""
-    clean = "import sys; from nbkit.clean import clean_bytes; from nbkit.config import CleanPolicy; "
+    clean = (
+        "import sys; from nbkit.clean import clean_bytes; from nbkit.config import CleanPolicy; "
+    )
     clean += "sys.stdout.buffer.write(clean_bytes(sys.stdin.buffer.read(), 'stdin', CleanPolicy()))"
     (repo / "filter.py").write_text(clean)
     git(repo, "config", "filter.nbkit.clean", f"{sys.executable} filter.py")
