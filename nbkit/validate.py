@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import NamedTuple
 
-from nbkit import notebook
+from nbkit import notebook, textmerge
 from nbkit.cache import Cache, digest
 from nbkit.errors import BadInput
 
@@ -46,6 +46,14 @@ def validate_file(
                     Problem(name, f"cells {seen[cell_id]} and {index} share the id {cell_id!r}")
                 )
             seen.setdefault(cell_id, index)
+        if textmerge.has_markers(notebook.source_text(cell)):
+            problems.append(
+                Problem(
+                    name,
+                    f"cell {index} holds an unsettled merge conflict (<<<<<<< ... >>>>>>>) "
+                    f"(hint: edit the cell, or nbkit resolve --ours|--theirs {name})",
+                )
+            )
         if max_output_bytes is None:
             continue
         for output in cell.get("outputs", []):

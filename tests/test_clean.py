@@ -148,3 +148,12 @@ def test_policy_from_pyproject(repo: Path, cli: Callable[..., Any]) -> None:
     result = cli("clean", path)
     assert result.code == 2
     assert_one_line_error(result.err, "pyproject.toml", "keep_output")
+
+
+def test_validate_refuses_a_cell_with_an_unsettled_conflict(repo: Path, cli: Callable[..., Any]) -> None:
+    nb = make_nb("<<<<<<< ours\nx = 1\n=======\nx = 2\n>>>>>>> theirs\n", ("markdown", "Title\n=======\n"))
+    path = write_nb(repo / "merged.ipynb", nb)
+    result = cli("validate", path)
+    assert result.code == 1
+    assert result.err.count("unsettled merge conflict") == 1  # the Markdown heading is not one
+    assert "cell 0" in result.err and "nbkit resolve" in result.err
