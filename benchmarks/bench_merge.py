@@ -17,6 +17,7 @@ from benchmarks.harness import (
     Settings,
     Target,
     command,
+    exit_note,
     measure,
     nbkit_has,
     tool,
@@ -76,6 +77,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
                 ours,
                 theirs,
                 Target(">= 3x", min_ratio=3),
+                exit_note(ours, theirs),
             )
         )
     floor = measure(
@@ -84,6 +86,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
             ["git", "merge-file", "-p", ours_nb, base, theirs_nb],
             cwd=work,
             timeout=timeout,
+            ok_codes=tuple(range(128)),  # the number of conflicts it left
         ),
         settings,
     )
@@ -94,6 +97,9 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
             ours,
             floor,
             Target("report only"),
+            f"git merge-file left conflicts (exit {floor.exit_codes[-1]})"
+            if floor.exit_codes and floor.exit_codes[-1]
+            else "",
         )
     )
     log(f"{FAMILY}: nbkit {ours.shown()}, floor {floor.shown()}")

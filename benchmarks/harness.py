@@ -39,8 +39,10 @@ def command(
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 600.0,
+    ok_codes: tuple[int, ...] = (0, 1),
 ) -> Command:
-    return Command(label, tuple(tuple(str(a) for a in argv) for argv in argvs), cwd, env, timeout)
+    argv_tuples = tuple(tuple(str(a) for a in argv) for argv in argvs)
+    return Command(label, argv_tuples, cwd, env, timeout, ok_codes)
 
 
 class Measurement(NamedTuple):

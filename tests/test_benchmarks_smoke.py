@@ -124,3 +124,26 @@ def test_a_family_that_cannot_run_is_a_row_not_a_crash(monkeypatch: pytest.Monke
     rows = bench_run.run_family("ghost", Settings())
     assert len(rows) == 1 and rows[0].note.startswith("not available: failed")
     assert "ghost" in report.console(rows)
+
+
+def test_diff_pairs_and_merge_triples_are_valid_and_really_differ(tmp_path: Path) -> None:
+    for ids in (True, False):
+        a, b = corpus.diff_pair(tmp_path, 40, ids)
+        old, new = (nbformat.read(p, 4) for p in (a, b))
+        for nb in (old, new):
+            nbformat.validate(nb)
+        assert [c.source for c in old.cells] != [c.source for c in new.cells]
+        assert ("id" in old.cells[0]) is ids
+    folder = corpus.merge_triple(tmp_path, 60)
+    base, ours, theirs = (
+        nbformat.read(folder / f"{n}.ipynb", 4) for n in ("base", "ours", "theirs")
+    )
+    half = len(base.cells) // 2
+    # each branch edited its own half only, so a notebook-aware merge has no conflict
+    assert [c.source for c in ours.cells[-half // 2 :]] == [
+        c.source for c in base.cells[-half // 2 :]
+    ]
+    assert [c.source for c in theirs.cells[: half // 2]] == [
+        c.source for c in base.cells[: half // 2]
+    ]
+    assert ours.cells != base.cells and theirs.cells != base.cells
