@@ -114,6 +114,21 @@ def test_notebook_updated_from_script_keeps_outputs_ids_metadata(repo: Path, cli
     }
 
 
+def test_a_staged_sync_is_the_next_base(repo: Path, cli: Callable) -> None:
+    pair = paired(repo)
+    commit_all(repo)
+    edit_notebook(pair.notebook, "x = 1", "x = 2")
+    assert cli("sync").code == 0
+    git(repo, "add", "-A")  # the synced pair, staged
+    edit_script(pair.script, "x = 2", "x = 3")
+    before = snapshot(pair.notebook, pair.script)
+    result = cli("sync", "--base", "HEAD")  # HEAD alone: both sides moved since the commit
+    assert result.code == 1 and "both changed" in result.err
+    assert snapshot(pair.notebook, pair.script) == before
+    assert cli("sync").code == 0  # the index holds the synced pair: only the script moved
+    assert ("code", "x = 3") in nb_sources(pair.notebook)
+
+
 def test_check_writes_nothing(repo: Path, cli: Callable) -> None:
     pair = paired(repo)
     commit_all(repo)
@@ -345,7 +360,7 @@ _LINES = st.sampled_from(
     ["x = 1", "print(x)", "# comment", "", "# %%", "%%time", "  indented", "```", "---", "ü = 'é'"]
 )
 _CELL = st.tuples(
-    st.sampled_from(["code", "markdown"]),
+    st.sampled_from(["code", "markdown", "raw"]),
     st.lists(_LINES, min_size=1, max_size=3).map("\n".join),
 )
 _EDIT = st.one_of(
