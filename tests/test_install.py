@@ -201,6 +201,19 @@ def test_filter_stages_clean_notebooks_in_one_process(repo: Path, cli: Callable[
     assert git(repo, "status", "--porcelain", "--", names[0]).startswith("A ")
 
 
+def test_filter_handles_notebooks_larger_than_one_packet(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    assert cli("install", "--filter").code == 0
+    big_source = "\n".join(f"value_{i} = {i}  # ü" for i in range(12000))  # ~250 kB
+    path = write_nb(repo / "big.ipynb", dirty_nb(big_source, "out\n" * 40000))
+    git(repo, "add", "big.ipynb")
+    staged = json.loads(git(repo, "show", ":big.ipynb"))
+    assert "".join(staged["cells"][1]["source"]) == big_source
+    assert staged["cells"][1]["outputs"] == []
+    assert len(path.read_bytes()) > 300_000  # the working file keeps its outputs
+
+
 def test_filter_leaves_clean_notebooks_byte_identical(repo: Path, cli: Callable[..., Any]) -> None:
     declare_pairing(repo)
     assert cli("install", "--filter").code == 0
