@@ -279,3 +279,47 @@ def test_manifest_pieces_without_a_kernel(tmp_path: Path) -> None:
     (out / ".kernel.json").write_text("{}")
     assert manifest.files_read(out, []) == [tmp_path / "data.csv"]
     assert manifest.files_read(out, [tmp_path / "data.csv"]) == []
+
+
+def test_second_ctrl_c_kills_a_kernel_that_ignores_the_first(
+    repo: Path, experiment: Callable[..., Path]
+) -> None:
+    experiment(
+        "import time\n"
+        "open('started.flag', 'w').close()\n"
+        "for _ in range(600):\n"
+        "    try:\n"
+        "        time.sleep(0.2)\n"
+        "    except KeyboardInterrupt:\n"
+        "        open('ignored.flag', 'w').close()\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbkit", "run", "exp.ipynb"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(repo / "started.flag")
+        proc.send_signal(signal.SIGINT)
+        wait_for(repo / "ignored.flag")  # the kernel got the interrupt and shrugged it off
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    m = manifest_of(only_run(repo))
+    assert m["status"] == "interrupted" and m["error"]["cell"] == 2
+    assert _kernel_processes(repo) == []
+
+
+def test_template_header_is_recorded() -> None:
+    from nbkit.notebook import read
+    from nbkit.runs.manifest import experiment_header
+
+    template = Path(__file__).resolve().parent.parent / "templates" / "experiment.ipynb"
+    header = experiment_header(read(template))
+    assert header is not None
+    assert set(header) == {"objective", "hypothesis", "success_metric"}

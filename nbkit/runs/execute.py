@@ -175,16 +175,19 @@ def _signal_kernel(out_dir: Path, sig: int) -> bool:
     return True
 
 
-def _wait(thread: threading.Thread, out_dir: Path) -> str | None:
-    """Wait for the execution thread; on SIGINT/SIGTERM interrupt the kernel (then kill it if
-    it does not stop) and return the signal's name."""
+def _wait(done: threading.Event, out_dir: Path) -> str | None:
+    """Wait for the execution thread to finish; on SIGINT/SIGTERM interrupt the kernel (then
+    kill it if it does not stop) and return the signal's name.
+
+    It waits on an Event, not ``Thread.join``: on Python 3.11 a KeyboardInterrupt inside
+    ``join`` can mark a still-running thread as stopped (the bpo-45274 handling)."""
     interrupted: str | None = None
     signalled_at: int | None = None
     ticks = 0
     with _sigterm_as_interrupt():
-        while thread.is_alive():
+        while not done.is_set():
             try:
-                thread.join(_POLL)
+                done.wait(_POLL)
                 ticks += 1
             except KeyboardInterrupt as exc:
                 again = interrupted is not None
@@ -231,15 +234,20 @@ def _run(prepared: Prepared, out_dir: Path) -> tuple[BaseException | None, str |
     """Execute in a worker thread so this (main) thread keeps its signal handlers: nbclient
     replaces SIGINT/SIGTERM handling when it runs in the main thread."""
     box: dict[str, BaseException | None] = {}
+    done = threading.Event()
     ipc_dir = tempfile.mkdtemp(prefix="nbk-", dir="/tmp" if os.path.isdir("/tmp") else None)
+
+    def work() -> None:
+        try:
+            box["error"] = _papermill(prepared, out_dir, f"{ipc_dir}/k")
+        finally:
+            done.set()
+
     try:
-        thread = threading.Thread(
-            target=lambda: box.update(error=_papermill(prepared, out_dir, f"{ipc_dir}/k")),
-            name="nbkit-run",
-            daemon=True,
-        )
+        thread = threading.Thread(target=work, name="nbkit-run", daemon=True)
         thread.start()
-        interrupted = _wait(thread, out_dir)
+        interrupted = _wait(done, out_dir)
+        thread.join()
     finally:
         shutil.rmtree(ipc_dir, ignore_errors=True)
     return box.get("error"), interrupted

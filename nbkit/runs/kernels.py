@@ -11,6 +11,7 @@ never pick the same TCP port (papermill's ``ZMQError: Address already in use``).
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -76,8 +77,10 @@ def choose(root: Path, nb: Notebook, requested: str | None) -> KernelChoice:
     )
 
 
+@functools.cache
 def manager_class() -> type[Any]:
-    """The kernel manager papermill/nbclient should create (imported lazily: jupyter_client)."""
+    """The kernel manager papermill/nbclient should create (imported lazily: jupyter_client);
+    one class per process, configured per run through traitlets config."""
     from jupyter_client.kernelspec import KernelSpec
     from jupyter_client.manager import AsyncKernelManager
     from traitlets import List, Unicode
