@@ -10,15 +10,27 @@ MIME_TYPE = "application/vnd.nbkit.record+json"
 _MAX_VALUE_BYTES = 64 * 1024
 
 
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/inf: keep them readable as strings instead of writing invalid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    return value
+
+
 def _check_value(name: str, value: Any) -> Any:
     if not isinstance(name, str) or not name.strip():
         raise ValueError("nbkit.record: the name must be a non-empty string")
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)  # JSON has no NaN/inf; keep it readable instead of failing
-    if hasattr(value, "item") and callable(value.item):  # numpy scalars
+    if hasattr(value, "tolist") and callable(value.tolist):  # numpy scalars/arrays, pandas
+        value = value.tolist()
+    elif hasattr(value, "item") and callable(value.item):  # other array-likes' scalars
         value = value.item()
+    value = _finite(value)
     try:
-        text = json.dumps(value)
+        text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"nbkit.record({name!r}): value is not JSON-serialisable: {exc}") from None
     if len(text) > _MAX_VALUE_BYTES:

@@ -323,3 +323,18 @@ def test_template_header_is_recorded() -> None:
     header = experiment_header(read(template))
     assert header is not None
     assert set(header) == {"objective", "hypothesis", "success_metric"}
+
+
+def test_record_values_become_strict_json() -> None:
+    import numpy as np
+
+    from nbkit.recording import _check_value
+
+    assert _check_value("acc", np.float32(0.5)) == 0.5
+    assert _check_value("m", np.array([[1, 2], [3, 4]])) == [[1, 2], [3, 4]]
+    assert _check_value("bad", [1.0, float("nan")]) == [1.0, "nan"]
+    assert _check_value("x", {"inf": float("inf")}) == {"inf": "inf"}
+    with pytest.raises(ValueError, match="not JSON-serialisable"):
+        _check_value("obj", object())
+    with pytest.raises(ValueError, match="64 KiB"):
+        _check_value("big", "x" * 70000)
