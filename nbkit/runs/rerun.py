@@ -204,19 +204,25 @@ def _python(manifest: Mapping[str, Any]) -> Any:
 
 
 def environment_check(old: Mapping[str, Any], new: Mapping[str, Any]) -> Check:
-    """Python version and package versions of the original kernel and of the rerun's."""
-    details: list[str] = []
+    """Python version and package versions of the original kernel and of the rerun's.
+
+    A different kernel name is mentioned but is not a difference by itself: what runs the
+    code is the interpreter and its packages.
+    """
+    diffs: list[str] = []
     old_py, new_py = _python(old), _python(new)
     if old_py != new_py:
-        details.append(f"python {old_py} -> {new_py}")
+        diffs.append(f"python {old_py} -> {new_py}")
     old_pk = _kernel(old).get("packages") or {}
     new_pk = _kernel(new).get("packages") or {}
     for name in sorted(set(old_pk) | set(new_pk)):
         if old_pk.get(name) != new_pk.get(name):
-            details.append(f"{name} {old_pk.get(name, 'absent')} -> {new_pk.get(name, 'absent')}")
-    if not details:
-        details.append(f"python {new_py} and {len(new_pk)} packages as recorded")
-    return Check("environment", len(details) == 1 and "as recorded" in details[0], tuple(details))
+            diffs.append(f"{name} {old_pk.get(name, 'absent')} -> {new_pk.get(name, 'absent')}")
+    details = diffs or [f"python {new_py} and {len(new_pk)} packages as recorded"]
+    old_name, new_name = _kernel(old).get("name"), _kernel(new).get("name")
+    if old_name != new_name:
+        details.append(f"kernel {old_name} -> {new_name}")
+    return Check("environment", not diffs, tuple(details))
 
 
 def metrics_check(old: Mapping[str, Any], new: Mapping[str, Any], tol: Tolerance) -> Check:
@@ -328,7 +334,7 @@ def _causes(checks: dict[str, Check], stability: Check | None) -> list[str]:
     env = checks["environment"]
     if not env.ok:
         python = [d for d in env.details if d.startswith("python ")]
-        packages = [d for d in env.details if not d.startswith("python ")]
+        packages = [d for d in env.details if not d.startswith(("python ", "kernel "))]
         if python:
             causes.append(f"different Python: {python[0].removeprefix('python ')}")
         if packages:
