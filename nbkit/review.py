@@ -215,6 +215,8 @@ def compare(
     root = _toplevel(cwd)
     revs, arg_paths = _split_args(root, cwd, args)
     for p in (*arg_paths, *paths):
+        if p.endswith(".ipynb") and (cwd / p).is_dir():
+            raise BadInput("is a directory, not a notebook", p)
         if (cwd / p).is_file() and not p.endswith(".ipynb"):
             raise BadInput(
                 "not a notebook (.ipynb)",

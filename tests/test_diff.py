@@ -538,3 +538,12 @@ def test_worktree_compared_the_way_the_clean_filter_stores_it(repo: Path, cli: C
     write(repo / "nb.ipynb", nb)
     res = cli("diff", "--exit-code-outputs")
     assert res.code == 1 and "+x = 2" in res.out and "output" not in res.out
+
+
+def test_directory_named_like_a_notebook(repo: Path, cli: Cli) -> None:
+    write(repo / "nb.ipynb", notebook(code("x = 1", cid="a")))
+    commit_all(repo)
+    (repo / "x.ipynb").mkdir()
+    res = cli("diff", "nb.ipynb", "x.ipynb")
+    assert res.code == 2 and res.out == ""
+    assert_one_line_error(res.err, "x.ipynb: is a directory")
