@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from nbkit.config import Config
+    from nbkit.diffing import DiffSettings
 
 FORMATS = ("terminal", "markdown", "html", "json")
 # Exit codes of `nbkit diff` (see docs/review.md): sources changed -> 1; outputs or
@@ -34,7 +38,8 @@ def _emit(text: str, output: str | None, color: bool = False) -> None:
     click.echo(f"nbkit: report written to {output}", err=True)
 
 
-def _settings(context: int) -> Any:
+def _settings(context: int) -> tuple[Config, DiffSettings]:
+    """The project's config and the diff settings its clean policy implies."""
     from nbkit import config
     from nbkit.diffing import DiffSettings
 
