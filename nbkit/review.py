@@ -29,7 +29,7 @@ from nbkit.revisions import (
     resolve,
 )
 
-SCRIPT_EXTENSIONS = (".py", ".R", ".r", ".jl", ".md", ".Rmd", ".qmd", ".jl", ".scala", ".sh")
+SCRIPT_EXTENSIONS = (".py", ".R", ".r", ".jl", ".md", ".Rmd", ".qmd", ".scala", ".sh", ".ts")
 
 
 def _load_file(path: Path, label: str) -> notebook.Notebook:
