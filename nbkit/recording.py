@@ -10,14 +10,14 @@ MIME_TYPE = "application/vnd.nbkit.record+json"
 _MAX_VALUE_BYTES = 64 * 1024
 
 
-def _finite(value: Any) -> Any:
+def finite(value: Any) -> Any:
     """JSON has no NaN/inf: keep them readable as strings instead of writing invalid JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [finite(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): _finite(v) for k, v in value.items()}
+        return {str(k): finite(v) for k, v in value.items()}
     return value
 
 
@@ -28,7 +28,7 @@ def _check_value(name: str, value: Any) -> Any:
         value = value.tolist()
     elif hasattr(value, "item") and callable(value.item):  # other array-likes' scalars
         value = value.item()
-    value = _finite(value)
+    value = finite(value)
     try:
         text = json.dumps(value, allow_nan=False)
     except (TypeError, ValueError) as exc:

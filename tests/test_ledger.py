@@ -87,7 +87,9 @@ def test_list_filters(tmp_path: Path) -> None:
     a = _record(ledger)
     b = _record(ledger, status="failed", parameters={"lr": 0.5, "name": "x"})
     c = _record(ledger, notebook="other.ipynb")
-    assert [r.id for r in ledger.list()] == sorted([a, b, c])
+    assert sorted(r.id for r in ledger.list()) == sorted([a, b, c])
+    late = _record(ledger, started="2024-01-01T00:00:00.000+00:00")
+    assert ledger.list()[0].id == late  # oldest first by start time, not by id
     assert [r.id for r in ledger.list(status="failed")] == [b]
     assert [r.id for r in ledger.list(notebook="other.ipynb")] == [c]
     assert [r.id for r in ledger.list(params={"lr": 0.5})] == [b]
@@ -167,8 +169,9 @@ def test_cli_list_show_and_errors(repo: Path, cli: Callable[..., Any]) -> None:
     assert result.code == 0
     lines = result.out.splitlines()
     assert lines[0].split()[:3] == ["ID", "WHEN", "(UTC)"]
-    assert a in lines[1] and "lr=0.1" in lines[1] and "acc=0.5" in lines[1]
-    assert b in lines[2] and "failed" in lines[2]
+    rows = {line.split()[0]: line for line in lines[1:]}
+    assert "lr=0.1" in rows[a] and "acc=0.5" in rows[a] and "succeeded" in rows[a]
+    assert "lr=0.01" in rows[b] and "failed" in rows[b] and len(rows) == 2
     assert "corrupt manifest" in result.err and "skipped" in result.err
     listed = cli("runs", "list", "--param", "lr=0.01", "--json")
     assert [json.loads(x)["id"] for x in listed.out.splitlines()] == [b]
@@ -182,3 +185,11 @@ def test_cli_list_show_and_errors(repo: Path, cli: Callable[..., Any]) -> None:
         assert missing.code == 2
         assert_one_line_error(missing.err, bad)
     assert cli("runs", "--param", "nonsense").code == 2
+
+
+def test_manifest_is_strict_json(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    run_id, _ = ledger.new_run_dir()
+    ledger.write(run_id, _manifest(metrics={"loss": float("nan")}), None)
+    text = (ledger.dir / run_id / "manifest.json").read_text()
+    assert json.loads(text, parse_constant=lambda c: pytest.fail(c))["metrics"] == {"loss": "nan"}

@@ -178,6 +178,9 @@ class Ledger:
                 for name in (manifest.get("files") or {}).values():
                     if name and (source_dir / name).is_file():
                         shutil.copyfile(source_dir / name, run_dir / name)
+        from nbkit.recording import finite
+
+        manifest = finite(manifest)  # strict JSON: a NaN would break other readers
         data = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
         final = run_dir / MANIFEST
         pending = run_dir / f".{MANIFEST}.pending"
@@ -260,10 +263,11 @@ class Ledger:
         status: str | None = None,
         params: Mapping[str, Any] | None = None,
     ) -> list[Run]:
-        """Runs oldest first, filtered by notebook (path relative to root), status, and
-        parameter values (compared as parsed data: ``{"lr": 0.1}``)."""
+        """Runs oldest first (by start time), filtered by notebook (path relative to root),
+        status, and parameter values (compared as parsed data: ``{"lr": 0.1}``)."""
         runs = []
-        for run_id, entry in sorted(self.summaries().items()):
+        entries = sorted(self.summaries().items(), key=lambda i: (str(i[1].get("started")), i[0]))
+        for run_id, entry in entries:
             if notebook is not None and entry.get("notebook") != notebook:
                 continue
             if status is not None and entry.get("status") != status:
