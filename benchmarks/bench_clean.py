@@ -43,8 +43,9 @@ CLEANERS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...] | None]] = {
 }
 TARGETS = {
     "nbstripout": Target(">= 5x", min_ratio=5),
-    "nb-clean": Target(">= 0.5x (Rust tool)", min_ratio=0.5),
-    "nbstripout-fast": Target(">= 0.5x (Rust tool)", min_ratio=0.5),
+    # Rust binaries with no interpreter to start: shown for scale, not a goal for Python.
+    "nb-clean": Target("report only (Rust)"),
+    "nbstripout-fast": Target("report only (Rust)"),
     "floor": Target(">= 0.5x (within 2x of the floor)", min_ratio=0.5),
 }
 
@@ -147,7 +148,9 @@ def _check(settings: Settings, count: int, log: Callable[[str], None]) -> list[R
             else measure(command(f"{name} {check[0]}", [found, *check, *files], cwd=repo), settings)
         )
     others["floor"] = measure(
-        command("json load", [VENV_BIN / "python", FLOOR, "--read-only", *files], cwd=repo),
+        command(
+            "json load+dumps, compare", [VENV_BIN / "python", FLOOR, "--check", *files], cwd=repo
+        ),
         settings,
     )
     log(f"{FAMILY}: {count} clean notebooks: nbkit cold {cold.shown()} warm {warm.shown()}")
