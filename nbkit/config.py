@@ -125,7 +125,7 @@ def _clean_policy(table: dict[str, Any], source: Path | None) -> CleanPolicy:
     )
 
 
-def _jupytext_formats(root: Path) -> str | None:
+def jupytext_formats(root: Path) -> str | None:
     """Pairing declared for jupytext itself (jupytext.toml or [tool.jupytext])."""
     for name in ("jupytext.toml", ".jupytext.toml"):
         path = root / name
@@ -163,7 +163,7 @@ def load(start: str | Path | None = None) -> Config:
     clean_table = table.get("clean", {})
     if not isinstance(clean_table, dict):
         raise BadInput("[tool.nbkit.clean] must be a table", source)
-    formats = table.get("formats") or _jupytext_formats(root) or DEFAULT_FORMATS
+    formats = table.get("formats") or jupytext_formats(root) or DEFAULT_FORMATS
     if not isinstance(formats, str):
         raise BadInput("'formats' must be a string such as \"ipynb,py:percent\"", source)
     return Config(

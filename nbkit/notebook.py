@@ -307,7 +307,9 @@ def write(path: str | Path, nb: Notebook, *, original: bytes | None = None) -> b
 
 def validate_schema(nb: Notebook, path: str | Path) -> list[str]:
     """Problems the nbformat JSON schema finds, one message each (imports nbformat)."""
-    import nbformat
+    from nbkit import lazy
+
+    nbformat = lazy.nbformat()
     from nbformat.validator import iter_validate
 
     minor = nb.get("nbformat_minor", 0)

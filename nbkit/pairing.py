@@ -19,8 +19,8 @@ import uuid
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from nbkit import notebook
-from nbkit.config import Config, _jupytext_formats
+from nbkit import lazy, notebook
+from nbkit.config import Config, jupytext_formats
 from nbkit.errors import BadInput, ConflictError
 from nbkit.fsutil import atomic_write_text, detect_newline
 
@@ -160,7 +160,7 @@ def declared_formats(config: Config) -> str | None:
     declared = config.raw.get("formats")
     if isinstance(declared, str) and declared:
         return declared
-    return _jupytext_formats(config.root)
+    return jupytext_formats(config.root)
 
 
 def notebook_formats(nb: notebook.Notebook) -> str | None:
@@ -254,7 +254,7 @@ def inputs_of(nb: notebook.Notebook) -> Inputs:
 
 def read_script(data: bytes, path: Path, fmt: str) -> notebook.Notebook:
     """Parse a script's bytes with jupytext into a plain notebook dict."""
-    import jupytext
+    jupytext = lazy.jupytext()
 
     try:
         text = data.decode("utf-8").replace("\r\n", "\n")
@@ -284,14 +284,14 @@ def _plain(node: Any) -> Any:
 
 def script_text(nb: notebook.Notebook, formats: str, fmt: str, path: Path | None = None) -> str:
     """The script jupytext writes for ``nb``: no header, no version, no kernelspec."""
-    import jupytext
-    import nbformat
+    jupytext = lazy.jupytext()
+    nbformat = lazy.nbformat()
 
     meta = with_pairing({"metadata": nb.get("metadata", {})}, formats)["metadata"]
     cells = [_cell_for_text(cell) for cell in nb.get("cells", [])]
     if not cells:
         return ""  # jupytext's MyST writer fails on a notebook without cells
-    node = nbformat.from_dict({**nb, "metadata": meta, "cells": cells})  # type: ignore[no-untyped-call]
+    node = nbformat.from_dict({**nb, "metadata": meta, "cells": cells})
     try:
         text: str = jupytext.writes(node, fmt=fmt)
     except Exception as exc:  # a jupytext writer failing is a format limit, not our bug
