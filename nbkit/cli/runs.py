@@ -16,10 +16,9 @@ import click
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# name -> (module, attribute); a module not built yet simply has no command.
+# ``runs`` subcommands defined elsewhere, loaded on use: name -> (module, attribute). A module
+# not built yet simply has no command. ``list`` and ``show`` are added below.
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "list": ("nbkit.cli.runs", "list_runs"),
-    "show": ("nbkit.cli.runs", "show"),
     "compare": ("nbkit.cli.experiments", "compare"),
     "plot": ("nbkit.cli.experiments", "plot"),
 }
@@ -172,12 +171,15 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
 
 
 class _RunsGroup(click.Group):
-    """``nbkit runs`` lists by default; subcommands load lazily from SUBCOMMANDS."""
+    """``nbkit runs`` lists by default; subcommands of other modules load from SUBCOMMANDS."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [n for n in SUBCOMMANDS if self.get_command(ctx, n) is not None]
+        lazy = [n for n in SUBCOMMANDS if self.get_command(ctx, n) is not None]
+        return [*self.commands, *lazy]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.commands:
+            return self.commands[cmd_name]
         entry = SUBCOMMANDS.get(cmd_name)
         if entry is None:
             return None
@@ -344,3 +346,7 @@ def _describe(m: dict[str, Any], executed: Path, root: Path) -> str:
     except ValueError:
         lines.append(f"executed   {executed}")
     return "\n".join(lines)
+
+
+runs.add_command(list_runs)
+runs.add_command(show)
