@@ -306,13 +306,41 @@ def test_plot_refuses_unknown_metric_and_format(tmp_path: Any) -> None:
 # ---- the commands, on a ledger of hand-written manifests ------------------------------------
 
 
-def _record(repo: Any, m: dict[str, Any]) -> str:
+def _record(repo: Any, m: dict[str, Any], nb: dict[str, Any] | None = None) -> str:
+    import json
+
     from nbkit.runs.ledger import Ledger
 
     ledger = Ledger(repo)
-    run_id, _dir = ledger.new_run_dir()
-    ledger.write(run_id, m, None)
+    run_id, run_dir = ledger.new_run_dir()
+    path = None
+    if nb is not None:
+        path = run_dir / "executed.ipynb"
+        path.write_text(json.dumps(nb))
+        m = {**m, "files": {"executed": "executed.ipynb"}}
+    ledger.write(run_id, m, path)
     return run_id
+
+
+def test_runs_compare_puts_outputs_side_by_side(repo: Any, cli: Any) -> None:
+    import json
+
+    old = executed([stream("x = 0.1\n")], [result({"text/plain": "42"})])
+    same = executed([stream("x = 0.1\n")], [result({"text/plain": "42"})])
+    other = executed([stream("x = 0.2\n")], [result({"text/plain": "43"})])
+    base, good, bad = (_record(repo, manifest("x"), nb) for nb in (old, same, other))
+    lost = _record(repo, manifest("x"))
+    done = cli("runs", "compare", base, good, bad, lost, "--json")
+    assert done.code == 0, done.err
+    row = json.loads(done.out)["rows"][-1]
+    assert row == {
+        "section": "outputs",
+        "key": "executed notebook",
+        "values": ["base", "same", "cells 1, 2 differ", "—"],
+        "differs": True,
+    }
+    text = cli("runs", "compare", base, good).out
+    assert "outputs\n  executed notebook            base                     same" in text
 
 
 def test_runs_compare_command_and_fail_if_gate(repo: Any, cli: Any) -> None:

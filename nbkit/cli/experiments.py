@@ -82,15 +82,16 @@ def compare(
       nbkit runs compare BASE NEW --fail-if 'loss > base * 1.05' --json
     """
     from nbkit.errors import UsageError
-    from nbkit.runs.compare import Tolerance, compare_manifests
+    from nbkit.runs.compare import Tolerance, compare_runs
     from nbkit.runs.gate import evaluate, parse_gate
 
     parsed = [parse_gate(g) for g in gates]
     if len(run_ids) < 2:
         raise UsageError("give at least two run ids (BASE NEW...)", "nbkit runs compare")
     ledger = _ledger()
-    manifests = [ledger.get(run_id).manifest for run_id in run_ids]
-    comparison = compare_manifests(manifests, Tolerance(rtol=rtol, atol=atol))
+    runs = [ledger.get(run_id) for run_id in run_ids]
+    manifests = [run.manifest for run in runs]
+    comparison = compare_runs(runs, Tolerance(rtol=rtol, atol=atol))
     base = manifests[0].get("metrics") or {}
     results = [
         evaluate(gate, base, m.get("metrics") or {}, run_ids[0], run_id)

@@ -13,7 +13,10 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from nbkit.runs.ledger import Run
 
 MISSING = "—"  # how an absent value is shown; never a value a manifest can hold
 
@@ -164,7 +167,45 @@ def compare_manifests(
     return Comparison(ids, tuple(rows))
 
 
+def compare_runs(runs: Sequence[Run], tol: Tolerance | None = None) -> Comparison:
+    """``compare_manifests`` plus a row comparing the executed notebooks' outputs."""
+    from nbkit.errors import BadInput
+    from nbkit.notebook import read
+
+    notebooks: list[Mapping[str, Any] | None] = []
+    for run in runs:
+        try:
+            notebooks.append(read(run.executed_notebook))
+        except BadInput:  # a run recorded without its notebook
+            notebooks.append(None)
+    comparison = compare_manifests([run.manifest for run in runs], tol)
+    return Comparison(comparison.run_ids, comparison.rows + tuple(output_rows(notebooks, tol)))
+
+
 # ---- executed notebooks, output by output -------------------------------------------------
+
+
+def output_rows(
+    notebooks: Sequence[Mapping[str, Any] | None], tol: Tolerance | None = None
+) -> list[Row]:
+    """One row: each run's executed notebook compared with the base's, output by output."""
+    tol = tol or Tolerance(rtol=0.0, atol=0.0)
+    base = notebooks[0]
+    values: list[Any] = ["base" if base is not None else MISSING]
+    for nb in notebooks[1:]:
+        if base is None or nb is None:
+            values.append(MISSING)
+            continue
+        found = compare_outputs(base, nb, tol)
+        cells = [str(c) for c in found.cells() if c >= 0]
+        if found.matched:
+            values.append("same")
+        elif cells:
+            values.append(f"cell{'s' if len(cells) > 1 else ''} {', '.join(cells)} differ")
+        else:
+            values.append("cells differ")
+    differs = any(v not in ("base", "same") for v in values[1:]) if base is not None else False
+    return [Row("outputs", "executed notebook", tuple(values), differs)]
 
 
 @dataclass(frozen=True)
