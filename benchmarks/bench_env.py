@@ -65,6 +65,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
         settings,
         setup=_remove(repo / ".venv", jupyter),
         warmup=True,
+        repeat=min(settings.repeat, 3),
     )
     pipvenv = settings.work / "pipvenv"
     theirs = measure(
@@ -88,6 +89,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
         settings,
         setup=_remove(pipvenv, jupyter),
         warmup=True,
+        repeat=min(settings.repeat, 3),
     )
     log(f"{FAMILY}: nbkit env {ours.shown()}, venv + pip {theirs.shown()}")
     return [Row(FAMILY, case, ours, theirs, TARGET)]

@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         quick=args.quick,
         work=work,
         corpus_root=args.corpus or Settings().corpus_root,
-        budget_s=20.0 if args.quick else 40.0,
+        budget_s=20.0 if args.quick else 30.0,
     )
     started = time.perf_counter()
     machine = tools.machine()
