@@ -51,12 +51,15 @@ class Measurement(NamedTuple):
     exit_codes: tuple[int, ...]  # of the last command line of each run
     timed_out: bool = False
     timeout: float = 0.0
+    error: str = ""  # the command failed (exit code not expected): no time to show
 
     @property
     def median(self) -> float:
         return statistics.median(self.seconds) if self.seconds else float("nan")
 
     def shown(self) -> str:
+        if self.error:
+            return "failed"
         if self.timed_out:
             return f">{self.timeout:g} s"
         return format_seconds(self.median)
@@ -140,8 +143,21 @@ def measure(
     warmup: bool = False,
     repeat: int | None = None,
 ) -> Measurement:
-    """Median of repeated whole-process runs; a timeout ends the measurement (``>T s``)."""
-    wanted = repeat or settings.repeat
+    """Median of repeated whole-process runs; a timeout ends the measurement (``>T s``), a
+    failing command ends it with ``error`` set (the row then says so instead of a ratio)."""
+    try:
+        return _measure(cmd, settings, setup, warmup, repeat or settings.repeat)
+    except BenchError as exc:
+        return Measurement(cmd.label, (), (), error=str(exc))
+
+
+def _measure(
+    cmd: Command,
+    settings: Settings,
+    setup: Callable[[], None] | None,
+    warmup: bool,
+    wanted: int,
+) -> Measurement:
     base = base_env(settings)
     if warmup:
         if setup:
@@ -189,6 +205,8 @@ class Row:
     def ratio(self) -> float | None:
         """reference / nbkit: above 1 means nbkit is faster."""
         if self.subject is None or self.reference is None or not self.subject.seconds:
+            return None
+        if self.reference.error or (not self.reference.seconds and not self.reference.timed_out):
             return None
         ref = self.reference.timeout if self.reference.timed_out else self.reference.median
         return ref / self.subject.median if self.subject.median > 0 else None

@@ -13,6 +13,11 @@ def _met(row: Row) -> str:
     return "-" if met is None else ("yes" if met else "**no**")
 
 
+def _note(row: Row) -> str:
+    failures = [m.error for m in (row.subject, row.reference) if m is not None and m.error]
+    return "; ".join([*failures, row.note] if row.note else failures)
+
+
 def cells(row: Row) -> list[str]:
     subject = f"{row.subject.label}: {row.subject.shown()}" if row.subject else "-"
     reference = f"{row.reference.label}: {row.reference.shown()}" if row.reference else "-"
@@ -30,7 +35,7 @@ def cells(row: Row) -> list[str]:
         row.target.text,
         _met(row),
         runs,
-        row.note,
+        _note(row),
     ]
 
 

@@ -147,3 +147,13 @@ def test_diff_pairs_and_merge_triples_are_valid_and_really_differ(tmp_path: Path
         c.source for c in base.cells[: half // 2]
     ]
     assert ours.cells != base.cells and theirs.cells != base.cells
+
+
+def test_a_failing_command_is_reported_in_its_row(tmp_path: Path) -> None:
+    settings = Settings(repeat=2, corpus_root=tmp_path, work=tmp_path)
+    ok = measure(command("pass", [sys.executable, "-c", "pass"]), settings)
+    bad = measure(command("crash", [sys.executable, "-c", "import sys; sys.exit(3)"]), settings)
+    assert bad.error and bad.shown() == "failed"
+    row = Row("f", "case", ok, bad, Target(">= 1x", min_ratio=1))
+    assert row.ratio is None and row.met() is None
+    assert "exit 3" in report.cells(row)[-1]
