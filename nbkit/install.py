@@ -282,6 +282,8 @@ def install(options: InstallOptions) -> list[Change]:
         _install_hook(folder, name, shim(name, options.python)) for name in wanted_hooks(root)
     ]
     if (root / PRE_COMMIT_CONFIG).is_file():
+        # an nbkit shim from before the framework arrived would run nbkit twice per commit
+        changes += _uninstall_hook(folder, "pre-commit")
         changes.append(
             Change("pre-commit", f"left to the pre-commit framework ({PRE_COMMIT_CONFIG})")
         )
@@ -295,8 +297,10 @@ def install(options: InstallOptions) -> list[Change]:
 
 
 def uninstall(root: Path) -> list[Change]:
-    """Remove nbkit's hooks, config and attributes; put back what was there before."""
-    folder = hooks_dir(root)
+    """Remove nbkit's hooks, config and attributes; put back what was there before.
+
+    Works even if core.hooksPath was set since: nbkit's shims are always in .git/hooks."""
+    folder = git.git_dir(root) / "hooks"
     state = _load_state(root)
     changes: list[Change] = []
     for name in ALL_HOOKS:

@@ -139,7 +139,15 @@ def test_refuses_when_core_hooks_path_is_set(repo: Path, cli: Callable[..., Any]
     assert snapshot(repo) == before
 
 
+def test_uninstall_works_after_core_hooks_path_was_set(repo: Path, cli: Callable[..., Any]) -> None:
+    assert cli("install").code == 0
+    git(repo, "config", "core.hooksPath", ".githooks")
+    assert cli("uninstall").code == 0
+    assert not (repo / ".git" / "hooks" / "pre-commit").exists()
+
+
 def test_leaves_pre_commit_to_the_framework(repo: Path, cli: Callable[..., Any]) -> None:
+    assert cli("install").code == 0  # before the project adopted pre-commit
     (repo / ".pre-commit-config.yaml").write_text("repos: []\n")
     result = cli("install")
     assert result.code == 0 and "left to the pre-commit framework" in result.out
