@@ -208,13 +208,11 @@ def _papermill(prepared: Prepared, out_dir: Path, ipc_prefix: str) -> BaseExcept
     import nbformat
     import papermill
 
-    nb = copy.deepcopy(prepared.nb)
-    if prepared.language == "python":
-        nb["cells"].insert(0, manifest.setup_cell(out_dir))
     choice = prepared.kernel
+    startup = [f"--IPKernelApp.exec_files={manifest.write_setup(out_dir)}"]
     try:
         papermill.execute_notebook(
-            nbformat.from_dict(nb),  # type: ignore[no-untyped-call]
+            nbformat.from_dict(copy.deepcopy(prepared.nb)),  # type: ignore[no-untyped-call]
             str(out_dir / EXECUTED),
             parameters=dict(prepared.request.parameters) or None,
             kernel_name=choice.name,
@@ -224,6 +222,7 @@ def _papermill(prepared: Prepared, out_dir: Path, ipc_prefix: str) -> BaseExcept
             execution_timeout=prepared.request.timeout,
             kernel_manager_class=kernels.manager_class(),
             config=kernels.engine_config(choice, ipc_prefix, out_dir / PID_FILE),
+            extra_arguments=startup if choice.ipykernel else [],
         )
     except BaseException as exc:  # the caller turns it into a status
         return exc
@@ -264,10 +263,10 @@ def execute_prepared(prepared: Prepared, out_dir: Path) -> dict[str, Any]:
     ended = _now()
     from nbkit.runs import outcome
 
-    executed = outcome.tidy_executed(out_dir / EXECUTED)
+    executed = outcome.read_executed(out_dir / EXECUTED)
     status, failure = outcome.status_of(error, interrupted, executed)
     result = _manifest(prepared, out_dir, executed, started, ended, status, failure)
-    for name in (manifest.KERNEL_INFO, manifest.READS_LOG, PID_FILE):
+    for name in (manifest.KERNEL_INFO, manifest.READS_LOG, manifest.SETUP_FILE, PID_FILE):
         with contextlib.suppress(OSError):
             (out_dir / name).unlink()
     return result

@@ -27,6 +27,7 @@ class KernelChoice(NamedTuple):
     source: str  # "option" | "project" | "notebook" | "interpreter"
     reason: str
     argv: tuple[str, ...] = ()  # set only for "interpreter": the command papermill runs
+    ipykernel: bool = True  # an IPython kernel: takes a startup file (kernel facts, audit)
 
 
 def installed() -> dict[str, str]:
@@ -46,6 +47,17 @@ def _project_kernel(root: Path) -> str | None:
     return str(name) if name else None
 
 
+def _is_ipykernel(name: str) -> bool:
+    """Whether the kernelspec starts ipykernel (which accepts IPKernelApp options)."""
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        argv = KernelSpecManager().get_kernel_spec(name).argv
+    except (NoSuchKernel, OSError, ValueError):
+        return False
+    return any("ipykernel" in str(part) for part in argv)
+
+
 def interpreter_argv(python: str = sys.executable) -> tuple[str, ...]:
     return (python, "-m", "ipykernel_launcher", "-f", "{connection_file}")
 
@@ -63,14 +75,21 @@ def choose(root: Path, nb: Notebook, requested: str | None) -> KernelChoice:
                 "--kernel",
                 hint="jupyter kernelspec list shows them; nbkit env registers the project's",
             )
-        return KernelChoice(requested, "option", "--kernel")
+        return KernelChoice(requested, "option", "--kernel", ipykernel=_is_ipykernel(requested))
     project = _project_kernel(root)
     if project and project in specs:
-        return KernelChoice(project, "project", "the project's locked environment kernel")
+        return KernelChoice(
+            project, "project", "the project's locked environment kernel", ipykernel=True
+        )
     spec = nb.get("metadata", {}).get("kernelspec") or {}
     name = spec.get("name") if isinstance(spec, dict) else None
     if isinstance(name, str) and name in specs:
-        return KernelChoice(name, "notebook", "the notebook's kernelspec is installed")
+        return KernelChoice(
+            name,
+            "notebook",
+            "the notebook's kernelspec is installed",
+            ipykernel=_is_ipykernel(name),
+        )
     why = f"notebook kernel {name!r} is not installed" if name else "notebook names no kernel"
     return KernelChoice(
         CURRENT, "interpreter", f"{why}; using nbkit's interpreter", interpreter_argv()

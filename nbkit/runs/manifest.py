@@ -2,10 +2,11 @@
 environment, input fingerprints, the kernel's own interpreter and packages, the files the
 kernel read, metrics and the experiment header.
 
-The kernel's facts come from a setup cell nbkit runs first in the same kernel (no second
-interpreter start): it writes the interpreter's version and package list to a file and
-installs a ``sys.addaudithook`` hook that appends every file opened for reading to a log, so
-the list survives a failing cell, a timeout or a dead kernel.
+The kernel's facts come from a startup file ipykernel runs before the first cell, in the
+same kernel (no second interpreter start, no extra cell in the executed notebook): it writes
+the interpreter's version and package list to a file and installs a ``sys.addaudithook``
+hook that appends every file opened for reading to a log, so the list survives a failing
+cell, a timeout or a dead kernel.
 """
 
 from __future__ import annotations
@@ -24,10 +25,11 @@ from typing import Any
 from nbkit import git
 from nbkit.cache import Cache
 from nbkit.errors import BadInput, GitError
+from nbkit.fsutil import atomic_write_text
 from nbkit.notebook import Notebook, source_text
 from nbkit.recording import MIME_TYPE as RECORD_MIME
 
-SETUP_TAG = "nbkit-setup"
+SETUP_FILE = ".nbkit_setup.py"
 KERNEL_INFO = ".kernel.json"
 READS_LOG = ".reads.log"
 NUMERIC_ENV = ("PYTHONHASHSEED", "OMP_NUM_THREADS", "CUDA_VISIBLE_DEVICES")
@@ -79,22 +81,18 @@ del _nbkit_setup
 """
 
 
-def setup_cell(out_dir: Path) -> dict[str, Any]:
-    """The hidden first cell; arguments are JSON literals (data, never code from users)."""
+def write_setup(out_dir: Path) -> Path:
+    """Write the kernel's startup file (run by ipykernel before the first cell, through
+    ``--IPKernelApp.exec_files``); its arguments are JSON literals: data, never user code."""
     skip = sorted({os.path.join(p, "") for p in (sys.prefix, sys.base_prefix)} | {*_NOISE_DIRS})
     code = _SETUP_CODE % (
         json.dumps(str(out_dir / KERNEL_INFO)),
         json.dumps(str(out_dir / READS_LOG)),
         json.dumps(skip),
     )
-    return {
-        "cell_type": "code",
-        "execution_count": None,
-        "id": "nbkit-setup",
-        "metadata": {"tags": [SETUP_TAG], "nbkit": {"setup": True}},
-        "outputs": [],
-        "source": code,
-    }
+    path = out_dir / SETUP_FILE
+    atomic_write_text(path, code)
+    return path
 
 
 def kernel_facts(out_dir: Path) -> dict[str, Any]:

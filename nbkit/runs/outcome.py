@@ -1,8 +1,7 @@
-"""Turn how an execution ended into a status, and tidy the executed notebook.
+"""Turn how an execution ended into a status, read from the executed notebook.
 
-Cell numbers in the manifest are indexes in the SOURCE notebook (what the user edits): the
-setup cell nbkit injects is removed from the executed notebook, and papermill's injected
-parameters cell and error markers are not counted.
+Cell numbers in the manifest are indexes in the SOURCE notebook (what the user edits):
+papermill's injected parameters cell and error markers are not counted.
 """
 
 from __future__ import annotations
@@ -22,23 +21,12 @@ def _tags(cell: dict[str, Any]) -> list[str]:
     return tags if isinstance(tags, list) else []
 
 
-def _is_setup(cell: dict[str, Any]) -> bool:
-    meta = cell.get("metadata", {}).get("nbkit")
-    return isinstance(meta, dict) and meta.get("setup") is True
-
-
-def tidy_executed(path: Path) -> dict[str, Any] | None:
-    """Remove nbkit's setup cell from the executed notebook (rewritten atomically); None
-    when papermill never wrote it."""
+def read_executed(path: Path) -> dict[str, Any] | None:
+    """The executed notebook papermill wrote, or None when it never wrote one."""
     try:
-        nb = nbio.read(path)
+        return nbio.read(path)
     except BadInput:
         return None
-    cells = nb.get("cells", [])
-    if cells and _is_setup(cells[0]):
-        nb["cells"] = cells[1:]
-        nbio.write(path, nb)
-    return nb
 
 
 def source_cells(nb: dict[str, Any] | None) -> list[tuple[int | None, dict[str, Any]]]:
@@ -46,8 +34,6 @@ def source_cells(nb: dict[str, Any] | None) -> list[tuple[int | None, dict[str, 
     result: list[tuple[int | None, dict[str, Any]]] = []
     index = 0
     for cell in (nb or {}).get("cells", []):
-        if _is_setup(cell):
-            continue
         if any(tag in _INJECTED_TAGS for tag in _tags(cell)):
             result.append((None, cell))
             continue
