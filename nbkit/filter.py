@@ -141,15 +141,18 @@ def clean_content(
 def serve(
     stdin: BinaryIO,
     stdout: BinaryIO,
-    policy: CleanPolicy,
+    policy: CleanPolicy | None,
     cache: Cache,
     warn: Callable[[str], None],
 ) -> int:
-    """Answer git until it closes the pipe; returns how many files were filtered."""
+    """Answer git until it closes the pipe; returns how many files were filtered.
+
+    ``policy`` None (the project's config could not be read) passes every file through
+    unchanged: dying instead would make git abort the whole ``git add``."""
     handshake(stdin, stdout)
     count = 0
     while (request := read_request(stdin)) is not None:
-        if request.command == "clean":
+        if request.command == "clean" and policy is not None:
             result = clean_content(request.content, request.pathname, policy, cache, warn)
         else:  # only clean was announced; anything else is answered unchanged
             result = request.content

@@ -222,6 +222,18 @@ def test_filter_handles_notebooks_larger_than_one_packet(
     assert len(path.read_bytes()) > 300_000  # the working file keeps its outputs
 
 
+def test_filter_with_broken_config_stages_unchanged_and_says_why(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    assert cli("install", "--filter").code == 0
+    path = write_nb(repo / "a.ipynb", dirty_nb())
+    (repo / "nbkit.toml").write_text("broken = [\n")
+    proc = sh(repo, "git", "add", "a.ipynb")
+    assert proc.returncode == 0, proc.stderr  # git add still works
+    assert "nbkit.toml" in proc.stderr and "staged unchanged" in proc.stderr
+    assert git(repo, "show", ":a.ipynb").encode() == path.read_bytes()
+
+
 def test_filter_leaves_clean_notebooks_byte_identical(repo: Path, cli: Callable[..., Any]) -> None:
     declare_pairing(repo)
     assert cli("install", "--filter").code == 0

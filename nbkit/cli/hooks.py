@@ -202,8 +202,14 @@ def filter_process() -> int:
     """
     from nbkit import config
     from nbkit.cache import Cache
+    from nbkit.errors import NbkitError
     from nbkit.filter import serve
 
-    cfg = config.load()
-    serve(sys.stdin.buffer, sys.stdout.buffer, cfg.clean, Cache.for_root(cfg.root), _err)
+    try:
+        cfg = config.load()
+        policy, cache = cfg.clean, Cache.for_root(cfg.root)
+    except NbkitError as exc:
+        _err(f"nbkit filter: {exc}; notebooks are staged unchanged until it is fixed")
+        policy, cache = None, Cache(None)
+    serve(sys.stdin.buffer, sys.stdout.buffer, policy, cache, _err)
     return 0
