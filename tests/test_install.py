@@ -301,3 +301,17 @@ def test_new_worktree_is_left_exactly_as_committed(repo: Path) -> None:
     tree = repo.parent / "wt"
     assert git(tree, "status", "--porcelain") == ""
     assert "x = 1" in "".join(read_nb(tree / "a.ipynb")["cells"][1]["source"])
+
+
+def test_shim_quotes_an_interpreter_path_with_spaces(repo: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "my env's bin"
+    folder.mkdir()
+    python = folder / "python"
+    python.write_text(f'#!/bin/sh\nexec "{PY}" "$@"\n')
+    python.chmod(0o755)
+    install(InstallOptions(repo, str(python)))
+    assert git(repo, "config", "diff.nbkit.textconv").startswith("'")  # quoted for sh
+    write_nb(repo / "a.ipynb", dirty_nb())
+    git(repo, "add", "a.ipynb")
+    proc = sh(repo, "git", "commit", "-m", "x", env=git_env(PATH=f"/usr/bin{os.pathsep}/bin"))
+    assert proc.returncode == 1 and "git add -- a.ipynb" in proc.stderr, proc.stderr
