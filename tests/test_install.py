@@ -12,7 +12,7 @@ from typing import Any
 from nbkit import config
 from nbkit.install import InstallOptions, install
 from nbkit.sync import sync_pairs
-from tests.conftest import assert_one_line_error, commit_all, git, read_nb, write_nb
+from tests.conftest import assert_one_line_error, commit_all, git, make_nb, read_nb, write_nb
 from tests.hooks_helpers import PY, clean_nb, declare_pairing, dirty_nb, git_env, sh
 
 HOOKS = ("pre-commit", "post-checkout", "post-merge")
@@ -315,3 +315,23 @@ def test_shim_quotes_an_interpreter_path_with_spaces(repo: Path, tmp_path: Path)
     git(repo, "add", "a.ipynb")
     proc = sh(repo, "git", "commit", "-m", "x", env=git_env(PATH=f"/usr/bin{os.pathsep}/bin"))
     assert proc.returncode == 1 and "git add -- a.ipynb" in proc.stderr, proc.stderr
+
+
+def test_installed_drivers_are_what_git_runs(repo: Path, cli: Callable[..., Any]) -> None:
+    """The config install writes reaches nbkit's textconv and merge driver through real git."""
+    write_nb(repo / "a.ipynb", make_nb("a = 1", "b = 1"))
+    commit_all(repo)
+    assert cli("install").code == 0
+    commit_all(repo, "attributes")
+    git(repo, "checkout", "-q", "-b", "theirs")
+    write_nb(repo / "a.ipynb", make_nb("a = 1", "b = 2"))
+    git(repo, "commit", "-q", "--no-verify", "-am", "theirs")
+    git(repo, "checkout", "-q", "main")
+    write_nb(repo / "a.ipynb", make_nb("a = 2", "b = 1"))
+    diff = git(repo, "diff", "--", "a.ipynb")
+    assert '"source"' not in diff and "a = 2" in diff  # textconv text, not JSON
+    git(repo, "commit", "-q", "--no-verify", "-am", "ours")
+    proc = sh(repo, "git", "merge", "-q", "--no-edit", "theirs")
+    assert proc.returncode == 0, proc.stdout + proc.stderr  # different cells: no conflict
+    sources = ["".join(c["source"]) for c in read_nb(repo / "a.ipynb")["cells"]]
+    assert sources == ["a = 2", "b = 2"]
