@@ -146,7 +146,9 @@ def _validate(notebooks: Iterable[Path], config: Config, cache: Cache, run: _Run
             run.problem(str(problem), 1)
 
 
-def _pairs(paths: Sequence[Path], config: Config, create: bool, run: _Run) -> dict[Path, Pair]:
+def _pairs(
+    paths: Sequence[Path], config: Config, create: bool, run: _Run, top: Path | None
+) -> dict[Path, Pair]:
     """Each pair once (keyed by its notebook), however many of its files were passed."""
     from nbkit.pairing import pair_notebook, pair_of
 
@@ -167,7 +169,7 @@ def _pairs(paths: Sequence[Path], config: Config, create: bool, run: _Run) -> di
             continue
         if pair is not None:
             pairs.setdefault(Path(pair.notebook).absolute(), pair)
-    return _drop_strays(pairs, git.toplevel(config.root))
+    return _drop_strays(pairs, top)
 
 
 def _drop_strays(pairs: dict[Path, Pair], top: Path | None) -> dict[Path, Pair]:
@@ -219,12 +221,13 @@ def run_hook(name: str, paths: Sequence[str | Path], config: Config) -> HookRepo
         if not path.is_file():
             run.error(BadInput("no such file", path), path)
     notebooks = [p for p in files if p.suffix == ".ipynb" and p not in run.broken]
-    cache = Cache.for_root(config.root)
+    top = git.toplevel(config.root)  # the cache lives in .git even if the config is deeper
+    cache = Cache.for_root(top)
     if steps.clean:
         _clean(notebooks, config, cache, run)
     if steps.sync:
         create = steps.pair and auto_pair(config)
-        pairs = _pairs(files, config, create, run)
+        pairs = _pairs(files, config, create, run, top)
         rewritten = _sync(pairs.values(), config, cache, run)
         if steps.clean:
             _clean(rewritten, config, cache, run)
@@ -309,8 +312,8 @@ def resync(config: Config, old: str, new: str) -> HookReport:
     files = candidates(changed, top, config)
     moved = {p.resolve() for p in files}
     run = _Run()
-    cache = Cache.for_root(config.root)
-    pairs = list(_pairs(files, config, False, run).values())
+    cache = Cache.for_root(top)
+    pairs = list(_pairs(files, config, False, run, top).values())
     uncommitted = _uncommitted(top, [path for pair in pairs for path in pair[:2]])
     groups: dict[str | None, list[Pair]] = {}
     for pair in pairs:
