@@ -82,6 +82,19 @@ def test_get_refuses_unknown_and_traversal(tmp_path: Path) -> None:
             ledger.get(bad)
 
 
+def test_get_by_unique_prefix(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    for run_id in ("20250101-000000-aaaaaa", "20250101-000000-aabbbb", "20250101-000001-cccccc"):
+        ledger.write(run_id, _manifest(), None)
+    assert ledger.get("20250101-000001").id == "20250101-000001-cccccc"
+    assert ledger.get("20250101-000000-aab").id == "20250101-000000-aabbbb"
+    with pytest.raises(BadInput, match="ambiguous"):
+        ledger.get("20250101-000000-aa")
+    for bad in ("19990101-", "2025", "20250101-../x"):
+        with pytest.raises(BadInput, match="unknown run id"):
+            ledger.get(bad)
+
+
 def test_list_filters(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path)
     a = _record(ledger)

@@ -38,6 +38,7 @@ MANIFEST = "manifest.json"
 INDEX = "index.jsonl"
 STATUSES = ("succeeded", "failed", "timed_out", "interrupted")
 _ID_RE = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6,}$")
+_PREFIX_RE = re.compile(r"^\d{8}-[0-9a-f-]*$")
 # What the index keeps of each manifest: enough to list and filter without opening it.
 _SUMMARY_KEYS = ("id", "notebook", "status", "started", "ended", "parameters", "metrics")
 
@@ -198,13 +199,30 @@ class Ledger:
         return Run(run_id, run_dir, manifest)
 
     def get(self, run_id: str) -> Run:
-        """The run with this id (BadInput for an unknown, malformed or corrupt one)."""
+        """The run with this id, or with the one id starting with it (``20250301-1015``);
+        BadInput for an unknown, ambiguous, malformed or corrupt one."""
+        run_id = self._complete(run_id)
         path = self._path(run_id)
         if not path.is_dir():
             raise BadInput(
                 f"unknown run id {run_id!r}", self.dir, hint="nbkit runs lists the recorded runs"
             )
         return Run(run_id, path, read_manifest(path / MANIFEST))
+
+    def _complete(self, prefix: str) -> str:
+        """A unique id starting with ``prefix``; ``prefix`` itself when it is a full id, or
+        not a safe prefix (digits, hex, ``-``: never a path)."""
+        if _ID_RE.match(prefix) or not _PREFIX_RE.match(prefix) or not self.dir.is_dir():
+            return prefix
+        found = [e.name for e in os.scandir(self.dir) if e.name.startswith(prefix)]
+        found = [name for name in found if _ID_RE.match(name)]
+        if len(found) > 1:
+            raise BadInput(
+                f"run id {prefix!r} is ambiguous ({len(found)} runs start with it)",
+                self.dir,
+                hint="give more of the id",
+            )
+        return found[0] if found else prefix
 
     def _append_index(self, summaries: list[dict[str, Any]]) -> None:
         """One O_APPEND write: concurrent writers interleave whole lines, never halves."""
