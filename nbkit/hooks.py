@@ -212,6 +212,20 @@ def _sync(
     return rewritten
 
 
+def _filtered(top: Path | None, notebooks: Sequence[Path]) -> set[Path]:
+    """Notebooks that git's clean filter (``nbkit install --filter``) cleans on ``git add``:
+    the hook leaves their working copies, outputs and all, alone."""
+    if top is None or not notebooks or not git.config_get(top, "filter.nbkit.process"):
+        return set()
+    rels = [git.relpath(top, p) for p in notebooks]
+    fields = git.run(top, "check-attr", "-z", "filter", "--", *rels).split(b"\0")
+    return {
+        (top / fields[i].decode("utf-8", "surrogateescape")).resolve()
+        for i in range(0, len(fields) - 2, 3)
+        if fields[i + 2] == b"nbkit"
+    }
+
+
 def run_hook(name: str, paths: Sequence[str | Path], config: Config) -> HookReport:
     """Run the published hook ``name`` (a key of ``STEPS``) on the files pre-commit passed."""
     steps = STEPS[name]
@@ -223,8 +237,9 @@ def run_hook(name: str, paths: Sequence[str | Path], config: Config) -> HookRepo
     notebooks = [p for p in files if p.suffix == ".ipynb" and p not in run.broken]
     top = git.toplevel(config.root)  # the cache lives in .git even if the config is deeper
     cache = Cache.for_root(top)
-    if steps.clean:
-        _clean(notebooks, config, cache, run)
+    if steps.clean:  # what the clean filter stages is already clean: keep the outputs
+        filtered = _filtered(top, notebooks)
+        _clean([p for p in notebooks if p.resolve() not in filtered], config, cache, run)
     if steps.sync:
         create = steps.pair and auto_pair(config)
         pairs = _pairs(files, config, create, run, top)

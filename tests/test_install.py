@@ -335,3 +335,17 @@ def test_installed_drivers_are_what_git_runs(repo: Path, cli: Callable[..., Any]
     assert proc.returncode == 0, proc.stdout + proc.stderr  # different cells: no conflict
     sources = ["".join(c["source"]) for c in read_nb(repo / "a.ipynb")["cells"]]
     assert sources == ["a = 2", "b = 2"]
+
+
+def test_with_the_filter_the_commit_hook_keeps_working_outputs(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    assert cli("install", "--filter").code == 0
+    path = write_nb(repo / "a.ipynb", dirty_nb())
+    data = path.read_bytes()
+    git(repo, "add", "a.ipynb", ".gitattributes")
+    proc = sh(repo, "git", "commit", "-m", "with outputs locally")
+    assert proc.returncode == 0, proc.stderr
+    assert path.read_bytes() == data  # the working copy keeps its outputs
+    committed = json.loads(git(repo, "show", "HEAD:a.ipynb"))
+    assert committed["cells"][1]["outputs"] == []
