@@ -51,11 +51,11 @@ def read_pkt(stream: BinaryIO) -> bytes | None:
     try:
         length = int(head, 16)
     except ValueError:
-        raise ProtocolError(f"bad pkt-line length {head!r}") from None
+        raise ProtocolError(f"filter-process: bad pkt-line length {head!r}") from None
     if length == 0:
         return None
     if length < 4:
-        raise ProtocolError(f"bad pkt-line length {length}")
+        raise ProtocolError(f"filter-process: bad pkt-line length {length}")
     return _read_exact(stream, length - 4)
 
 
@@ -95,13 +95,22 @@ def write_content(stream: BinaryIO, data: bytes) -> None:
 
 def handshake(stdin: BinaryIO, stdout: BinaryIO) -> set[str]:
     """Agree on version 2 and announce ``clean``; returns the capabilities git offered."""
-    welcome = read_lines(stdin)
+    try:
+        welcome = read_lines(stdin)
+    except EOFError:
+        raise ProtocolError(
+            "filter-process: no handshake on stdin (git starts this command)",
+            hint="set it up with: nbkit install --filter",
+        ) from None
     if "git-filter-client" not in welcome or "version=2" not in welcome:
-        raise ProtocolError(f"not git's filter protocol version 2: {welcome!r}")
+        raise ProtocolError(f"filter-process: not git's filter protocol version 2: {welcome!r}")
     write_lines(stdout, "git-filter-server", "version=2")
-    offered = {
-        line.partition("=")[2] for line in read_lines(stdin) if line.startswith("capability=")
-    }
+    stdout.flush()
+    try:
+        capabilities = read_lines(stdin)
+    except EOFError:
+        raise ProtocolError("filter-process: git closed the pipe during the handshake") from None
+    offered = {line.partition("=")[2] for line in capabilities if line.startswith("capability=")}
     write_lines(stdout, *(["capability=clean"] if "clean" in offered else []))
     stdout.flush()
     return offered
@@ -111,10 +120,11 @@ def read_request(stdin: BinaryIO) -> Request | None:
     """The next file from git, or None when git has no more (it closed the pipe)."""
     try:
         headers = read_lines(stdin)
-    except EOFError:
+        content = read_content(stdin)
+    except EOFError:  # git is done (or gone): nothing is left to answer
         return None
     fields = dict(line.partition("=")[::2] for line in headers)
-    return Request(fields.get("command", ""), fields.get("pathname", ""), read_content(stdin))
+    return Request(fields.get("command", ""), fields.get("pathname", ""), content)
 
 
 def clean_content(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -349,3 +350,18 @@ def test_with_the_filter_the_commit_hook_keeps_working_outputs(
     assert path.read_bytes() == data  # the working copy keeps its outputs
     committed = json.loads(git(repo, "show", "HEAD:a.ipynb"))
     assert committed["cells"][1]["outputs"] == []
+
+
+def test_filter_process_started_by_hand_is_a_one_line_error(repo: Path) -> None:
+    for stdin in ("", "0013not-git-at-all\n0000"):
+        proc = subprocess.run(
+            [PY, "-m", "nbkit", "filter-process"],
+            cwd=repo,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert proc.returncode == 2
+        assert_one_line_error(proc.stderr, "filter")
+        assert proc.stdout == ""
