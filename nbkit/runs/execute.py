@@ -140,24 +140,25 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, delivered like Ctrl-C so both end the run the same way."""
-
-
 @contextlib.contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
+def _signals_recorded() -> Iterator[list[str]]:
+    """While a run is on, SIGINT and SIGTERM are recorded (their names, in order) instead of
+    raising: an exception could land between any two lines and lose the manifest. Only the
+    main thread can install handlers; elsewhere the list stays empty."""
+    received: list[str] = []
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield received
         return
 
     def handler(signum: int, frame: FrameType | None) -> None:
-        raise _Terminated()
+        received.append(signal.Signals(signum).name)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield received
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 def _signal_kernel(out_dir: Path, sig: int) -> bool:
@@ -175,32 +176,24 @@ def _signal_kernel(out_dir: Path, sig: int) -> bool:
     return True
 
 
-def _wait(done: threading.Event, out_dir: Path) -> str | None:
-    """Wait for the execution thread to finish; on SIGINT/SIGTERM interrupt the kernel (then
-    kill it if it does not stop) and return the signal's name.
+def _wait(done: threading.Event, out_dir: Path, received: list[str]) -> str | None:
+    """Wait for the execution thread to finish. After a first signal interrupt the kernel
+    (and kill it if it has not stopped after a grace period); after a second, kill it.
+    Returns the first signal's name.
 
-    It waits on an Event, not ``Thread.join``: on Python 3.11 a KeyboardInterrupt inside
-    ``join`` can mark a still-running thread as stopped (the bpo-45274 handling)."""
-    interrupted: str | None = None
+    It waits on an Event, not ``Thread.join``: on Python 3.11 an exception inside ``join``
+    can mark a still-running thread as stopped (the bpo-45274 handling)."""
     signalled_at: int | None = None
     ticks = 0
-    with _sigterm_as_interrupt():
-        while not done.is_set():
-            try:
-                done.wait(_POLL)
-                ticks += 1
-            except KeyboardInterrupt as exc:
-                again = interrupted is not None
-                interrupted = interrupted or (
-                    "SIGTERM" if isinstance(exc, _Terminated) else "SIGINT"
-                )
-                if again:
-                    _signal_kernel(out_dir, signal.SIGKILL)
-            if interrupted and signalled_at is None and _signal_kernel(out_dir, signal.SIGINT):
-                signalled_at = ticks
-            if signalled_at is not None and ticks - signalled_at > _GRACE_TICKS:
-                _signal_kernel(out_dir, signal.SIGKILL)
-    return interrupted
+    while not done.wait(_POLL):
+        ticks += 1
+        if not received:
+            continue
+        if signalled_at is None and _signal_kernel(out_dir, signal.SIGINT):
+            signalled_at = ticks
+        if len(received) > 1 or (signalled_at is not None and ticks - signalled_at > _GRACE_TICKS):
+            _signal_kernel(out_dir, signal.SIGKILL)
+    return received[0] if received else None
 
 
 def _papermill(prepared: Prepared, out_dir: Path, ipc_prefix: str) -> BaseException | None:
@@ -229,7 +222,9 @@ def _papermill(prepared: Prepared, out_dir: Path, ipc_prefix: str) -> BaseExcept
     return None
 
 
-def _run(prepared: Prepared, out_dir: Path) -> tuple[BaseException | None, str | None]:
+def _run(
+    prepared: Prepared, out_dir: Path, received: list[str]
+) -> tuple[BaseException | None, str | None]:
     """Execute in a worker thread so this (main) thread keeps its signal handlers: nbclient
     replaces SIGINT/SIGTERM handling when it runs in the main thread."""
     box: dict[str, BaseException | None] = {}
@@ -245,7 +240,7 @@ def _run(prepared: Prepared, out_dir: Path) -> tuple[BaseException | None, str |
     try:
         thread = threading.Thread(target=work, name="nbkit-run", daemon=True)
         thread.start()
-        interrupted = _wait(done, out_dir)
+        interrupted = _wait(done, out_dir, received)
         thread.join()
     finally:
         shutil.rmtree(ipc_dir, ignore_errors=True)
@@ -258,14 +253,15 @@ def execute_prepared(prepared: Prepared, out_dir: Path) -> dict[str, Any]:
     out_dir.mkdir(parents=True, exist_ok=True)
     if prepared.git.get("patch"):
         atomic_write_bytes(out_dir / PATCH, prepared.git["patch"])
-    started = _now()
-    error, interrupted = _run(prepared, out_dir)
-    ended = _now()
     from nbkit.runs import outcome
 
-    executed = outcome.read_executed(out_dir / EXECUTED)
-    status, failure = outcome.status_of(error, interrupted, executed)
-    result = _manifest(prepared, out_dir, executed, started, ended, status, failure)
+    with _signals_recorded() as received:  # until the manifest is built: never half a run
+        started = _now()
+        error, interrupted = _run(prepared, out_dir, received)
+        ended = _now()
+        executed = outcome.read_executed(out_dir / EXECUTED)
+        status, failure = outcome.status_of(error, interrupted, executed)
+        result = _manifest(prepared, out_dir, executed, started, ended, status, failure)
     for name in (manifest.KERNEL_INFO, manifest.READS_LOG, manifest.SETUP_FILE, PID_FILE):
         with contextlib.suppress(OSError):
             (out_dir / name).unlink()
@@ -332,9 +328,10 @@ def execute(request: RunRequest) -> Run:
     """Prepare, execute and record one run in the ledger; returns the recorded ``Run``."""
     prepared = prepare(request)
     ledger = Ledger(Path(request.root).resolve(), _folder(request))
-    run_id, run_dir = ledger.new_run_dir()
-    result = execute_prepared(prepared, run_dir)
-    return ledger.write(run_id, result, run_dir / EXECUTED)
+    with _signals_recorded():  # a late Ctrl-C must not leave a folder without a manifest
+        run_id, run_dir = ledger.new_run_dir()
+        result = execute_prepared(prepared, run_dir)
+        return ledger.write(run_id, result, run_dir / EXECUTED)
 
 
 __all__ = [
