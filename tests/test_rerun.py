@@ -151,6 +151,7 @@ def test_dirty_patch_is_applied_and_changed_input_is_named(
     result = cli("rerun", run_id)
     assert result.code == 1, result.out + result.err
     assert "applied the recorded uncommitted changes" in result.out
+    assert "notebook     ok   exp.ipynb as it ran (sha256 " in result.out
     assert "inputs       DIFF changed: data.txt" in result.out
     # only the data cell differs: the edited cell ran as recorded, so the patch was applied
     assert "cell 2: text: 'first' -> 'second'" in result.out
@@ -172,6 +173,7 @@ def test_bad_input_is_one_line_and_changes_nothing(repo: Path, cli: Cli) -> None
     gone = _hand_made(repo, git={"commit": "0" * 40, "dirty": False})
     nowhere = _hand_made(repo, git={"commit": None, "dirty": True})
     at_head = _hand_made(repo, git={"commit": head, "dirty": False})
+    absent = _hand_made(repo, notebook="gone.ipynb", git={"commit": head, "dirty": False})
     runs_before = sorted(p.name for p in (repo / ".nbkit" / "runs").iterdir())
     before = _state(repo)
 
@@ -179,6 +181,10 @@ def test_bad_input_is_one_line_and_changes_nothing(repo: Path, cli: Cli) -> None
     assert result.code == 2
     assert_one_line_error(result.err, gone, "000000000000, which no longer exists here")
     assert "garbage-collected" in result.err and "another clone" in result.err
+
+    result = cli("rerun", absent)
+    assert result.code == 2
+    assert_one_line_error(result.err, f"{absent}: the run's notebook gone.ipynb is not in commit")
 
     result = cli("rerun", nowhere)
     assert result.code == 2

@@ -165,6 +165,27 @@ def _copy_in(source: Path, target: Path) -> None:
     shutil.copy2(source, target)
 
 
+def notebook_check(tree: Path, manifest: Mapping[str, Any]) -> Check:
+    """The notebook in the worktree is byte for byte the one the run executed."""
+    import hashlib
+
+    rel = str(manifest.get("notebook"))
+    recorded = manifest.get("notebook_sha256")
+    try:
+        digest = hashlib.sha256((tree / rel).read_bytes()).hexdigest()
+    except OSError:
+        commit = str((manifest.get("git") or {}).get("commit"))[:12]
+        raise BadInput(
+            f"the run's notebook {rel} is not in commit {commit} (nor in its stored patch)",
+            str(manifest.get("id", "")),
+        ) from None
+    if recorded is None:
+        return Check("notebook", True, (f"{rel} (no fingerprint recorded)",))
+    if digest != recorded:
+        return Check("notebook", False, (f"{rel} differs from the one that ran",))
+    return Check("notebook", True, (f"{rel} as it ran (sha256 {digest[:12]})",))
+
+
 def verify_inputs(root: Path, tree: Path, manifest: Mapping[str, Any]) -> Check:
     """Make the recorded inputs visible in the worktree and check their fingerprints.
 
@@ -328,6 +349,8 @@ def _second_execution(request: Any) -> dict[str, Any]:
 def _causes(checks: dict[str, Check], stability: Check | None) -> list[str]:
     """The likely reasons a rerun differed, most specific first."""
     causes: list[str] = []
+    if not checks["notebook"].ok:
+        causes.append("the notebook checked out is not the one that ran")
     if not checks["inputs"].ok:
         names = [d.split(": ", 1)[1] for d in checks["inputs"].details if ": " in d]
         causes.append(f"changed inputs: {', '.join(names)}")
@@ -408,14 +431,17 @@ def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
     commit = _require_commit(root, original)
     with worktree(root, commit) as tree:
         note = _apply_patch(original, tree)
-        checks = {"inputs": verify_inputs(root, tree, original.manifest)}
+        checks = {
+            "notebook": notebook_check(tree, original.manifest),
+            "inputs": verify_inputs(root, tree, original.manifest),
+        }
         request = _request(tree, original, commit, settings)
         new_run = _execute(ledger, request)
         if new_run.status == "interrupted":  # Ctrl-C reached the kernel: stop (exit 130)
             raise KeyboardInterrupt
         checks.update(_compare(original, new_run, settings))
         differs = not all(checks[k].ok for k in ("status", "metrics", "outputs"))
-        explained = not (checks["inputs"].ok and checks["environment"].ok)
+        explained = not all(checks[k].ok for k in ("notebook", "inputs", "environment"))
         stability = None
         if settings.twice or (differs and not explained):
             stability = _stability(request, new_run, settings)
