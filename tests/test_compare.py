@@ -403,3 +403,12 @@ def test_runs_plot_command(repo: Any, cli: Any) -> None:
     assert result.code == 2
     assert_one_line_error(result.err, "f1.png: no run recorded a numeric metric 'f1'")
     assert not (repo / "f1.png").exists()
+
+
+def test_untrusted_values_cannot_drive_the_terminal(repo: Any, cli: Any) -> None:
+    base = _record(repo, manifest("x", metrics={"note": "\x1b[2J\x1b[31mred"}))
+    other = _record(repo, manifest("x", metrics={"note": "plain"}))
+    result = cli("runs", "compare", base, other)
+    assert result.code == 0
+    assert "\x1b" not in result.out
+    assert "\\x1b[2J\\x1b[31mred" in result.out

@@ -7,6 +7,7 @@ exit code; the ``runs`` group (``nbkit.cli.runs``) attaches ``compare`` and ``pl
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,8 +21,21 @@ if TYPE_CHECKING:
     from nbkit.runs.sweep import Outcome, SweepSummary
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str) -> str:
+    """Output text and metric values come from notebooks: untrusted. Control characters
+    (terminal escape sequences) are shown escaped, never sent to the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _say(line: str) -> None:
+    click.echo(_safe(line))
+
+
 def _echo(line: str) -> None:
-    click.echo(line, err=True)
+    click.echo(_safe(line), err=True)
 
 
 def _ledger() -> Ledger:
@@ -47,10 +61,10 @@ def _print_comparison(comparison: Comparison) -> None:
     for row in comparison.rows:
         if row.section != section:
             section = row.section
-            click.echo(section)
+            _say(section)
         mark = "≠" if row.differs else " "
         values = " ".join(_cell(v, w).ljust(w) for v, w in zip(row.values, widths, strict=True))
-        click.echo(f"{mark} {_cell(row.key, 28):28} {values}".rstrip())
+        _say(f"{mark} {_cell(row.key, 28):28} {values}".rstrip())
 
 
 @click.command()
@@ -109,7 +123,7 @@ def compare(
         _print_comparison(comparison)
         for result in results:
             verdict = "FAIL" if result.failed else "ok"
-            click.echo(f"{verdict:4} {result.run}: {result.gate.text}: {result.reason}")
+            _say(f"{verdict:4} {result.run}: {result.gate.text}: {result.reason}")
     return 1 if any(r.failed for r in results) else 0
 
 
@@ -141,7 +155,7 @@ def plot(metric: str, by: str | None, output: Path, notebook: str | None, status
     runs = _ledger().list(notebook=notebook, status=status or None)
     summary = plot_metric([r.summary for r in runs], metric, by, output)
     skipped = f" ({summary.skipped} runs without it skipped)" if summary.skipped else ""
-    click.echo(f"{summary.path}: {metric} of {summary.points} runs{skipped}")
+    _say(f"{summary.path}: {metric} of {summary.points} runs{skipped}")
     return 0
 
 
@@ -150,15 +164,15 @@ def plot(metric: str, by: str | None, output: Path, notebook: str | None, status
 
 def _print_report(report: RerunReport) -> None:
     new = f" as run {report.new_run}" if report.new_run else ""
-    click.echo(f"rerun of {report.original}{new}")
+    _say(f"rerun of {report.original}{new}")
     for check in report.checks:
         status = "ok" if check.ok else "DIFF"
         lines = check.details or ("",)
-        click.echo(f"  {check.name:12} {status:5}{lines[0]}")
+        _say(f"  {check.name:12} {status:5}{lines[0]}")
         for line in lines[1:]:
-            click.echo(f"  {'':12} {'':5}{line}")
+            _say(f"  {'':12} {'':5}{line}")
     for cause in report.causes:
-        click.echo(f"likely cause: {cause}")
+        _say(f"likely cause: {cause}")
     click.echo("reproduced" if report.reproduced else "NOT reproduced")
 
 
@@ -248,7 +262,7 @@ def _print_summary(summary: SweepSummary) -> None:
     for outcome in summary.outcomes:
         params = " ".join(f"{k}={v}" for k, v in outcome.parameters.items())
         run = outcome.run_id or "(no run recorded)"
-        click.echo(f"{outcome.status:10} {run:24} {params}  {outcome.message}".rstrip())
+        _say(f"{outcome.status:10} {run:24} {params}  {outcome.message}".rstrip())
     failed = len(summary.failed)
     click.echo(
         f"{len(summary.outcomes)} runs, {len(summary.outcomes) - failed} succeeded, {failed} failed"
