@@ -267,3 +267,23 @@ def test_interrupted_rerun_exits_130_and_removes_its_worktree(
     assert "interrupted" in err and "Traceback" not in err
     assert _state(repo) == before
     assert not (repo / ".git" / "nbkit-rerun").exists()
+
+
+def test_a_project_in_a_subfolder_of_the_repository_is_found_in_the_worktree(
+    repo: Path, cli: Cli, monkeypatch: Any
+) -> None:
+    project = repo / "sub"
+    project.mkdir()
+    (project / "nbkit.toml").write_text("")
+    (project / "exp.ipynb").write_text("{}")
+    head = commit_all(repo)
+    monkeypatch.chdir(project)
+    ledger = Ledger(project)
+    run_id, _dir = ledger.new_run_dir()
+    manifest = {"notebook": "exp.ipynb", "status": "succeeded", "parameters": {}}
+    ledger.write(run_id, {**manifest, "git": {"commit": head, "dirty": False}}, None)
+    # the notebook is found at sub/exp.ipynb in the worktree: the rerun gets as far as
+    # choosing the environment (no kernel is started)
+    result = cli("rerun", run_id, "--env", "locked")
+    assert result.code == 2
+    assert_one_line_error(result.err, "--env locked: the run's commit has no environment lock")

@@ -429,13 +429,15 @@ def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
     original = ledger.get(run_id)
     root = ledger.root.resolve()
     commit = _require_commit(root, original)
+    top = git.toplevel(root) or root
     with worktree(root, commit) as tree:
         note = _apply_patch(original, tree)
+        project = tree / root.relative_to(top.resolve())  # nbkit.toml may be in a subfolder
         checks = {
-            "notebook": notebook_check(tree, original.manifest),
-            "inputs": verify_inputs(root, tree, original.manifest),
+            "notebook": notebook_check(project, original.manifest),
+            "inputs": verify_inputs(root, project, original.manifest),
         }
-        request = _request(tree, original, commit, settings)
+        request = _request(project, original, commit, settings)
         new_run = _execute(ledger, request)
         if new_run.status == "interrupted":  # Ctrl-C reached the kernel: stop (exit 130)
             raise KeyboardInterrupt
