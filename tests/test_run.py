@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -339,3 +340,36 @@ def test_record_values_become_strict_json() -> None:
         _check_value("obj", object())
     with pytest.raises(ValueError, match="64 KiB"):
         _check_value("big", "x" * 70000)
+
+
+def test_ctrl_c_before_the_kernel_started_still_records_the_run(
+    repo: Path, experiment: Callable[..., Path]
+) -> None:
+    """A signal that arrives while the kernel is starting (ipykernel ignores SIGINT then) is
+    kept and delivered again once the kernel runs: the run ends interrupted, with a manifest."""
+    experiment("import time\ntime.sleep(120)")
+    runs = repo / ".nbkit" / "runs"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbkit", "run", "exp.ipynb"],
+        cwd=repo,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while proc.poll() is None and not (runs.is_dir() and only_run_or_none(runs)):
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    m = manifest_of(only_run(repo))
+    assert m["status"] == "interrupted" and m["error"]["signal"] == "SIGINT"
+    assert _kernel_processes(repo) == []
+
+
+def only_run_or_none(runs: Path) -> Path | None:
+    folders = [p for p in runs.iterdir() if p.is_dir()]
+    return folders[0] if folders else None

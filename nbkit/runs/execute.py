@@ -45,7 +45,8 @@ PATCH = "dirty.patch"
 PID_FILE = ".kernel.pid"
 SCHEMA = 1
 _POLL = 0.05  # seconds between checks of the execution thread
-_GRACE_TICKS = 200  # x _POLL after interrupting the kernel before it is killed
+_GRACE_TICKS = 200  # x _POLL after the first signal before the kernel is killed
+_RESEND_TICKS = 20  # x _POLL between interrupts of the kernel
 
 
 @dataclass(frozen=True)
@@ -140,11 +141,18 @@ def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
+_RECORDING: list[list[str]] = []  # the signal list of the run in progress (main thread)
+
+
 @contextlib.contextmanager
 def _signals_recorded() -> Iterator[list[str]]:
     """While a run is on, SIGINT and SIGTERM are recorded (their names, in order) instead of
-    raising: an exception could land between any two lines and lose the manifest. Only the
-    main thread can install handlers; elsewhere the list stays empty."""
+    raising: an exception could land between any two lines and lose the manifest. Nested
+    uses share one list. Only the main thread can install handlers; elsewhere the list stays
+    empty."""
+    if _RECORDING:
+        yield _RECORDING[-1]
+        return
     received: list[str] = []
     if threading.current_thread() is not threading.main_thread():
         yield received
@@ -154,9 +162,11 @@ def _signals_recorded() -> Iterator[list[str]]:
         received.append(signal.Signals(signum).name)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    _RECORDING.append(received)
     try:
         yield received
     finally:
+        _RECORDING.pop()
         for sig, old in previous.items():
             signal.signal(sig, old)
 
@@ -178,21 +188,21 @@ def _signal_kernel(out_dir: Path, sig: int) -> bool:
 
 def _wait(done: threading.Event, out_dir: Path, received: list[str]) -> str | None:
     """Wait for the execution thread to finish. After a first signal interrupt the kernel
-    (and kill it if it has not stopped after a grace period); after a second, kill it.
-    Returns the first signal's name.
+    every second (ipykernel ignores SIGINT while it starts, and papermill stops at the first
+    interrupted cell), and kill it if it is still running after a grace period; after a
+    second signal, kill it. Returns the first signal's name.
 
     It waits on an Event, not ``Thread.join``: on Python 3.11 an exception inside ``join``
     can mark a still-running thread as stopped (the bpo-45274 handling)."""
-    signalled_at: int | None = None
-    ticks = 0
+    since: int | None = None  # ticks since the first signal
     while not done.wait(_POLL):
-        ticks += 1
         if not received:
             continue
-        if signalled_at is None and _signal_kernel(out_dir, signal.SIGINT):
-            signalled_at = ticks
-        if len(received) > 1 or (signalled_at is not None and ticks - signalled_at > _GRACE_TICKS):
+        since = 0 if since is None else since + 1
+        if len(received) > 1 or since > _GRACE_TICKS:
             _signal_kernel(out_dir, signal.SIGKILL)
+        elif since % _RESEND_TICKS == 0:
+            _signal_kernel(out_dir, signal.SIGINT)
     return received[0] if received else None
 
 
