@@ -64,7 +64,8 @@ def _params() -> list[Any]:
                 continue
             if case.heavy and command not in HEAVY_OK:
                 continue
-            marks = [] if _available(command) else [pytest.mark.skip(reason=f"{command} not built")]
+            assert _available(command), f"{command} is not built"
+            marks: list[Any] = []
             params.append(
                 pytest.param(
                     command, build, mutates, case, id=f"{command}-{case.name}", marks=marks

@@ -107,8 +107,7 @@ COMMAND_LINES = {
 
 @pytest.mark.parametrize("name", sorted(COMMAND_LINES))
 def test_no_kernel_is_started_outside_run(history: Path, name: str) -> None:
-    if not _available(name):
-        pytest.skip(f"{name} not built")
+    assert _available(name), f"{name} is not built"
     trace = _traced(history, *COMMAND_LINES[name])
     spawned = [s for s in trace["spawned"] if any(m in s for m in KERNEL_MARKERS)]  # type: ignore[attr-defined]
     assert spawned == [], spawned

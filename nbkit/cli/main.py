@@ -60,15 +60,7 @@ class LazyGroup(click.Group):
         entry = COMMANDS.get(cmd_name)
         if entry is None:
             return None
-        try:
-            module = importlib.import_module(entry[0])
-        except ModuleNotFoundError as exc:
-            if exc.name != entry[0]:
-                raise
-            return None  # a command whose module is not built yet
-        command = getattr(module, entry[1], None)
-        if command is None:
-            return None
+        command = getattr(importlib.import_module(entry[0]), entry[1])
         assert isinstance(command, click.Command)
         return command
 
