@@ -259,19 +259,30 @@ def _run(
 
 def execute_prepared(prepared: Prepared, out_dir: Path) -> dict[str, Any]:
     """Run the prepared notebook into ``out_dir`` and return its manifest (not recorded)."""
+    from nbkit.cache import Cache
+    from nbkit.runs import outcome
+
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if prepared.git.get("patch"):
         atomic_write_bytes(out_dir / PATCH, prepared.git["patch"])
-    from nbkit.runs import outcome
-
+    root = Path(prepared.request.root).resolve()
+    cache = Cache.for_root(root)
+    hashes = manifest.FileHashes(cache)
     with _signals_recorded() as received:  # until the manifest is built: never half a run
-        started = _now()
+        run: dict[str, Any] = {
+            # fingerprinted before the run: what the notebook was given, even if it rewrites it
+            "inputs": manifest.fingerprint(root, prepared.inputs, hashes),
+            "started": _now(),
+        }
         error, interrupted = _run(prepared, out_dir, received)
-        ended = _now()
+        run["ended"] = _now()
         executed = outcome.read_executed(out_dir / EXECUTED)
-        status, failure = outcome.status_of(error, interrupted, executed)
-        result = _manifest(prepared, out_dir, executed, started, ended, status, failure)
+        run["status"], run["error"] = outcome.status_of(error, interrupted, executed)
+        reads = manifest.files_read(out_dir, [prepared.notebook])
+        run["files_read"] = manifest.fingerprint(root, reads, hashes)
+        result = _manifest(prepared, out_dir, executed, run)
+    cache.save()
     for name in (manifest.KERNEL_INFO, manifest.READS_LOG, manifest.SETUP_FILE, PID_FILE):
         with contextlib.suppress(OSError):
             (out_dir / name).unlink()
@@ -279,24 +290,16 @@ def execute_prepared(prepared: Prepared, out_dir: Path) -> dict[str, Any]:
 
 
 def _manifest(
-    prepared: Prepared,
-    out_dir: Path,
-    executed: dict[str, Any] | None,
-    started: str,
-    ended: str,
-    status: str,
-    failure: dict[str, Any] | None,
+    prepared: Prepared, out_dir: Path, executed: dict[str, Any] | None, run: dict[str, Any]
 ) -> dict[str, Any]:
-    from nbkit.cache import Cache
+    """The manifest: ``run`` holds what the execution produced (inputs, started, ended,
+    status, error, files_read); the rest comes from the prepared request and the kernel."""
     from nbkit.runs import outcome
 
-    request, root = prepared.request, Path(prepared.request.root).resolve()
-    cache = Cache.for_root(root)
-    hashes = manifest.FileHashes(cache)
+    request = prepared.request
     facts = manifest.kernel_facts(out_dir)
     facts.pop("pid", None)
-    reads = manifest.files_read(out_dir, [prepared.notebook])
-    result = {
+    return {
         "schema": SCHEMA,
         "id": None,  # set by Ledger.write
         "nbkit_version": __version__,
@@ -306,14 +309,14 @@ def _manifest(
         "git": {k: v for k, v in prepared.git.items() if k != "patch"},
         "kernel": {**prepared.kernel._asdict(), **facts, "argv": list(prepared.kernel.argv)},
         "lock_hash": prepared.lock_hash,
-        "inputs": manifest.fingerprint(root, prepared.inputs, hashes),
-        "files_read": manifest.fingerprint(root, reads, hashes),
-        "started": started,
-        "ended": ended,
-        "duration": outcome.seconds_between(started, ended),
+        "inputs": run["inputs"],
+        "files_read": run["files_read"],
+        "started": run["started"],
+        "ended": run["ended"],
+        "duration": outcome.seconds_between(run["started"], run["ended"]),
         "cells": outcome.cell_durations(executed),
-        "status": status,
-        "error": failure,
+        "status": run["status"],
+        "error": run["error"],
         "metrics": manifest.recorded_values(executed or {}),
         "experiment": manifest.experiment_header(prepared.nb),
         "platform": manifest.platform_facts(),
@@ -325,8 +328,6 @@ def _manifest(
             "patch": PATCH if (out_dir / PATCH).is_file() else None,
         },
     }
-    cache.save()
-    return result
 
 
 def execute_to_dir(request: RunRequest, out_dir: Path) -> dict[str, Any]:
