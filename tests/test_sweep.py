@@ -144,6 +144,25 @@ def test_local_sweep_runs_every_point_and_a_failure_does_not_stop_it(
     assert git(repo, "status", "--porcelain", "--untracked-files=no") == ""
 
 
+def test_a_run_that_kills_its_worker_fails_alone(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    experiment(
+        "import os, signal, time\n"
+        "if k == 1:\n"
+        "    os.kill(os.getppid(), signal.SIGKILL)  # the worker process, not the kernel\n"
+        "    time.sleep(10)\n"
+        "print(k)",
+        params="k = 0",
+    )
+    result = cli("sweep", "exp.ipynb", "-p", "k=0,1,2", "--workers", "2")
+    assert result.code == 1, result.out + result.err
+    lines = result.out.splitlines()
+    assert lines[-1] == "3 runs, 2 succeeded, 1 failed"
+    assert lines[1].startswith("error") and lines[1].endswith("k=1  its worker process died")
+    assert sorted(m["parameters"]["k"] for m in _runs(repo)) == [0, 2]
+
+
 # ---- Dask -----------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -195,31 +195,65 @@ class Executor(Protocol):
     ) -> Iterator[TaskResult]: ...
 
 
+def _run_marked(index: int, request: RunRequest, marks: str) -> TaskResult:
+    """``run_task``, leaving a mark first: if the worker dies, the parent knows which runs
+    were on a worker at the time (suspects) and which never started (innocent)."""
+    (Path(marks) / str(index)).touch()
+    return run_task(index, request)
+
+
 class LocalExecutor:
-    """A pool of worker processes, reused across runs (each imports papermill once)."""
+    """A pool of worker processes, reused across runs (each imports papermill once).
+
+    A worker that dies (a notebook killing its parent, the out-of-memory killer) breaks the
+    whole pool. The sweep goes on: runs that never started go to a fresh pool, and runs that
+    were on a worker when it died are retried one at a time, each in its own process, so
+    only the run that kills its worker fails.
+    """
 
     def results(
         self, requests: Sequence[RunRequest], settings: SweepSettings
     ) -> Iterator[TaskResult]:
+        queue = list(range(len(requests)))
+        with tempfile.TemporaryDirectory(prefix="nbkit-sweep-marks-") as marks:
+            while queue:
+                workers = max(1, min(settings.workers, len(queue)))
+                lost = yield from self._round(requests, queue, workers, marks)
+                started = {i for i in lost if (Path(marks) / str(i)).exists()}
+                for index in sorted(started):  # suspects: alone, one after the other
+                    alone = yield from self._round(requests, [index], 1, marks)
+                    if alone:
+                        params = requests[index].parameters
+                        yield TaskResult(index, params, None, {}, "its worker process died")
+                queue = [i for i in lost if i not in started]
+
+    def _round(
+        self, requests: Sequence[RunRequest], indexes: list[int], workers: int, marks: str
+    ) -> Generator[TaskResult, None, list[int]]:
+        """Run ``indexes`` on a fresh pool; returns the indexes lost to a broken pool."""
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed
+        from concurrent.futures.process import BrokenProcessPool
 
         # spawn: a forked child would inherit the parent's threads and open kernels' sockets
         context = multiprocessing.get_context("spawn")
-        workers = max(1, min(settings.workers, len(requests)))
+        lost: list[int] = []
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_warm_up) as pool:
-            futures = {pool.submit(run_task, i, r): i for i, r in enumerate(requests)}
+            futures = {pool.submit(_run_marked, i, requests[i], marks): i for i in indexes}
             try:
                 for future in as_completed(futures):
                     index = futures[future]
                     try:
                         yield future.result()
-                    except Exception as exc:  # the worker died (killed, out of memory)
+                    except BrokenProcessPool:
+                        lost.append(index)
+                    except Exception as exc:  # e.g. a result that cannot be pickled
                         params = requests[index].parameters
                         yield TaskResult(index, params, None, {}, f"worker failed: {exc}")
             except BaseException:  # Ctrl-C: start no new run; running ones end as interrupted
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
+        return lost
 
 
 class DaskExecutor:
