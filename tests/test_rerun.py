@@ -1,6 +1,7 @@
 """``nbkit rerun`` on real repositories, real git worktrees and real kernels.
 
-Executions are the cost (a kernel start each): these tests run nine in all. The "old" runs
+Executions are the cost (a kernel start each): these tests run twelve in all, and build one
+locked environment from local wheels. The "old" runs
 whose environment differs are made by recording a real run and then writing an edited copy
 of its manifest as a new ledger entry (test setup; nbkit itself never edits a manifest).
 """

@@ -1,7 +1,7 @@
 """``nbkit sweep``: the grid (pure), local worker processes and a real Dask LocalCluster.
 
-Seven executions in all: four on the local pool (one of them fails on purpose) and three
-on Dask workers.
+About eleven executions in all: four on the local pool (one fails on purpose), three or
+four for the run that kills its worker (its co-runner is retried), three on Dask workers.
 """
 
 from __future__ import annotations
