@@ -9,12 +9,219 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from nbkit.errors import BadInput
 
 KEEP_OUTPUT_MODES = ("none", "all", "tagged")
 DEFAULT_FORMATS = "ipynb,py:percent"
+# The run ledger; here rather than in nbkit.runs so the commit path can skip it cheaply.
+DEFAULT_LEDGER = ".nbkit/runs"
+
+
+class Setting(NamedTuple):
+    """One configuration key: the single source for validation and docs/configuration.md."""
+
+    table: str  # "" for [tool.nbkit] itself, else the sub-table ("clean" -> [tool.nbkit.clean])
+    key: str
+    type: str
+    default: str
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "",
+        "notebooks",
+        "list of globs",
+        '["**/*.ipynb"]',
+        "Notebooks nbkit manages when a command is given no path (tracked files only, inside git).",
+    ),
+    Setting(
+        "",
+        "exclude",
+        "list of globs",
+        "[]",
+        "Notebooks left alone even when `notebooks` matches them.",
+    ),
+    Setting(
+        "",
+        "formats",
+        "string",
+        '"ipynb,py:percent"',
+        "jupytext pairing, e.g. `ipynb,md:myst` or `notebooks///ipynb,scripts///py:percent` (a mirror folder). Default: jupytext.toml / [tool.jupytext] when present.",
+    ),
+    Setting(
+        "",
+        "max_output_bytes",
+        "integer",
+        "none",
+        "`nbkit validate` reports any output larger than this.",
+    ),
+    Setting(
+        "",
+        "auto_pair",
+        "boolean",
+        "false",
+        "The commit hook pairs a notebook that has no script yet (`nbkit init` turns it on).",
+    ),
+    Setting("hooks", "auto_pair", "boolean", "false", "Same as the top-level `auto_pair`."),
+    Setting(
+        "clean",
+        "keep_output",
+        '"none" | "all" | "tagged"',
+        '"none"',
+        "Outputs kept on clean: none, all, or those of cells tagged `keep_output_tag`.",
+    ),
+    Setting(
+        "clean",
+        "keep_output_tag",
+        "string",
+        '"keep-output"',
+        'The tag that keeps a cell\'s outputs with `keep_output = "tagged"`.',
+    ),
+    Setting(
+        "clean", "max_output_bytes", "integer", "none", "Kept outputs larger than this are dropped."
+    ),
+    Setting(
+        "clean",
+        "drop_cell_metadata",
+        "list of keys",
+        "[]",
+        "Extra cell metadata to remove (dotted paths reach inside).",
+    ),
+    Setting(
+        "clean",
+        "keep_cell_metadata",
+        "list of keys",
+        "[]",
+        "Default-volatile cell metadata to keep (e.g. `ExecuteTime`).",
+    ),
+    Setting(
+        "clean",
+        "drop_notebook_metadata",
+        "list of keys",
+        "[]",
+        "Extra notebook metadata to remove.",
+    ),
+    Setting(
+        "clean",
+        "keep_notebook_metadata",
+        "list of keys",
+        "[]",
+        "Default-volatile notebook metadata to keep (e.g. `language_info` whole).",
+    ),
+    Setting(
+        "env",
+        "input",
+        "path",
+        "requirements.in, else pyproject.toml",
+        "The declared dependencies: a requirements file, `pyproject.toml` (its [project.dependencies]) or `pyproject.toml:GROUP` (a dependency group).",
+    ),
+    Setting("env", "lock", "path", '"requirements.lock"', "The lock file `nbkit lock` writes."),
+    Setting("env", "venv", "path", '".venv"', "Where `nbkit env` builds the environment."),
+    Setting(
+        "env",
+        "python",
+        "string",
+        "the running Python",
+        "Python version to lock and build for (e.g. `3.11`).",
+    ),
+    Setting(
+        "env",
+        "find_links",
+        "list of paths/URLs",
+        "[]",
+        "Extra wheel folders for uv (`--find-links`).",
+    ),
+    Setting("env", "no_index", "boolean", "false", "Resolve and install from `find_links` only."),
+    Setting("env", "index_url", "URL", "PyPI", "Package index to use."),
+    Setting("env", "offline", "boolean", "false", "Use only uv's cache."),
+    Setting(
+        "env",
+        "ignore_imports",
+        "list of modules",
+        "[]",
+        "Imports `nbkit lock --check` never reports.",
+    ),
+    Setting(
+        "env",
+        "import_map",
+        "table",
+        "{}",
+        'Import name -> distribution(s), for packages the built-in table does not know, e.g. `{ mylib = "my-dist" }`.',
+    ),
+    Setting(
+        "runs",
+        "ledger",
+        "folder",
+        '".nbkit/runs"',
+        "Where run manifests and executed notebooks are kept (inside the project, shared through git).",
+    ),
+    Setting(
+        "runs",
+        "kernel",
+        "string",
+        "project env kernel, else notebook's, else this Python",
+        "Default kernel for `nbkit run`, `sweep`, `rerun`.",
+    ),
+    Setting("runs", "timeout", "seconds", "none", "Default per-cell timeout."),
+    Setting(
+        "runs",
+        "inputs",
+        "list of globs",
+        "[]",
+        "Input files always fingerprinted in run manifests.",
+    ),
+)
+
+
+def _known_keys(table: str) -> set[str]:
+    keys = {s.key for s in SETTINGS if s.table == table}
+    if table == "":
+        keys |= {s.table for s in SETTINGS if s.table}
+    return keys
+
+
+def check_known_keys(table: dict[str, Any], source: Path | None) -> None:
+    """A misspelt key is an error, not a silently ignored setting."""
+    import difflib
+
+    tables = {"": table, **{k: v for k, v in table.items() if isinstance(v, dict)}}
+    for name, values in tables.items():
+        known = _known_keys(name)
+        if name and not known:
+            continue  # a sub-table nbkit does not define is reported by the parent's check
+        for key in values:
+            if key in known:
+                continue
+            where = f"[tool.nbkit.{name}]" if name else "[tool.nbkit]"
+            close = difflib.get_close_matches(key, sorted(known), n=1)
+            raise BadInput(
+                f"unknown setting '{key}' in {where}",
+                source,
+                hint=f"did you mean '{close[0]}'?" if close else "see docs/configuration.md",
+            )
+
+
+def reference_markdown() -> str:
+    """docs/configuration.md, generated from ``SETTINGS`` (``python -m nbkit.config``)."""
+    lines = [
+        "# Configuration reference",
+        "",
+        "<!-- generated by `python -m nbkit.config > docs/configuration.md`; a test keeps it "
+        "current -->",
+        "",
+        "nbkit reads `[tool.nbkit]` from `pyproject.toml`, or the same keys at the top of",
+        "`nbkit.toml` (sub-tables as `[clean]`, `[env]`, ...). An unknown key is an error",
+        "(exit 2) naming the closest known one, so a typo never silently does nothing.",
+    ]
+    for table in dict.fromkeys(s.table for s in SETTINGS):
+        lines += ["", f"## `[tool.nbkit{'.' + table if table else ''}]`", ""]
+        lines += ["| key | type | default | meaning |", "| --- | --- | --- | --- |"]
+        for s in (s for s in SETTINGS if s.table == table):
+            lines.append(f"| `{s.key}` | {s.type} | {s.default} | {s.help} |")
+    return "\n".join(lines) + "\n"
 
 
 @dataclass(frozen=True)
@@ -160,6 +367,7 @@ def load(start: str | Path | None = None) -> Config:
         table = _load_toml(source).get("tool", {}).get("nbkit", {})
     if not isinstance(table, dict):
         raise BadInput("[tool.nbkit] must be a table", source)
+    check_known_keys(table, source)
     clean_table = table.get("clean", {})
     if not isinstance(clean_table, dict):
         raise BadInput("[tool.nbkit.clean] must be a table", source)
@@ -176,3 +384,7 @@ def load(start: str | Path | None = None) -> Config:
         max_output_bytes=_optional_int(table, "max_output_bytes", source),
         raw=table,
     )
+
+
+if __name__ == "__main__":  # pragma: no cover - regenerates docs/configuration.md
+    print(reference_markdown(), end="")

@@ -154,6 +154,7 @@ def serve(
     policy: CleanPolicy | None,
     cache: Cache,
     warn: Callable[[str], None],
+    managed: Callable[[str], bool] = lambda pathname: True,
 ) -> int:
     """Answer git until it closes the pipe; returns how many files were filtered.
 
@@ -162,7 +163,7 @@ def serve(
     handshake(stdin, stdout)
     count = 0
     while (request := read_request(stdin)) is not None:
-        if request.command == "clean" and policy is not None:
+        if request.command == "clean" and policy is not None and managed(request.pathname):
             result = clean_content(request.content, request.pathname, policy, cache, warn)
         else:  # only clean was announced; anything else is answered unchanged
             result = request.content

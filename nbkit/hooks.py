@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from nbkit import git
+from nbkit import paths as nbpaths
 from nbkit.cache import Cache
 from nbkit.config import Config
 from nbkit.errors import BadInput, NbkitError
@@ -231,6 +232,7 @@ def run_hook(name: str, paths: Sequence[str | Path], config: Config) -> HookRepo
     steps = STEPS[name]
     run = _Run()
     files = [Path(p) for p in dict.fromkeys(str(p) for p in paths)]
+    files = [p for p in files if nbpaths.is_managed(p, config)]  # never the run ledger
     for path in files:
         if not path.is_file():
             run.error(BadInput("no such file", path), path)

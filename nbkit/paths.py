@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import fnmatch
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
 from nbkit import git
-from nbkit.config import Config
+from nbkit.config import DEFAULT_LEDGER, Config
 from nbkit.errors import BadInput
 
 _SKIP_DIRS = {".ipynb_checkpoints", ".git", ".venv", "venv", "node_modules", "__pycache__"}
@@ -33,6 +34,26 @@ def _walk(folder: Path) -> list[Path]:
     return found
 
 
+def unmanaged_patterns(config: Config) -> tuple[str, ...]:
+    """Globs nbkit never cleans, syncs or validates: ``exclude``, and the run ledger, whose
+    executed notebooks are the evidence of past runs and must keep their outputs."""
+    ledger = config.section("runs").get("ledger", DEFAULT_LEDGER)
+    ledger = ledger.strip("/") if isinstance(ledger, str) and ledger else DEFAULT_LEDGER
+    return (*config.exclude, f"{ledger}/*", f"{ledger}/**")
+
+
+def is_managed(path: str | Path, config: Config) -> bool:
+    """Whether ``path`` (absolute, or relative to the project root) is outside every
+    unmanaged pattern. Files outside the project are judged by their name only."""
+    path = Path(path)
+    try:
+        base = path if path.is_absolute() else config.root / path
+        rel = Path(os.path.abspath(base)).relative_to(Path(os.path.abspath(config.root)))
+    except ValueError:
+        return True
+    return not _matches(rel.as_posix(), unmanaged_patterns(config))
+
+
 def configured_notebooks(config: Config) -> list[Path]:
     """Tracked notebooks matching ``notebooks`` minus ``exclude`` (all on disk outside git)."""
     root = config.root
@@ -44,7 +65,7 @@ def configured_notebooks(config: Config) -> list[Path]:
     result = []
     for path in candidates:
         rel = path.relative_to(root).as_posix()
-        if _matches(rel, config.notebooks) and not _matches(rel, config.exclude):
+        if _matches(rel, config.notebooks) and not _matches(rel, unmanaged_patterns(config)):
             result.append(path)
     return result
 
@@ -62,4 +83,4 @@ def notebooks(paths: Sequence[str], config: Config) -> list[Path]:
             result.append(path)
         else:
             raise BadInput("no such file", raw)
-    return list(dict.fromkeys(result))
+    return [p for p in dict.fromkeys(result) if is_managed(p, config)]

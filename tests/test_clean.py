@@ -150,10 +150,63 @@ def test_policy_from_pyproject(repo: Path, cli: Callable[..., Any]) -> None:
     assert_one_line_error(result.err, "pyproject.toml", "keep_output")
 
 
-def test_validate_refuses_a_cell_with_an_unsettled_conflict(repo: Path, cli: Callable[..., Any]) -> None:
-    nb = make_nb("<<<<<<< ours\nx = 1\n=======\nx = 2\n>>>>>>> theirs\n", ("markdown", "Title\n=======\n"))
+def test_validate_refuses_a_cell_with_an_unsettled_conflict(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    nb = make_nb(
+        "<<<<<<< ours\nx = 1\n=======\nx = 2\n>>>>>>> theirs\n", ("markdown", "Title\n=======\n")
+    )
     path = write_nb(repo / "merged.ipynb", nb)
     result = cli("validate", path)
     assert result.code == 1
     assert result.err.count("unsettled merge conflict") == 1  # the Markdown heading is not one
     assert "cell 0" in result.err and "nbkit resolve" in result.err
+
+
+def test_configuration_reference_is_generated_from_the_code() -> None:
+    from nbkit.config import reference_markdown
+    from tests.conftest import REPO_ROOT
+
+    doc = (REPO_ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    assert doc == reference_markdown(), "regenerate: python -m nbkit.config > docs/configuration.md"
+
+
+def test_unknown_setting_is_an_error_naming_the_closest(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    (repo / "pyproject.toml").write_text('[tool.nbkit.clean]\nkeep_outputs = "all"\n')
+    path = write_nb(repo / "a.ipynb", DIRTY)
+    result = cli("clean", path)
+    assert result.code == 2
+    assert_one_line_error(result.err, "pyproject.toml", "unknown setting 'keep_outputs'")
+    assert "did you mean 'keep_output'" in result.err
+
+
+def test_run_ledger_notebooks_keep_their_outputs(repo: Path, cli: Callable[..., Any]) -> None:
+    """Executed notebooks in the ledger are a run's evidence: no command or hook strips them."""
+    evidence = write_nb(
+        repo / ".nbkit" / "runs" / "20260101-000000-abc123" / "executed.ipynb", DIRTY
+    )
+    other = write_nb(repo / "results" / "old.ipynb", DIRTY)
+    (repo / "pyproject.toml").write_text('[tool.nbkit]\nexclude = ["results/*"]\n')
+    commit_all(repo)
+    before = evidence.read_bytes(), other.read_bytes()
+    assert cli("clean").code == 0
+    assert cli("clean", evidence, other).code == 0
+    assert cli("hook", "nbkit", evidence, other).code == 0
+    assert (evidence.read_bytes(), other.read_bytes()) == before
+
+
+def test_clean_filter_stages_ledger_notebooks_unchanged(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    from tests.conftest import git
+
+    assert cli("install", "--filter").code == 0
+    evidence = write_nb(repo / ".nbkit" / "runs" / "r1" / "executed.ipynb", DIRTY)
+    work = write_nb(repo / "work.ipynb", DIRTY)
+    git(repo, "add", ".nbkit/runs/r1/executed.ipynb", "work.ipynb")
+    staged_evidence = git(repo, "show", ":.nbkit/runs/r1/executed.ipynb")
+    staged_work = git(repo, "show", ":work.ipynb")
+    assert staged_evidence == evidence.read_text()  # outputs kept in the index
+    assert '"outputs": []' in staged_work and staged_work != work.read_text()

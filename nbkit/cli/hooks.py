@@ -204,6 +204,7 @@ def filter_process() -> int:
     from nbkit.cache import Cache
     from nbkit.errors import NbkitError
     from nbkit.filter import serve
+    from nbkit.paths import is_managed
 
     try:
         cfg = config.load()
@@ -211,5 +212,9 @@ def filter_process() -> int:
     except NbkitError as exc:
         _err(f"nbkit filter: {exc}; notebooks are staged unchanged until it is fixed")
         policy, cache = None, Cache(None)
-    serve(sys.stdin.buffer, sys.stdout.buffer, policy, cache, _err)
+
+    def managed(pathname: str) -> bool:  # git names paths relative to the work tree
+        return policy is None or is_managed(Path.cwd() / pathname, cfg)
+
+    serve(sys.stdin.buffer, sys.stdout.buffer, policy, cache, _err, managed)
     return 0

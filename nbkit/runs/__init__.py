@@ -10,10 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from nbkit.config import Config
+from nbkit.config import DEFAULT_LEDGER, Config
 from nbkit.errors import BadInput
-
-DEFAULT_LEDGER = ".nbkit/runs"
 
 
 @dataclass(frozen=True)

@@ -91,6 +91,8 @@ def _language(nb: dict[str, Any]) -> str:
 def _read_notebook(path: Path, shown: Path, root: Path) -> tuple[str, bytes, dict[str, Any]]:
     if path.suffix != ".ipynb":
         raise BadInput("not a notebook (expected a .ipynb file)", shown)
+    if not path.exists():  # name the path the user gave, not where a symlink pointed
+        raise BadInput("no such file", shown)
     data = nbio.read_bytes(path)
     nb = nbio.loads(data, shown)
     try:
