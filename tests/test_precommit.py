@@ -65,8 +65,8 @@ def _pre_commit(cwd: Path, home: Path, *args: str) -> subprocess.CompletedProces
     )
 
 
-def test_manifest_is_valid() -> None:
-    proc = _pre_commit(REPO_ROOT, REPO_ROOT, "validate-manifest", ".pre-commit-hooks.yaml")
+def test_manifest_is_valid(pre_commit_home: Path) -> None:
+    proc = _pre_commit(REPO_ROOT, pre_commit_home, "validate-manifest", ".pre-commit-hooks.yaml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
