@@ -193,3 +193,34 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"{figures.get('faults', 0)} faults injected, "
             f"{figures.get('lost', 0)} inputs lost"
         )
+
+
+# --- the checkout guard: a test run must leave the working tree as it found it ---------------
+
+
+def _checkout_state() -> set[str]:
+    proc = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=all", "--ignored=no"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return set(proc.stdout.splitlines()) if proc.returncode == 0 else set()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if not hasattr(session.config, "workerinput"):
+        session.config.stash[_CHECKOUT_KEY] = _checkout_state()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput") or _CHECKOUT_KEY not in session.config.stash:
+        return
+    changed = _checkout_state() ^ session.config.stash[_CHECKOUT_KEY]
+    if changed:
+        print(f"\nthe test run changed the checkout: {sorted(changed)}", file=sys.stderr)
+        session.exitstatus = 1
+
+
+_CHECKOUT_KEY = pytest.StashKey[set[str]]()
