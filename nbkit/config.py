@@ -295,12 +295,15 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise BadInput(f"cannot read: {exc.strerror or exc}", path) from None
 
 
-def _strings(table: dict[str, Any], key: str, source: Path | None) -> tuple[str, ...]:
+def string_list(
+    table: dict[str, Any], key: str, source: Path | None, where: str = "[tool.nbkit]"
+) -> tuple[str, ...]:
+    """A setting that is a list of strings (a lone string counts as a list of one)."""
     value = table.get(key, [])
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadInput(f"'{key}' must be a list of strings", source)
+        raise BadInput(f"{where} '{key}' must be a list of strings", source)
     return tuple(value)
 
 
@@ -324,10 +327,10 @@ def _clean_policy(table: dict[str, Any], source: Path | None) -> CleanPolicy:
     return CleanPolicy(
         keep_output=keep,
         keep_output_tag=str(table.get("keep_output_tag", "keep-output")),
-        drop_cell_metadata=_strings(table, "drop_cell_metadata", source),
-        keep_cell_metadata=_strings(table, "keep_cell_metadata", source),
-        drop_notebook_metadata=_strings(table, "drop_notebook_metadata", source),
-        keep_notebook_metadata=_strings(table, "keep_notebook_metadata", source),
+        drop_cell_metadata=string_list(table, "drop_cell_metadata", source),
+        keep_cell_metadata=string_list(table, "keep_cell_metadata", source),
+        drop_notebook_metadata=string_list(table, "drop_notebook_metadata", source),
+        keep_notebook_metadata=string_list(table, "keep_notebook_metadata", source),
         max_output_bytes=_optional_int(table, "max_output_bytes", source),
     )
 
@@ -378,8 +381,8 @@ def load(start: str | Path | None = None) -> Config:
         root=root,
         source=source,
         clean=_clean_policy(clean_table, source),
-        notebooks=_strings(table, "notebooks", source) or ("**/*.ipynb",),
-        exclude=_strings(table, "exclude", source),
+        notebooks=string_list(table, "notebooks", source) or ("**/*.ipynb",),
+        exclude=string_list(table, "exclude", source),
         formats=formats,
         max_output_bytes=_optional_int(table, "max_output_bytes", source),
         raw=table,

@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from nbkit.config import Config
+from nbkit.config import Config, string_list
 from nbkit.errors import BadInput
+
+_WHERE = "[tool.nbkit.env]"
 
 _NAME_RE = re.compile(r"[-_.]+")
 _OPTION_FILE_RE = re.compile(r"^(-r|-c|--requirement|--constraint)(=|\s+)(\S+)")
@@ -77,15 +79,6 @@ class EnvSettings:
         return args
 
 
-def _str_list(table: dict[str, Any], key: str, source: Path | None) -> tuple[str, ...]:
-    value = table.get(key, [])
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadInput(f"[tool.nbkit.env] '{key}' must be a list of strings", source)
-    return tuple(value)
-
-
 def _opt_str(table: dict[str, Any], key: str, source: Path | None) -> str | None:
     value = table.get(key)
     if value is not None and not isinstance(value, str):
@@ -118,11 +111,11 @@ def settings(cfg: Config) -> EnvSettings:
         lock=_opt_str(table, "lock", src) or "requirements.lock",
         venv=_opt_str(table, "venv", src) or ".venv",
         python=_opt_str(table, "python", src),
-        find_links=_str_list(table, "find_links", src),
+        find_links=string_list(table, "find_links", src, _WHERE),
         no_index=bool(table.get("no_index", False)),
         index_url=_opt_str(table, "index_url", src),
         offline=bool(table.get("offline", False)),
-        ignore_imports=_str_list(table, "ignore_imports", src),
+        ignore_imports=string_list(table, "ignore_imports", src, _WHERE),
         import_map=_import_map(table, src),
     )
 
