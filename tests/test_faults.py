@@ -11,12 +11,14 @@ import resource
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from nbkit.clean import clean_bytes
 from nbkit.config import CleanPolicy
-from tests.conftest import assert_one_line_error, make_nb
+from tests.conftest import assert_one_line_error, commit_all, git, make_nb, write_nb
 from tests.reliability import count
+from tests.runs_helpers import experiment, kernel_name  # noqa: F401  (fixtures)
 
 
 def _big_dirty_notebook(cells: int = 400, text_bytes: int = 20_000) -> bytes:
@@ -108,3 +110,140 @@ def test_interrupt_is_exit_130_without_traceback(tmp_path: Path) -> None:
     assert b"Traceback" not in err
     for path in paths:
         json.loads(path.read_bytes())
+
+
+# --- SIGKILL during sync, the merge driver and a run's ledger writes ------------------------
+
+
+def _kill_loop(
+    args: list[str],
+    cwd: Path,
+    restore: Callable[[], None],
+    states: Callable[[], None],
+    duration: float,
+    times: int,
+    seed: int,
+) -> None:
+    """Run ``args`` ``times`` times, SIGKILL it at a random moment, then check ``states``."""
+    rng = random.Random(seed)
+    for _ in range(times):
+        restore()
+        proc = _nbkit(*args, cwd=cwd)
+        time.sleep(rng.uniform(0.0, duration * 1.1))
+        proc.kill()
+        proc.wait(timeout=60)
+        count("faults")
+        states()
+
+
+def _timed(args: list[str], cwd: Path, expect: int = 0) -> float:
+    started = time.perf_counter()
+    proc = _nbkit(*args, cwd=cwd)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == expect, err
+    return time.perf_counter() - started
+
+
+def test_sigkill_during_sync_leaves_each_file_old_or_new(repo: Path) -> None:
+    nb = write_nb(repo / "big.ipynb", make_nb(*[f"v{i} = {i}\n" for i in range(600)]))
+    assert _timed(["pair", "big.ipynb"], repo) > 0
+    commit_all(repo, "pair")
+    script = repo / "big.py"
+    edited = script.read_text().replace("v7 = 7", "v7 = 'seven'")
+    before = (nb.read_bytes(), edited.encode())
+
+    def restore() -> None:
+        nb.write_bytes(before[0])
+        script.write_bytes(before[1])
+
+    restore()
+    duration = _timed(["sync", "big.ipynb"], repo)
+    after_nb = nb.read_bytes()
+    assert after_nb != before[0] and b"seven" in after_nb
+
+    def states() -> None:
+        ok = nb.read_bytes() in (before[0], after_nb) and script.read_bytes() == before[1]
+        if not ok:
+            count("lost")
+        assert ok, "a killed sync left a partial or foreign file"
+        json.loads(nb.read_bytes())
+
+    _kill_loop(["sync", "big.ipynb"], repo, restore, states, duration, times=6, seed=7)
+
+
+def test_sigkill_during_merge_driver_leaves_ours_old_or_merged(tmp_path: Path) -> None:
+    cells = [f"c{i} = {i}\nprint(c{i})\n" for i in range(2000)]
+    base = make_nb(*cells)
+    ours = json.loads(json.dumps(base))
+    theirs = json.loads(json.dumps(base))
+    for i in range(0, 2000, 40):
+        ours["cells"][i]["source"] = f"c{i} = 'ours'\n"
+        theirs["cells"][i + 1]["source"] = f"c{i + 1} = 'theirs'\n"
+    paths = {
+        name: write_nb(tmp_path / f"{name}.ipynb", nb)
+        for name, nb in (("base", base), ("ours", ours), ("theirs", theirs))
+    }
+    original = paths["ours"].read_bytes()
+    args = [
+        "merge-driver",
+        str(paths["base"]),
+        str(paths["ours"]),
+        str(paths["theirs"]),
+        "nb.ipynb",
+    ]
+    duration = _timed(args, tmp_path)
+    merged = paths["ours"].read_bytes()
+    assert b"'theirs'" in merged and b"'ours'" in merged
+
+    def restore() -> None:
+        paths["ours"].write_bytes(original)
+
+    def states() -> None:
+        ok = paths["ours"].read_bytes() in (original, merged)
+        if not ok:
+            count("lost")
+        assert ok, "a killed merge left a partial file"
+
+    _kill_loop(args, tmp_path, restore, states, duration, times=6, seed=11)
+
+
+def test_two_syncs_at_once_never_lose_an_edit(repo: Path) -> None:
+    nb = write_nb(repo / "pair.ipynb", make_nb(*[f"w{i} = {i}\n" for i in range(200)]))
+    assert _timed(["pair", "pair.ipynb"], repo) > 0
+    commit_all(repo, "pair")
+    script = repo / "pair.py"
+    script.write_text(script.read_text().replace("w3 = 3", "w3 = 'three'"))
+    for _ in range(3):
+        procs = [_nbkit("sync", "pair.ipynb", cwd=repo) for _ in range(2)]
+        errs = [p.communicate(timeout=300)[1] for p in procs]
+        count("faults")
+        assert all(b"Traceback" not in e for e in errs), errs
+        assert all(p.returncode == 0 for p in procs), errs
+        assert b"'three'" in nb.read_bytes(), "the script's edit was lost"
+        assert "w3 = 'three'" in script.read_text()
+        git(repo, "checkout", "--", "pair.ipynb")  # back to before the sync, script still edited
+
+
+def test_sigkill_during_run_never_leaves_a_half_manifest(
+    repo: Path,
+    experiment: Callable[..., Path],  # noqa: F811  (the fixture)
+) -> None:
+    experiment("import time\nfor i in range(4):\n    time.sleep(0.25)\n", "print('done')")
+    duration = _timed(["run", "exp.ipynb"], repo)
+
+    def restore() -> None:
+        pass
+
+    def states() -> None:
+        for manifest in (repo / ".nbkit" / "runs").glob("*/manifest.json"):
+            json.loads(manifest.read_bytes())  # complete JSON, or no file at all
+        listing = subprocess.run(
+            [sys.executable, "-m", "nbkit", "runs", "--json"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert listing.returncode == 0 and "Traceback" not in listing.stderr, listing.stderr
+
+    _kill_loop(["run", "exp.ipynb"], repo, restore, states, duration, times=4, seed=5)
