@@ -24,13 +24,18 @@ def hook(event, args):
     if event in ("subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system"):
         spawned.append(repr(args)[:400])
 sys.addaudithook(hook)
+opened = []
+def watch_opens(event, args):
+    if event == "open" and "secret.ipynb" in str(args[0]):
+        opened.append(str(args[0]))
+sys.addaudithook(watch_opens)
 from nbkit.cli.main import main
 code = main(sys.argv[2:])
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in {
     "papermill", "jupyter_client", "ipykernel", "nbclient", "nbformat", "jupytext", "nbdime",
     "git", "dask", "distributed", "matplotlib", "nh3", "PIL"})
 with open(sys.argv[1], "w") as fh:
-    json.dump({"code": code, "spawned": spawned, "loaded": loaded}, fh)
+    json.dump({"code": code, "spawned": spawned, "loaded": loaded, "opened": opened}, fh)
 """
 
 KERNEL_MARKERS = ("ipykernel", "kernel-", "jupyter", "papermill")
@@ -121,3 +126,55 @@ def test_help_imports_no_heavy_library(tmp_path: Path) -> None:
     assert trace["code"] == 0
     assert trace["loaded"] == [], trace["loaded"]
     assert trace["spawned"] == []
+
+
+# --- runs: parameters are data; a tampered manifest cannot reach outside the repo -----------
+
+from collections.abc import Callable  # noqa: E402
+
+from tests.conftest import run_nbkit  # noqa: E402
+from tests.runs_helpers import experiment, kernel_name, manifest_of, only_run  # noqa: E402,F401
+
+HOSTILE = 'x\'); open("PWNED", "w").close(); (\'\n"""; import os; os.system("touch PWNED2") #\n'
+
+
+def test_parameters_with_quotes_newlines_and_code_are_data(
+    repo: Path,
+    experiment: Callable[..., Path],  # noqa: F811
+) -> None:
+    experiment("import nbkit\nnbkit.record('got', name)\n", params="name = 'plain'")
+    (repo / "params.yaml").write_text(
+        "name: |\n" + "".join(f"  {line}\n" for line in HOSTILE.splitlines())
+    )
+    result = run_nbkit("run", "exp.ipynb", "-f", "params.yaml", "--allow-dirty", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert manifest_of(only_run(repo))["metrics"]["got"] == HOSTILE
+    assert not (repo / "PWNED").exists() and not (repo / "PWNED2").exists()
+
+
+def test_tampered_manifest_cannot_reach_outside_the_repo(
+    repo: Path,
+    experiment: Callable[..., Path],  # noqa: F811
+) -> None:
+    experiment("x = 1\n")
+    assert run_nbkit("run", "exp.ipynb", cwd=repo).returncode == 0
+    original = only_run(repo)
+    secret = repo.parent / "secret.ipynb"
+    secret.write_text("SECRET-CANARY")
+    forged_id = "20990101-000000-abcdef"
+    forged = original.parent / forged_id
+    forged.mkdir()
+    manifest = manifest_of(original)
+    manifest.update(id=forged_id, notebook="../secret.ipynb")
+    manifest.setdefault("files", {})["executed"] = "../../../../secret.ipynb"
+    (forged / "manifest.json").write_text(json.dumps(manifest))
+    for args in (
+        ("runs", "show", forged_id),
+        ("runs", "compare", original.name, forged_id),
+        ("rerun", forged_id),
+    ):
+        trace = _traced(repo, *args)
+        assert trace["opened"] == [], (args, trace["opened"])  # never even opened
+        assert trace["code"] in (0, 1, 2), (args, trace)
+    rerun = run_nbkit("rerun", forged_id, cwd=repo)
+    assert rerun.returncode == 2 and "leaves the project" in rerun.stderr, rerun.stderr

@@ -113,7 +113,10 @@ class Run:
     def executed_notebook(self) -> Path:
         """The executed notebook kept in the run folder (partial for failed runs)."""
         name = (self.manifest.get("files") or {}).get("executed") or "executed.ipynb"
-        return self.dir / str(name)
+        # A manifest is data from the repository: only a plain file name inside the run
+        # folder is honoured, so an edited manifest cannot point nbkit outside it.
+        plain = Path(str(name)).name
+        return self.dir / (plain if plain == str(name) else "executed.ipynb")
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

@@ -142,6 +142,20 @@ def _apply_patch(run: Run, tree: Path) -> str | None:
 # ---- inputs ---------------------------------------------------------------------------------
 
 
+def project_path(rel: str, manifest: Mapping[str, Any], what: str) -> str:
+    """A relative path from a manifest, refused when it would leave the project.
+
+    Manifests are data from the repository; one edited to say ``../../x`` must not make a
+    rerun read, copy or execute anything outside the worktree."""
+    parts = Path(rel).parts
+    if not rel or os.path.isabs(rel) or ".." in parts:
+        raise BadInput(
+            f"the run's {what} path {rel!r} leaves the project; the manifest was edited",
+            str(manifest.get("id", "")),
+        )
+    return rel
+
+
 def _recorded_files(manifest: Mapping[str, Any]) -> dict[str, str]:
     """Declared inputs and the project files the kernel read: path -> sha256.
 
@@ -169,7 +183,7 @@ def notebook_check(tree: Path, manifest: Mapping[str, Any]) -> Check:
     """The notebook in the worktree is byte for byte the one the run executed."""
     import hashlib
 
-    rel = str(manifest.get("notebook"))
+    rel = project_path(str(manifest.get("notebook") or ""), manifest, "notebook")
     recorded = manifest.get("notebook_sha256")
     try:
         digest = hashlib.sha256((tree / rel).read_bytes()).hexdigest()
@@ -196,8 +210,11 @@ def verify_inputs(root: Path, tree: Path, manifest: Mapping[str, Any]) -> Check:
 
     changed, missing, same = [], [], 0
     for rel, digest in sorted(_recorded_files(manifest).items()):
-        target = Path(rel) if os.path.isabs(rel) else tree / rel
-        if not target.exists() and (root / rel).is_file():
+        if os.path.isabs(rel):  # a declared input outside the project: checked in place
+            target = Path(rel)
+        else:
+            target = tree / project_path(rel, manifest, "input")
+        if not os.path.isabs(rel) and not target.exists() and (root / rel).is_file():
             _copy_in(root / rel, target)
         if not target.is_file():
             missing.append(rel)
