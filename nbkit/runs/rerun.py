@@ -210,11 +210,9 @@ def verify_inputs(root: Path, tree: Path, manifest: Mapping[str, Any]) -> Check:
 
     changed, missing, same = [], [], 0
     for rel, digest in sorted(_recorded_files(manifest).items()):
-        if os.path.isabs(rel):  # a declared input outside the project: checked in place
-            target = Path(rel)
-        else:
-            target = tree / project_path(rel, manifest, "input")
-        if not os.path.isabs(rel) and not target.exists() and (root / rel).is_file():
+        outside = os.path.isabs(rel)  # a declared input outside the project: checked in place
+        target = Path(rel) if outside else tree / project_path(rel, manifest, "input")
+        if not outside and not target.exists() and (root / rel).is_file():
             _copy_in(root / rel, target)
         if not target.is_file():
             missing.append(rel)
