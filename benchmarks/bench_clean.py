@@ -200,7 +200,7 @@ def _sized(settings: Settings, size: int, log: Callable[[str], None]) -> list[Ro
     return _vs(
         f"one executed {label} notebook, clean in place: nbkit clean",
         ours,
-        {k: v for k, v in others.items()},
+        others,
     )
 
 

@@ -237,17 +237,6 @@ def unavailable(family: str, case: str, why: str, target: Target | None = None) 
     return Row(family, case, None, None, target or Target("-"), f"not available: {why}")
 
 
-def restore(source: Path, dest: Path) -> Callable[[], None]:
-    """A setup step that puts a fresh copy of ``source`` at ``dest`` (untimed)."""
-
-    def setup() -> None:
-        if dest.exists():
-            shutil.rmtree(dest)
-        shutil.copytree(source, dest, ignore=shutil.ignore_patterns(".complete"))
-
-    return setup
-
-
 def nbkit_has(command_name: str, option: str | None = None) -> bool:
     """Whether this checkout's nbkit has a command (and option): its ``--help`` exits 0."""
     proc = subprocess.run(
@@ -302,6 +291,9 @@ def restore_tree(source: Path, dest: Path) -> Callable[[], None]:
         shutil.copytree(
             source, dest, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".complete")
         )
+        # Flush the copy now: left dirty, its write-back would land inside the timed run and
+        # slow down whichever tool calls fsync (nbkit does, on every file it rewrites).
+        os.sync()
 
     return setup
 
