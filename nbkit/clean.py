@@ -7,6 +7,8 @@ I/O: content-hash cache, canonical write, nothing rewritten when nothing changed
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -116,18 +118,46 @@ def clean_bytes(data: bytes, path: str | Path, policy: CleanPolicy) -> bytes:
     return notebook.to_bytes(clean_notebook(nb, policy), detect_newline(data))
 
 
+# A file's stat (size, mtime, inode) stands in for its content only when the file was last
+# written this long before it was checked: a write in the same clock tick as the check could
+# otherwise go unseen (git's "racy clean" rule for its index).
+_SETTLED_SECONDS = 2.0
+
+
+def _stat_key(path: str | Path, policy: CleanPolicy) -> tuple[str, bool] | None:
+    """A cache key from the file's stat, and whether the file is old enough to trust it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    raw = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}"
+    settled = st.st_mtime < time.time() - _SETTLED_SECONDS
+    return digest(f"{raw}\0{policy.key()}".encode()), settled
+
+
 def clean_file(
     path: str | Path, policy: CleanPolicy, *, check: bool = False, cache: Cache | None = None
 ) -> CleanResult:
-    """Clean one notebook in place (or only report, with ``check``). Raises ``BadInput``."""
+    """Clean one notebook in place (or only report, with ``check``). Raises ``BadInput``.
+
+    With a cache, a notebook known clean is not even read when its stat is unchanged and
+    settled; otherwise its content hash decides before any parsing.
+    """
+    stat = _stat_key(path, policy) if cache is not None else None
+    if cache is not None and stat is not None and cache.has("clean-stat", stat[0]):
+        return CleanResult(str(path), False)
     data = notebook.read_bytes(path)
     key = cache_key(data, policy)
     if cache is not None and cache.has("clean", key):
+        if stat is not None and stat[1]:
+            cache.add("clean-stat", stat[0])
         return CleanResult(str(path), False)
     cleaned = clean_bytes(data, path, policy)
     if cleaned == data:
         if cache is not None:
             cache.add("clean", key)
+            if stat is not None and stat[1]:
+                cache.add("clean-stat", stat[0])
         return CleanResult(str(path), False)
     if not check:
         atomic_write_bytes(path, cleaned)

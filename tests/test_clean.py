@@ -210,3 +210,32 @@ def test_clean_filter_stages_ledger_notebooks_unchanged(
     staged_work = git(repo, "show", ":work.ipynb")
     assert staged_evidence == evidence.read_text()  # outputs kept in the index
     assert '"outputs": []' in staged_work and staged_work != work.read_text()
+
+
+def test_settled_clean_notebook_is_not_even_read_again(repo: Path, monkeypatch: Any) -> None:
+    """A warm cache trusts a settled file's stat; any change of content changes the stat."""
+    import os
+    import time
+
+    from nbkit import clean as cleaning
+    from nbkit.cache import Cache
+
+    path = write_nb(repo / "a.ipynb", clean_notebook(DIRTY))
+    old = time.time() - 60
+    os.utime(path, (old, old))
+    cache = Cache.for_root(repo)
+    assert not cleaning.clean_file(path, CleanPolicy(), cache=cache).changed
+    reads: list[str] = []
+    real_read = cleaning.notebook.read_bytes
+    monkeypatch.setattr(
+        cleaning.notebook, "read_bytes", lambda p: reads.append(str(p)) or real_read(p)
+    )
+    assert not cleaning.clean_file(path, CleanPolicy(), cache=cache).changed
+    assert reads == []  # stat unchanged and settled: no read, no hash
+    write_nb(path, DIRTY)  # an edit: new size, mtime and inode
+    assert cleaning.clean_file(path, CleanPolicy(), check=True, cache=cache).changed
+    assert reads == [str(path)]
+    fresh = write_nb(repo / "b.ipynb", clean_notebook(DIRTY))  # written just now: not settled
+    assert not cleaning.clean_file(fresh, CleanPolicy(), cache=cache).changed
+    assert not cleaning.clean_file(fresh, CleanPolicy(), cache=cache).changed
+    assert reads.count(str(fresh)) == 2  # a racy stat is never trusted
