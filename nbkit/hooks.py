@@ -232,7 +232,8 @@ def run_hook(name: str, paths: Sequence[str | Path], config: Config) -> HookRepo
     steps = STEPS[name]
     run = _Run()
     files = [Path(p) for p in dict.fromkeys(str(p) for p in paths)]
-    files = [p for p in files if nbpaths.is_managed(p, config)]  # never the run ledger
+    managed = nbpaths.managed_filter(config)
+    files = [p for p in files if managed(p)]  # never the run ledger
     for path in files:
         if not path.is_file():
             run.error(BadInput("no such file", path), path)

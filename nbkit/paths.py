@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from nbkit import git
@@ -42,16 +42,26 @@ def unmanaged_patterns(config: Config) -> tuple[str, ...]:
     return (*config.exclude, f"{ledger}/*", f"{ledger}/**")
 
 
+def managed_filter(config: Config) -> Callable[[str | Path], bool]:
+    """A predicate for "nbkit manages this path", with the patterns worked out once (hooks
+    pass hundreds of paths). Paths are absolute or relative to the cwd; files outside the
+    project are judged managed."""
+    patterns = unmanaged_patterns(config)
+    root = os.path.abspath(config.root) + os.sep
+
+    def managed(path: str | Path) -> bool:
+        full = os.path.abspath(path)
+        if not full.startswith(root):
+            return True
+        rel = full[len(root) :].replace(os.sep, "/")
+        return not _matches(rel, patterns)
+
+    return managed
+
+
 def is_managed(path: str | Path, config: Config) -> bool:
-    """Whether ``path`` (absolute, or relative to the project root) is outside every
-    unmanaged pattern. Files outside the project are judged by their name only."""
-    path = Path(path)
-    try:
-        base = path if path.is_absolute() else config.root / path
-        rel = Path(os.path.abspath(base)).relative_to(Path(os.path.abspath(config.root)))
-    except ValueError:
-        return True
-    return not _matches(rel.as_posix(), unmanaged_patterns(config))
+    """Whether nbkit manages ``path`` (see ``managed_filter``)."""
+    return managed_filter(config)(path)
 
 
 def configured_notebooks(config: Config) -> list[Path]:
@@ -83,4 +93,5 @@ def notebooks(paths: Sequence[str], config: Config) -> list[Path]:
             result.append(path)
         else:
             raise BadInput("no such file", raw)
-    return [p for p in dict.fromkeys(result) if is_managed(p, config)]
+    managed = managed_filter(config)
+    return [p for p in dict.fromkeys(result) if managed(p)]

@@ -204,17 +204,17 @@ def filter_process() -> int:
     from nbkit.cache import Cache
     from nbkit.errors import NbkitError
     from nbkit.filter import serve
-    from nbkit.paths import is_managed
+    from nbkit.paths import managed_filter
 
     try:
         cfg = config.load()
         policy, cache = cfg.clean, Cache.for_root(cfg.root)
+        # git names paths relative to the work tree, where it starts the filter
+        managed = managed_filter(cfg)
     except NbkitError as exc:
         _err(f"nbkit filter: {exc}; notebooks are staged unchanged until it is fixed")
         policy, cache = None, Cache(None)
-
-    def managed(pathname: str) -> bool:  # git names paths relative to the work tree
-        return policy is None or is_managed(Path.cwd() / pathname, cfg)
+        managed = lambda pathname: True  # noqa: E731  (nothing is cleaned anyway)
 
     serve(sys.stdin.buffer, sys.stdout.buffer, policy, cache, _err, managed)
     return 0
