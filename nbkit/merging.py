@@ -10,7 +10,6 @@ merge is two-way: every difference between the sides is kept and marked.
 from __future__ import annotations
 
 import uuid
-from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -152,25 +151,12 @@ def _build_slots_two_way(
 
 
 def _stable(order: list[int]) -> set[int]:
-    """The longest run of ``order`` still in base order (a longest increasing subsequence)."""
-    tails: list[int] = []
-    tail_at: list[int] = []
-    parent: list[int] = [-1] * len(order)
-    for k, value in enumerate(order):
-        pos = bisect_left(tails, value)
-        if pos == len(tails):
-            tails.append(value)
-            tail_at.append(k)
-        else:
-            tails[pos] = value
-            tail_at[pos] = k
-        parent[k] = tail_at[pos - 1] if pos else -1
-    keep: set[int] = set()
-    k = tail_at[-1] if tail_at else -1
-    while k >= 0:
-        keep.add(order[k])
-        k = parent[k]
-    return keep
+    """The longest run of ``order`` still in base order (a longest increasing subsequence,
+    the same patience algorithm the diff aligns cells with)."""
+    from nbkit.cellmatch import longest_chain
+
+    chain = longest_chain({value: k for k, value in enumerate(order)})
+    return {value for value, _k in chain}
 
 
 def _merge_order(
