@@ -7,10 +7,12 @@ installed, and nothing is written to the real home.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -82,3 +84,21 @@ def wait_for(path: Path, seconds: float = 120) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"{path} never appeared")
         time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def nbkit_process(cwd: Path, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """``nbkit ARGS`` running in the background (to signal it); killed if still running."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbkit", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

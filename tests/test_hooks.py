@@ -37,6 +37,14 @@ def _script_source(path: Path) -> str:
     return path.read_text()
 
 
+def committed_pair(repo: Path, cli: Callable[..., Any]) -> None:
+    """a.ipynb (``x = 1``) and the a.py the hook pairs it with, both committed."""
+    declare_pairing(repo)
+    write_nb(repo / "a.ipynb", clean_nb("x = 1"))
+    assert cli("hook", "nbkit", "a.ipynb").code == 1
+    commit_all(repo)
+
+
 def test_combined_hook_creates_pair_cleans_then_passes_after_one_add(
     repo: Path, cli: Callable[..., Any]
 ) -> None:
@@ -55,10 +63,7 @@ def test_combined_hook_creates_pair_cleans_then_passes_after_one_add(
 def test_script_edit_updates_notebook_and_the_next_run_passes(
     repo: Path, cli: Callable[..., Any]
 ) -> None:
-    declare_pairing(repo)
-    write_nb(repo / "a.ipynb", clean_nb("x = 1"))
-    assert cli("hook", "nbkit", "a.ipynb").code == 1
-    commit_all(repo)
+    committed_pair(repo, cli)
     script = repo / "a.py"
     script.write_text(script.read_text().replace("x = 1", "x = 2"))
     git(repo, "add", "a.py")  # what pre-commit sees: the staged script only
@@ -72,10 +77,7 @@ def test_script_edit_updates_notebook_and_the_next_run_passes(
 def test_notebook_edit_with_outputs_updates_script_once(
     repo: Path, cli: Callable[..., Any]
 ) -> None:
-    declare_pairing(repo)
-    write_nb(repo / "a.ipynb", clean_nb("x = 1"))
-    assert cli("hook", "nbkit", "a.ipynb").code == 1
-    commit_all(repo)
+    committed_pair(repo, cli)
     write_nb(repo / "a.ipynb", dirty_nb("x = 5"))  # edited and run in Jupyter
     git(repo, "add", "a.ipynb")
     result = cli("hook", "nbkit", "a.ipynb", "a.py")  # both files of one pair passed
@@ -89,10 +91,7 @@ def test_notebook_edit_with_outputs_updates_script_once(
 def test_both_sides_changed_is_one_conflict_and_nothing_written(
     repo: Path, cli: Callable[..., Any]
 ) -> None:
-    declare_pairing(repo)
-    write_nb(repo / "a.ipynb", clean_nb("x = 1"))
-    assert cli("hook", "nbkit", "a.ipynb").code == 1
-    commit_all(repo)
+    committed_pair(repo, cli)
     write_nb(repo / "a.ipynb", clean_nb("x = 'notebook'"))
     script = repo / "a.py"
     script.write_text(script.read_text().replace("x = 1", "x = 'script'"))

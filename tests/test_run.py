@@ -26,6 +26,7 @@ from tests.runs_helpers import (
     experiment_nb,
     kernel_name,
     manifest_of,
+    nbkit_process,
     only_run,
     wait_for,
 )
@@ -134,20 +135,10 @@ def test_signal_interrupts_and_keeps_partial_notebook(
         "print('first cell done')",
         "open('started.flag', 'w').close()\nimport time\ntime.sleep(120)",
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nbkit", "run", "exp.ipynb"],
-        cwd=repo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with nbkit_process(repo, "run", "exp.ipynb") as proc:
         wait_for(repo / "started.flag")
         proc.send_signal(sig)
         _out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "interrupted" in err
     run_dir = only_run(repo)
@@ -295,22 +286,12 @@ def test_second_ctrl_c_kills_a_kernel_that_ignores_the_first(
         "    except KeyboardInterrupt:\n"
         "        open('ignored.flag', 'w').close()\n"
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nbkit", "run", "exp.ipynb"],
-        cwd=repo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with nbkit_process(repo, "run", "exp.ipynb") as proc:
         wait_for(repo / "started.flag")
         proc.send_signal(signal.SIGINT)
         wait_for(repo / "ignored.flag")  # the kernel got the interrupt and shrugged it off
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 130, err
     m = manifest_of(only_run(repo))
     assert m["status"] == "interrupted" and m["error"]["cell"] == 2
@@ -349,21 +330,11 @@ def test_ctrl_c_before_the_kernel_started_still_records_the_run(
     kept and delivered again once the kernel runs: the run ends interrupted, with a manifest."""
     experiment("import time\ntime.sleep(120)")
     runs = repo / ".nbkit" / "runs"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "nbkit", "run", "exp.ipynb"],
-        cwd=repo,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    with nbkit_process(repo, "run", "exp.ipynb") as proc:
         while proc.poll() is None and not (runs.is_dir() and only_run_or_none(runs)):
             time.sleep(0.01)
         proc.send_signal(signal.SIGINT)
         _out, err = proc.communicate(timeout=120)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
     assert proc.returncode == 130, err
     m = manifest_of(only_run(repo))
     assert m["status"] == "interrupted" and m["error"]["signal"] == "SIGINT"
