@@ -63,19 +63,17 @@ def _drop_cache(repo: Path, then: Callable[[], None] | None = None) -> Callable[
 
 def clean_copy(root: Path, dirty: Path, count: int) -> Path:
     """The repository set after ``nbkit clean``: what a second ``--all-files`` run sees."""
-    folder = root / f"{dirty.name}-cleaned"
-    if (folder / ".complete").is_file():
-        return folder
     from nbkit.clean import clean_file
     from nbkit.config import CleanPolicy
 
-    if folder.exists():
-        shutil.rmtree(folder)
-    shutil.copytree(dirty, folder, ignore=shutil.ignore_patterns(".complete"))
-    for path in corpus.notebooks(folder):
-        clean_file(path, CleanPolicy())
-    (folder / ".complete").write_text(f"{count}\n")
-    return folder
+    def make(folder: Path) -> None:
+        shutil.copytree(
+            dirty, folder, ignore=shutil.ignore_patterns(".complete"), dirs_exist_ok=True
+        )
+        for path in corpus.notebooks(folder):
+            clean_file(path, CleanPolicy())
+
+    return corpus.cached(root, f"{dirty.name}-cleaned", make)
 
 
 def _vs(case: str, ours: Measurement, others: dict[str, Measurement | str]) -> list[Row]:

@@ -119,7 +119,7 @@ def dumps(nb: dict[str, Any]) -> bytes:
     return (json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _cached(root: Path, name: str, make: Any) -> Path:
+def cached(root: Path, name: str, make: Any) -> Path:
     """``root/name`` built by ``make(folder)`` once; rebuilt when a run was interrupted."""
     folder = root / f"{name}-v{GENERATOR_VERSION}"
     if (folder / ".complete").is_file():
@@ -153,7 +153,7 @@ def repo_set(root: Path, count: int, seed: int = 1) -> Path:
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(dumps(build(spec)))
 
-    return _cached(root, f"repo-{count}-s{seed}", make)
+    return cached(root, f"repo-{count}-s{seed}", make)
 
 
 def sized_notebook(root: Path, size: int, seed: int = 7) -> Path:
@@ -162,7 +162,7 @@ def sized_notebook(root: Path, size: int, seed: int = 7) -> Path:
     def make(folder: Path) -> None:
         (folder / "nb.ipynb").write_bytes(dumps(build(spec_for_size(size, seed))))
 
-    return _cached(root, f"sized-{size}-s{seed}", make) / "nb.ipynb"
+    return cached(root, f"sized-{size}-s{seed}", make) / "nb.ipynb"
 
 
 def paired_set(root: Path, count: int = 5, cells: int = 30, seed: int = 2) -> Path:
@@ -185,7 +185,7 @@ def paired_set(root: Path, count: int = 5, cells: int = 30, seed: int = 2) -> Pa
         for _ in range(2):
             jupytext_main(["--sync", "--quiet", *paths])
 
-    return _cached(root, f"paired-{count}x{cells}-s{seed}", make)
+    return cached(root, f"paired-{count}x{cells}-s{seed}", make)
 
 
 def edited(
@@ -236,7 +236,7 @@ def diff_pair(root: Path, cells: int, ids: bool, seed: int = 11) -> tuple[Path, 
         (folder / "a.ipynb").write_bytes(dumps(base))
         (folder / "b.ipynb").write_bytes(dumps(edited(base, seed)))
 
-    folder = _cached(root, f"diff-{cells}-{'ids' if ids else 'noids'}-s{seed}", make)
+    folder = cached(root, f"diff-{cells}-{'ids' if ids else 'noids'}-s{seed}", make)
     return folder / "a.ipynb", folder / "b.ipynb"
 
 
@@ -249,4 +249,4 @@ def merge_triple(root: Path, cells: int, seed: int = 13) -> Path:
         (folder / "ours.ipynb").write_bytes(dumps(edited(base, seed + 1, span=(0.0, 0.45))))
         (folder / "theirs.ipynb").write_bytes(dumps(edited(base, seed + 2, span=(0.55, 1.0))))
 
-    return _cached(root, f"merge-{cells}-s{seed}", make)
+    return cached(root, f"merge-{cells}-s{seed}", make)
