@@ -35,9 +35,13 @@ class Cache:
 
     @classmethod
     def for_root(cls, root: Path | None, enabled: bool = True) -> Cache:
-        """The cache of the repository at ``root`` (none outside git or when disabled)."""
+        """The cache of the repository containing ``root`` (none outside git or disabled).
+
+        ``root`` may be a project folder below the work tree's top (a subproject's config)."""
         if root is None or not enabled:
             return cls(None)
+        root = Path(root).absolute()
+        root = next((p for p in (root, *root.parents) if (p / ".git").exists()), root)
         git = root / ".git"
         if git.is_file():  # a linked worktree: .git is a file pointing at the real dir
             with contextlib.suppress(OSError):
@@ -61,10 +65,6 @@ class Cache:
         """Every key of ``namespace``, oldest first (lets a key carry a small value)."""
         bucket = self._data.get(namespace, {})
         return sorted(bucket, key=bucket.__getitem__)
-
-    def discard(self, namespace: str, key: str) -> None:
-        if self._data.get(namespace, {}).pop(key, None) is not None:
-            self._dirty = True
 
     def save(self) -> None:
         """Persist if anything was added; failures are ignored (the cache is optional)."""

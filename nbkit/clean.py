@@ -6,7 +6,6 @@ I/O: content-hash cache, canonical write, nothing rewritten when nothing changed
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -45,10 +44,6 @@ def _drop(meta: dict[str, Any], keys: tuple[str, ...], keep: tuple[str, ...]) ->
             target.pop(parts[-1], None)
 
 
-def _output_size(output: dict[str, Any]) -> int:
-    return len(json.dumps(output, ensure_ascii=False))
-
-
 def _keep_outputs(cell: dict[str, Any], policy: CleanPolicy) -> bool:
     if policy.keep_output == "all":
         return True
@@ -75,7 +70,10 @@ def _clean_cell(cell: dict[str, Any], policy: CleanPolicy) -> dict[str, Any]:
         return cell
     kept = []
     for output in cell.get("outputs", []):
-        if policy.max_output_bytes is not None and _output_size(output) > policy.max_output_bytes:
+        if (
+            policy.max_output_bytes is not None
+            and notebook.output_size(output) > policy.max_output_bytes
+        ):
             continue
         if "execution_count" in output:
             output["execution_count"] = None

@@ -14,9 +14,10 @@ from typing import BinaryIO, NamedTuple
 
 from nbkit import notebook
 from nbkit.cache import Cache
-from nbkit.clean import cache_key, clean_bytes
+from nbkit.clean import cache_key, clean_notebook
 from nbkit.config import CleanPolicy
 from nbkit.errors import BadInput, NbkitError
+from nbkit.fsutil import detect_newline
 
 FLUSH = b"0000"
 MAX_PKT_DATA = 65516  # git's limit: 65520 bytes per packet including the 4-byte length
@@ -135,8 +136,9 @@ def clean_content(
     if not data or cache.has("clean", key):
         return data
     try:
-        cleaned = clean_bytes(data, pathname, policy)
-        before = [notebook.source_text(c) for c in notebook.loads(data, pathname)["cells"]]
+        nb = notebook.loads(data, pathname)  # parsed once; the cleaned bytes are read back
+        cleaned = notebook.to_bytes(clean_notebook(nb, policy), detect_newline(data))
+        before = [notebook.source_text(c) for c in nb["cells"]]
         after = [notebook.source_text(c) for c in notebook.loads(cleaned, pathname)["cells"]]
     except BadInput as exc:
         warn(f"nbkit filter: {exc}; staged unchanged")

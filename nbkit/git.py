@@ -6,7 +6,6 @@ file); GitPython is used by the review and run stacks for revisions and worktree
 
 from __future__ import annotations
 
-import hashlib
 import os
 import subprocess
 from collections.abc import Iterable, Sequence
@@ -58,11 +57,6 @@ def git_dir(root: str | Path, *, common: bool = True) -> Path:
     out = run(root, "rev-parse", flag).decode("utf-8").strip()
     path = Path(out)
     return path if path.is_absolute() else (Path(root) / path).resolve()
-
-
-def blob_sha(data: bytes) -> str:
-    """The id git gives these bytes as a blob, computed without calling git."""
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def _split_z(out: bytes) -> list[str]:
@@ -144,15 +138,6 @@ def read_blobs(root: str | Path, shas: Iterable[str]) -> dict[str, bytes]:
         result[sha] = out[pos : pos + size]
         pos += size + 1  # the newline after each object
     return result
-
-
-def file_at(root: str | Path, rev: str, path: str) -> bytes | None:
-    """A file's content at a revision (``":0"`` style index revs work too), or None."""
-    spec = f"{rev}:{path}" if rev else f":{path}"
-    proc = subprocess.run(
-        ["git", "cat-file", "blob", spec], cwd=root, capture_output=True, check=False
-    )
-    return proc.stdout if proc.returncode == 0 else None
 
 
 def config_get(root: str | Path, key: str) -> str | None:

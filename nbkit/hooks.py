@@ -170,19 +170,7 @@ def _pairs(
             continue
         if pair is not None:
             pairs.setdefault(Path(pair.notebook).absolute(), pair)
-    return _drop_strays(pairs, top)
-
-
-def _drop_strays(pairs: dict[Path, Pair], top: Path | None) -> dict[Path, Pair]:
-    """With declared formats every script "pairs" with a notebook of the same name; one whose
-    notebook is neither on disk nor in HEAD is an ordinary module, not half of a pair. (A
-    notebook in HEAD but gone from disk is being deleted: sync reports that.)"""
-    missing = [p.notebook for p in pairs.values() if not p.notebook.exists()]
-    if not missing:
-        return pairs
-    rels = {git.relpath(top, path): path for path in missing} if top is not None else {}
-    in_head = {rels[rel] for rel in git.tree_blobs(top, "HEAD", rels)} if top else set()
-    return {k: p for k, p in pairs.items() if p.notebook.exists() or p.notebook in in_head}
+    return pairs  # pair_of already refused scripts whose notebook is neither on disk nor in HEAD
 
 
 def _sync(

@@ -132,6 +132,11 @@ def read(path: str | Path) -> Notebook:
     return loads(read_bytes(path), path)
 
 
+def output_size(output: Any) -> int:
+    """An output's size in bytes as stored (what ``max_output_bytes`` limits)."""
+    return len(json.dumps(output, ensure_ascii=False).encode("utf-8"))
+
+
 def source_text(cell: dict[str, Any]) -> str:
     """A cell's source as one string, whichever form the file stored it in."""
     src = cell.get("source", "")

@@ -59,11 +59,6 @@ def managed_filter(config: Config) -> Callable[[str | Path], bool]:
     return managed
 
 
-def is_managed(path: str | Path, config: Config) -> bool:
-    """Whether nbkit manages ``path`` (see ``managed_filter``)."""
-    return managed_filter(config)(path)
-
-
 def configured_notebooks(config: Config) -> list[Path]:
     """Tracked notebooks matching ``notebooks`` minus ``exclude`` (all on disk outside git)."""
     root = config.root
@@ -72,10 +67,11 @@ def configured_notebooks(config: Config) -> list[Path]:
         candidates = [p for p in candidates if p.is_file()]
     else:
         candidates = _walk(root)
+    managed = managed_filter(config)
     result = []
     for path in candidates:
         rel = path.relative_to(root).as_posix()
-        if _matches(rel, config.notebooks) and not _matches(rel, unmanaged_patterns(config)):
+        if _matches(rel, config.notebooks) and managed(path):
             result.append(path)
     return result
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import NamedTuple
 
@@ -57,7 +56,7 @@ def validate_file(
         if max_output_bytes is None:
             continue
         for output in cell.get("outputs", []):
-            size = len(json.dumps(output, ensure_ascii=False).encode())
+            size = notebook.output_size(output)
             if size > max_output_bytes:
                 problems.append(
                     Problem(

@@ -30,10 +30,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from nbkit.config import DEFAULT_LEDGER
 from nbkit.errors import BadInput, NbkitError
 from nbkit.fsutil import atomic_write_bytes
 
-DEFAULT_FOLDER = ".nbkit/runs"
+DEFAULT_FOLDER = DEFAULT_LEDGER
 MANIFEST = "manifest.json"
 INDEX = "index.jsonl"
 STATUSES = ("succeeded", "failed", "timed_out", "interrupted")
@@ -112,11 +113,16 @@ class Run:
     @property
     def executed_notebook(self) -> Path:
         """The executed notebook kept in the run folder (partial for failed runs)."""
-        name = (self.manifest.get("files") or {}).get("executed") or "executed.ipynb"
-        # A manifest is data from the repository: only a plain file name inside the run
-        # folder is honoured, so an edited manifest cannot point nbkit outside it.
-        plain = Path(str(name)).name
-        return self.dir / (plain if plain == str(name) else "executed.ipynb")
+        return run_file(self.dir, self.manifest, "executed", "executed.ipynb")
+
+
+def run_file(run_dir: Path, manifest: dict[str, Any] | Any, key: str, default: str) -> Path:
+    """A file the manifest names in ``files[key]``, inside the run folder.
+
+    A manifest is data from the repository: only a plain file name is honoured (anything
+    else falls back to ``default``), so an edited manifest cannot point nbkit outside it."""
+    name = str((manifest.get("files") or {}).get(key) or default)
+    return run_dir / (name if Path(name).name == name else default)
 
 
 def read_manifest(path: Path) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from nbkit import git
 from nbkit.errors import BadInput, GitError
 from nbkit.fsutil import atomic_write_bytes
 from nbkit.runs.compare import OutputComparison, Tolerance, compare_outputs, values_equal
-from nbkit.runs.ledger import Ledger, Run
+from nbkit.runs.ledger import Ledger, Run, run_file
 
 REPORT_FILE = "rerun.json"  # written next to the new run's manifest (which is write-once)
 ENV_MODES = ("current", "locked")
@@ -128,8 +128,7 @@ def _apply_patch(run: Run, tree: Path) -> str | None:
     """Apply the dirty patch recorded with the run; a line for the report, or None."""
     if not (run.manifest.get("git") or {}).get("dirty"):
         return None
-    name = (run.manifest.get("files") or {}).get("patch") or "dirty.patch"
-    patch = run.dir / str(name)
+    patch = run_file(run.dir, run.manifest, "patch", "dirty.patch")
     if not patch.is_file():
         return "the run was dirty and its patch is missing: rerunning the commit alone"
     try:
@@ -181,12 +180,12 @@ def _copy_in(source: Path, target: Path) -> None:
 
 def notebook_check(tree: Path, manifest: Mapping[str, Any]) -> Check:
     """The notebook in the worktree is byte for byte the one the run executed."""
-    import hashlib
+    from nbkit.runs.manifest import sha256_file
 
     rel = project_path(str(manifest.get("notebook") or ""), manifest, "notebook")
     recorded = manifest.get("notebook_sha256")
     try:
-        digest = hashlib.sha256((tree / rel).read_bytes()).hexdigest()
+        digest = sha256_file(tree / rel)[1]
     except OSError:
         commit = str((manifest.get("git") or {}).get("commit"))[:12]
         raise BadInput(
@@ -290,8 +289,7 @@ def outputs_check(comparison: OutputComparison) -> Check:
 def _executed(run_dir: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
     from nbkit.notebook import read
 
-    name = (manifest.get("files") or {}).get("executed") or "executed.ipynb"
-    path = run_dir / str(name)
+    path = run_file(run_dir, manifest, "executed", "executed.ipynb")
     if not path.is_file():
         return {"cells": []}
     return read(path)
