@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from difflib import SequenceMatcher
 from typing import Any
 
+from nbkit.notebook import source_text
+
 Cell = dict[str, Any]
 Pair = tuple[int | None, int | None]
 
@@ -31,11 +33,6 @@ _GAP_THRESHOLD = 0.6  # similarity for an edited cell that stayed in its place
 _MOVE_THRESHOLD = 0.7  # stricter for a cell matched far from where it was
 _COMMON_LINE = 20  # a line found in more cells than this does not identify a cell
 _CANDIDATES = 5
-
-
-def source_of(cell: Cell) -> str:
-    src = cell.get("source", "")
-    return src if isinstance(src, str) else "".join(src)
 
 
 def similarity(a: str, b: str) -> float:
@@ -258,8 +255,8 @@ def align(old: Sequence[Cell], new: Sequence[Cell]) -> dict[int, int]:
     matches: dict[int, int] = {}
     _match_ids(old, new, matches)
     trust_ids = bool(matches)
-    src_old = [source_of(c) for c in old]
-    src_new = [source_of(c) for c in new]
+    src_old = [source_text(c) for c in old]
+    src_new = [source_text(c) for c in new]
     keys_old = [(c.get("cell_type"), s) for c, s in zip(old, src_old, strict=True)]
     keys_new = [(c.get("cell_type"), s) for c, s in zip(new, src_new, strict=True)]
     _match_unique(keys_old, keys_new, matches)

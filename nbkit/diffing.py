@@ -15,15 +15,13 @@ from typing import Any
 
 import orjson
 
-from nbkit.cellmatch import Cell, align, match_cells, moved, order, source_of
+from nbkit.cellmatch import Cell, align, moved, order
 from nbkit.clean import VOLATILE_CELL_METADATA, VOLATILE_NOTEBOOK_METADATA
 from nbkit.config import CleanPolicy
-from nbkit.notebook import Notebook
+from nbkit.notebook import Notebook, source_text
 from nbkit.outputdiff import OutputChange, PixelBudget, diff_outputs
 
-__all__ = ["CellChange", "DiffSettings", "NotebookDiff", "Report", "diff_notebooks", "match_cells"]
-
-NOTEBOOK_STATUSES = ("added", "deleted", "modified", "renamed", "unchanged")
+__all__ = ["CellChange", "DiffSettings", "NotebookDiff", "Report", "diff_notebooks"]
 
 
 @dataclass(frozen=True)
@@ -130,7 +128,7 @@ class Counts:
 class NotebookDiff:
     path: str  # the new path (the old one for a deleted notebook)
     old_path: str | None
-    status: str  # one of NOTEBOOK_STATUSES
+    status: str  # added | deleted | modified | renamed | unchanged
     cells: tuple[CellChange, ...]
     metadata: tuple[MetadataChange, ...]
     unchanged: int
@@ -241,7 +239,7 @@ def _cell_id(cell: Cell) -> str | None:
 
 
 def _one_side(cell: Cell, index: int, change: str, budget: PixelBudget) -> CellChange:
-    src = source_of(cell)
+    src = source_text(cell)
     lines = tuple(("+" if change == "added" else "-") + s for s in src.splitlines())
     before, after = ([], _outputs(cell)) if change == "added" else (_outputs(cell), [])
     outs = tuple(diff_outputs(before, after, budget))
@@ -279,7 +277,7 @@ def _attachment_changes(old: Any, new: Any) -> tuple[MetadataChange, ...]:
 def _pair(
     a: Cell, b: Cell, i: int, j: int, is_moved: bool, settings: DiffSettings, budget: PixelBudget
 ) -> CellChange | None:
-    sa, sb = source_of(a), source_of(b)
+    sa, sb = source_text(a), source_text(b)
     outs_a, outs_b = _outputs(a), _outputs(b)
     out_changes = () if outs_a == outs_b else tuple(diff_outputs(outs_a, outs_b, budget))
     meta = metadata_changes(

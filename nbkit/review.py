@@ -226,17 +226,3 @@ def compare(
     old, new = sides(root, revs, cached)
     specs = [git.relpath(root, cwd / p) for p in (*arg_paths, *paths)]
     return diff_revisions(root, old, new, specs, settings, formats)
-
-
-def textconv_text(path: str | Path) -> str:
-    """The readable text of a notebook; a file that is not one is passed through, noted."""
-    from nbkit.render.notebook_text import notebook_text
-
-    data = notebook.read_bytes(path)
-    try:
-        nb = notebook.loads(data, path)
-    except BadInput as exc:
-        return f"# nbkit: {exc.message}; the file follows as it is\n" + data.decode(
-            "utf-8", "replace"
-        )
-    return notebook_text(nb)

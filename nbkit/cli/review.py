@@ -218,7 +218,7 @@ def textconv(path: str) -> int:
       echo '*.ipynb diff=nbkit' >> .gitattributes
       nbkit textconv analysis.ipynb
     """
-    from nbkit.review import textconv_text
+    from nbkit.render.notebook_text import textconv_text
 
     click.echo(textconv_text(path), nl=False)
     return 0

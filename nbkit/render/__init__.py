@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from nbkit.diffing import Report
 from nbkit.errors import UsageError
+
+if TYPE_CHECKING:
+    from nbkit.diffing import Report
 
 GITHUB_COMMENT_LIMIT = 65536
 

@@ -8,9 +8,10 @@ strips (counts, timings, widget state) never appears, so re-running a notebook a
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
-from nbkit.cellmatch import source_of
-from nbkit.notebook import Notebook
+from nbkit.errors import BadInput
+from nbkit.notebook import Notebook, loads, read_bytes, source_text
 from nbkit.outputdiff import view
 
 MAX_OUTPUT_LINES = 8
@@ -41,8 +42,21 @@ def notebook_text(nb: Notebook) -> str:
             head += f" id={cid}"
         if isinstance(tags, list) and tags:
             head += f" tags={','.join(str(t) for t in tags)}"
-        out += ["", head, *source_of(cell).splitlines()]
+        out += ["", head, *source_text(cell).splitlines()]
         for output in cell.get("outputs", []) if cell.get("cell_type") == "code" else []:
             if isinstance(output, dict):
                 out += _output_lines(output)
     return "\n".join(out) + "\n"
+
+
+def textconv_text(path: str | Path) -> str:
+    """The readable text of a notebook; a file that is not one is passed through, noted
+    (git runs this once per blob in ``git log -p``: it must never fail or import much)."""
+    data = read_bytes(path)
+    try:
+        nb = loads(data, path)
+    except BadInput as exc:
+        return f"# nbkit: {exc.message}; the file follows as it is\n" + data.decode(
+            "utf-8", "replace"
+        )
+    return notebook_text(nb)
