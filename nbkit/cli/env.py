@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from nbkit.config import Config
 from nbkit.lockinput import EnvSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -41,12 +42,16 @@ def _index_options(func: F) -> F:
 
 
 def _settings(
-    find_links: tuple[str, ...], no_index: bool, index_url: str | None, offline: bool
+    find_links: tuple[str, ...],
+    no_index: bool,
+    index_url: str | None,
+    offline: bool,
+    cfg: Config | None = None,
 ) -> EnvSettings:
     from nbkit import config
     from nbkit.lockinput import settings
 
-    s = settings(config.load())
+    s = settings(cfg or config.load())
     return dataclasses.replace(
         s,
         find_links=s.find_links + tuple(str(Path(d).resolve()) for d in find_links),
@@ -97,12 +102,14 @@ def lock(
       nbkit lock --check                       the pre-commit check (fast, resolves nothing)
       nbkit lock --find-links wheels/ --no-index   resolve from local wheels only
     """
-    s = _settings(find_links, no_index, index_url, offline)
+    from nbkit import config
+
+    cfg = config.load()  # once: `lock --check` runs on every commit
+    s = _settings(find_links, no_index, index_url, offline, cfg)
     if check:
-        from nbkit import config
         from nbkit.lockcheck import check as check_lock
 
-        findings = check_lock(s, config.load(s.root))
+        findings = check_lock(s, cfg)
         for finding in findings:
             _echo(str(finding))
         if any(f.path == s.lock for f in findings):
