@@ -46,7 +46,7 @@ TARGETS = {
     # Rust binaries with no interpreter to start: shown for scale, not a goal for Python.
     "nb-clean": Target("report only (Rust)"),
     # Issue 2's targets: within 2x of nbstripout-fast cold, faster than it on a warm cache.
-    "nbstripout-fast": Target("within 2x (issue 2)", min_ratio=0.5),
+    "nbstripout-fast": Target("within 2x", min_ratio=0.5),
     "floor": Target(">= 0.5x (within 2x of the floor)", min_ratio=0.5),
 }
 
@@ -175,7 +175,7 @@ def _check(settings: Settings, count: int, log: Callable[[str], None]) -> list[R
                 f"{case} (warm cache) vs nbstripout-fast on the same clean files",
                 warm,
                 theirs,
-                Target("faster: > 1x (issue 2)", min_ratio=1.0),
+                Target("faster: > 1x", min_ratio=1.0),
                 exit_note(warm, theirs),
             )
         )

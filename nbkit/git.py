@@ -1,7 +1,7 @@
 """Small typed git queries, batched, safe for odd file names (NUL-separated everywhere).
 
-The commit path uses git's plumbing through one subprocess per question (never one per
-file); GitPython is used by the review and run stacks for revisions and worktrees.
+Every caller uses git's plumbing through one subprocess per question (never one per file);
+GitPython was measured and dropped: its import and per-call cost would land on every commit.
 """
 
 from __future__ import annotations

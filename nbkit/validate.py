@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from nbkit import notebook, textmerge
+from nbkit import notebook
 from nbkit.cache import Cache, digest
 from nbkit.errors import BadInput
+from nbkit.merge import text as textmerge
 
 
 class Problem(NamedTuple):

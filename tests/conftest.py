@@ -167,7 +167,7 @@ def assert_one_line_error(err: str, *needles: str) -> None:
         assert needle in err, err
 
 
-# --- reliability figures (issue 6): summed across xdist workers, printed at the end ---------
+# --- reliability figures: summed across xdist workers, printed at the end ---------
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from nbkit import config
-from nbkit.pairing import Pair, inputs_of, pair_notebook, read_script
+from nbkit.pairing.paths import Pair, inputs_of, pair_notebook, read_script
 from tests.conftest import make_nb, read_nb, write_nb
 
 STREAM = {"output_type": "stream", "name": "stdout", "text": "1\n"}

@@ -1,7 +1,7 @@
 """Counters for the reliability suite, summed over xdist workers and printed at the end.
 
 Tests call ``count("cases")``, ``count("faults")``, ``count("lost")``; the conftest hook
-prints the totals after the run (issue 6: cases tried, faults injected, inputs lost = 0).
+prints the totals after the run (cases tried, faults injected, inputs lost = 0).
 """
 
 from __future__ import annotations

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbkit.cellmatch import match_cells
-from nbkit.diffing import diff_notebooks
-from nbkit.outputdiff import highlight
+from nbkit.align import match_cells
+from nbkit.review.diff import diff_notebooks
+from nbkit.review.outputs import highlight
 from tests.conftest import assert_one_line_error, commit_all, git, run_nbkit
 from tests.review_helpers import (
     code,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from nbkit import env as envlib
-from nbkit import lockfile
-from nbkit.uvrun import uv_bin
+from nbkit.env import lockfile
+from nbkit.env import venv as envlib
+from nbkit.env.uv import uv_bin
 from tests.conftest import Result, assert_one_line_error
 from tests.env_helpers import offline_project, uv_cache, wheelhouse
 

@@ -1,4 +1,4 @@
-"""Fault injection (issue 6): SIGKILL at random moments and a full disk never lose a file.
+"""Fault injection: SIGKILL at random moments and a full disk never lose a file.
 
 After each fault every file must be exactly as before or exactly as after, and valid.
 """

@@ -27,9 +27,9 @@ HEAVY = (
     "matplotlib",
     "dask",
     "distributed",
-    "nbkit.review",
+    "nbkit.review.report",
     "nbkit.runs",
-    "nbkit.diffing",
+    "nbkit.review.diff",
 )
 
 

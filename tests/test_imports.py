@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from nbkit.imports import FileImports, is_paired_script, notebook_imports
+from nbkit.env.imports import FileImports, is_paired_script, notebook_imports
 from tests.conftest import Result, assert_one_line_error, commit_all, make_nb, write_nb
 from tests.env_helpers import offline_project, uv_cache, wheelhouse
 

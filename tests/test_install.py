@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from nbkit import config
-from nbkit.install import InstallOptions, install
-from nbkit.sync import sync_pairs
+from nbkit.hooks.install import InstallOptions, install
+from nbkit.pairing.sync import sync_pairs
 from tests.conftest import assert_one_line_error, commit_all, git, make_nb, read_nb, write_nb
 from tests.hooks_helpers import PY, clean_nb, declare_pairing, dirty_nb, git_env, sh
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from nbkit import lockfile
+from nbkit.env import lockfile
 from tests.conftest import Result, assert_one_line_error, commit_all, run_nbkit
 from tests.env_helpers import offline_project, uv_cache, wheelhouse
 
@@ -216,7 +216,7 @@ def test_lock_a_real_package_from_pypi(repo: Path, uv_cache: str, cli: Cli) -> N
 
 
 def test_declared_names_from_requirement_lines(tmp_path: Path) -> None:
-    from nbkit.lockinput import EnvSettings, read_input
+    from nbkit.env.requirements import EnvSettings, read_input
 
     (tmp_path / "requirements.in").write_text(
         "# comment\nfoo==1.0 --hash=sha256:abc \\\n    --hash=sha256:def\n"

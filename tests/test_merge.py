@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nbkit.merging import MergeSettings, merge_notebooks
-from nbkit.resolve import marked_cells
+from nbkit.merge.notebook import MergeSettings, merge_notebooks
+from nbkit.merge.resolve import marked_cells
 from tests.conftest import assert_one_line_error, commit_all, git, make_nb, write_nb
 from tests.merge_helpers import (
     NB,
@@ -376,7 +376,7 @@ def test_duplicate_ids_inside_one_side_are_made_unique_and_reported() -> None:
 
 
 def test_line_merge_takes_both_sides_changes_and_marks_overlaps() -> None:
-    from nbkit.textmerge import merge3
+    from nbkit.merge.text import merge3
 
     base = "a\nb\nc\nd\ne"
     assert merge3(base, "A\nb\nc\nd\ne", "a\nb\nc\nd\nE") == ("A\nb\nc\nd\nE", 0, 0)
@@ -393,7 +393,7 @@ def test_line_merge_takes_both_sides_changes_and_marks_overlaps() -> None:
 
 
 def test_markers_split_back_into_the_two_sides_and_headings_survive() -> None:
-    from nbkit.textmerge import has_markers, merge2, settle, split_markers
+    from nbkit.merge.text import has_markers, merge2, settle, split_markers
 
     ours = "Title\n=======\nx = 1\nshared"
     theirs = "Title\n=======\nx = 2\nshared"

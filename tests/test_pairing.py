@@ -10,7 +10,7 @@ import pytest
 from jupytext.paired_paths import paired_paths
 
 from nbkit import config
-from nbkit.pairing import base_path, full_path, pair_of, parse_formats
+from nbkit.pairing.paths import base_path, full_path, pair_of, parse_formats
 from tests.conftest import assert_one_line_error, make_nb, read_nb, write_nb
 from tests.pairing_helpers import nb_sources, paired, sample_nb, script_sources, snapshot
 

@@ -1,4 +1,4 @@
-"""Property tests across capabilities (issue 6): the diff of a notebook with itself is empty,
+"""Property tests across capabilities: the diff of a notebook with itself is empty,
 and cleaning never changes what the diff considers a source change."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nbkit.clean import clean_notebook
-from nbkit.diffing import diff_notebooks
+from nbkit.review.diff import diff_notebooks
 from tests.conftest import make_nb
 
 _text = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), max_size=40)

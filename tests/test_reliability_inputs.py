@@ -1,4 +1,4 @@
-"""Every command that reads notebooks, against the malformed-input corpus (issue 6).
+"""Every command that reads notebooks, against the malformed-input corpus.
 
 Invalid input: exit 1 or 2, one line naming the file, no traceback, no file changed.
 Odd but valid input: never an internal error or a traceback.

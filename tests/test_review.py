@@ -236,7 +236,7 @@ def test_review_workflow_template() -> None:
 
 
 def test_paired_script_in_a_mirror_folder(repo: Path, cli: Cli) -> None:
-    from nbkit.review import script_candidates
+    from nbkit.review.report import script_candidates
 
     formats = "notebooks///ipynb,scripts///py:percent"
     assert "scripts/sub/a.py" in script_candidates("notebooks/sub/a.ipynb", formats)

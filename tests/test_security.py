@@ -1,4 +1,4 @@
-"""Security (issue 6): only run, rerun and sweep may start a kernel; --help stays light.
+"""Security: only run, rerun and sweep may start a kernel; --help stays light.
 
 Each command runs in a fresh interpreter with an audit hook that records every process it
 spawns and, at exit, which kernel/execution modules were imported.

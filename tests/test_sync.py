@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from nbkit import config
 from nbkit.cache import Cache
 from nbkit.errors import BadInput
-from nbkit.pairing import normalise, pair_notebook, script_text
-from nbkit.sync import sync_pairs
+from nbkit.pairing.paths import normalise, pair_notebook, script_text
+from nbkit.pairing.sync import sync_pairs
 from tests.conftest import assert_one_line_error, commit_all, git, make_nb, read_nb, write_nb
 from tests.pairing_helpers import (
     edit_notebook,

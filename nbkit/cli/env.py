@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from nbkit.config import Config
-from nbkit.lockinput import EnvSettings
+from nbkit.env.requirements import EnvSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,7 +49,7 @@ def _settings(
     cfg: Config | None = None,
 ) -> EnvSettings:
     from nbkit import config
-    from nbkit.lockinput import settings
+    from nbkit.env.requirements import settings
 
     s = settings(cfg or config.load())
     return dataclasses.replace(
@@ -107,7 +107,7 @@ def lock(
     cfg = config.load()  # once: `lock --check` runs on every commit
     s = _settings(find_links, no_index, index_url, offline, cfg)
     if check:
-        from nbkit.lockcheck import check as check_lock
+        from nbkit.env.check import check as check_lock
 
         findings = check_lock(s, cfg)
         for finding in findings:
@@ -115,8 +115,8 @@ def lock(
         if any(f.path == s.lock for f in findings):
             _echo("hint: nbkit lock")
         return 1 if findings else 0
-    from nbkit.lock import LockOptions
-    from nbkit.lock import lock as do_lock
+    from nbkit.env.lock import LockOptions
+    from nbkit.env.lock import lock as do_lock
 
     result = do_lock(s, LockOptions(upgrade, upgrade_packages, as_of))
     state = "written" if result.changed else "up to date"
@@ -156,7 +156,7 @@ def env(
       nbkit env --check             exit 1 and list differences if .venv does not match
       nbkit env --print-kernel      the kernel name for a notebook or `nbkit run --kernel`
     """
-    from nbkit import env as envlib
+    from nbkit.env import venv as envlib
 
     s = _settings(find_links, no_index, index_url, offline)
     path = Path(venv).absolute() if venv else None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 if TYPE_CHECKING:
-    from nbkit.hooks import HookReport
+    from nbkit.hooks.commit import HookReport
 
 
 def _err(line: str) -> None:
@@ -50,7 +50,7 @@ def _published(name: str, summary: str) -> click.Command:
     @click.argument("paths", nargs=-1, type=click.Path())
     def command(paths: tuple[str, ...]) -> int:
         from nbkit import config
-        from nbkit.hooks import run_hook
+        from nbkit.hooks.commit import run_hook
 
         return _show(run_hook(name, paths, config.load()))
 
@@ -81,7 +81,7 @@ def pre_commit_hook() -> int:
       nbkit hook pre-commit
     """
     from nbkit import config
-    from nbkit.hooks import pre_commit
+    from nbkit.hooks.commit import pre_commit
 
     return _show(pre_commit(config.load()))
 
@@ -98,7 +98,7 @@ def post_checkout_hook(old: str, new: str, flag: str) -> int:
       nbkit hook post-checkout 1a2b3c 4d5e6f 1
     """
     from nbkit import config
-    from nbkit.hooks import post_checkout
+    from nbkit.hooks.commit import post_checkout
 
     return _show(post_checkout(config.load(), old, new, flag), RESYNCED)
 
@@ -113,7 +113,7 @@ def post_merge_hook(squash: str | None) -> int:
       nbkit hook post-merge 0
     """
     from nbkit import config
-    from nbkit.hooks import post_merge
+    from nbkit.hooks.commit import post_merge
 
     return _show(post_merge(config.load()), RESYNCED)
 
@@ -138,8 +138,8 @@ def install(with_filter: bool) -> int:
       nbkit install             hooks, drivers and attributes
       nbkit install --filter    also strip outputs from what `git add` stages
     """
-    from nbkit.install import InstallOptions, repo_root
-    from nbkit.install import install as do_install
+    from nbkit.hooks.install import InstallOptions, repo_root
+    from nbkit.hooks.install import install as do_install
 
     options = InstallOptions(repo_root(Path.cwd()), sys.executable, with_filter)
     for change in do_install(options):
@@ -158,8 +158,8 @@ def uninstall() -> int:
     Example:
       nbkit uninstall
     """
-    from nbkit.install import repo_root
-    from nbkit.install import uninstall as do_uninstall
+    from nbkit.hooks.install import repo_root
+    from nbkit.hooks.install import uninstall as do_uninstall
 
     changes = do_uninstall(repo_root(Path.cwd()))
     for change in changes:
@@ -183,7 +183,7 @@ def init(folder: Path | None) -> int:
       nbkit init                set up the current folder
       nbkit init my-project     set up another folder
     """
-    from nbkit.scaffold import init as do_init
+    from nbkit.hooks.init import init as do_init
 
     for step in do_init(folder or Path.cwd()):
         click.echo(str(step))
@@ -203,8 +203,8 @@ def filter_process() -> int:
     from nbkit import config
     from nbkit.cache import Cache
     from nbkit.errors import NbkitError
-    from nbkit.filter import serve
-    from nbkit.paths import managed_filter
+    from nbkit.hooks.filter import serve
+    from nbkit.selection import managed_filter
 
     try:
         cfg = config.load()

@@ -38,7 +38,7 @@ def merge_driver(report: str | None, base: str, ours: str, theirs: str, path: st
     Example:
       nbkit merge-driver base.ipynb ours.ipynb theirs.ipynb nb.ipynb --report conflicts.json
     """
-    from nbkit.merging import merge_files, write_report
+    from nbkit.merge.notebook import merge_files, write_report
 
     name = path or ours
     result = merge_files(base, ours, theirs, name=name)
@@ -83,8 +83,8 @@ def resolve(ours: bool, theirs: bool, notebooks: tuple[str, ...]) -> int:
       nbkit resolve analysis.ipynb            repair, keep conflicts marked in cells
       nbkit resolve --theirs analysis.ipynb   repair, taking their side of each conflict
     """
-    from nbkit.merging import MergeSettings
-    from nbkit.resolve import resolve_file
+    from nbkit.merge.notebook import MergeSettings
+    from nbkit.merge.resolve import resolve_file
 
     if ours and theirs:
         raise UsageError("--ours and --theirs exclude each other", hint="choose one side")

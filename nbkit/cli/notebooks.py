@@ -26,7 +26,7 @@ def clean(check: bool, paths: tuple[str, ...]) -> int:
       nbkit clean --check nb.ipynb     exit 1 if nb.ipynb has outputs
     """
     from nbkit import config
-    from nbkit import paths as nbpaths
+    from nbkit import selection as nbpaths
     from nbkit.cache import Cache
     from nbkit.clean import clean_file
 
@@ -61,7 +61,7 @@ def validate(paths: tuple[str, ...]) -> int:
       nbkit validate notebooks/        check the notebooks in a folder
     """
     from nbkit import config
-    from nbkit import paths as nbpaths
+    from nbkit import selection as nbpaths
     from nbkit.cache import Cache
     from nbkit.validate import validate_file
 

@@ -38,7 +38,7 @@ def pair(fmt: str | None, notebooks: tuple[str, ...]) -> int:
       nbkit pair --format 'notebooks///ipynb,scripts///py:percent' notebooks/a.ipynb
     """
     from nbkit import config
-    from nbkit.pairing import pair_notebook
+    from nbkit.pairing.paths import pair_notebook
 
     cfg = config.load()
     status = 0
@@ -93,10 +93,10 @@ def sync(prefer: str | None, check: bool, base: str, paths: tuple[str, ...]) -> 
       nbkit sync --prefer script a.ipynb  resolve a conflict: the script wins
     """
     from nbkit import config
-    from nbkit import paths as nbpaths
+    from nbkit import selection as nbpaths
     from nbkit.cache import Cache
     from nbkit.git import toplevel
-    from nbkit.sync import sync_pairs
+    from nbkit.pairing.sync import sync_pairs
 
     cfg = config.load()
     targets = nbpaths.notebooks(paths, cfg)

@@ -9,7 +9,7 @@ import click
 
 if TYPE_CHECKING:
     from nbkit.config import Config
-    from nbkit.diffing import DiffSettings
+    from nbkit.review.diff import DiffSettings
 
 FORMATS = ("terminal", "markdown", "html", "json")
 # Exit codes of `nbkit diff` (see docs/review.md): sources changed -> 1; outputs or
@@ -23,7 +23,7 @@ class _PathsAfterDashDash(click.Command):
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if "--" in args:
             cut = args.index("--")
-            ctx.meta["nbkit.paths"] = tuple(args[cut + 1 :])
+            ctx.meta["nbkit.selection"] = tuple(args[cut + 1 :])
             args = args[:cut]
         return super().parse_args(ctx, args)
 
@@ -41,7 +41,7 @@ def _emit(text: str, output: str | None, color: bool = False) -> None:
 def _settings(context: int) -> tuple[Config, DiffSettings]:
     """The project's config and the diff settings its clean policy implies."""
     from nbkit import config
-    from nbkit.diffing import DiffSettings
+    from nbkit.review.diff import DiffSettings
 
     cfg = config.load()
     return cfg, DiffSettings.from_policy(cfg.clean, context=context)
@@ -52,7 +52,7 @@ def _format_for(fmt: str | None, output: str | None) -> str:
     from pathlib import Path
 
     from nbkit.errors import BadInput
-    from nbkit.render import SUFFIXES
+    from nbkit.review.render import SUFFIXES
 
     if output and Path(output).suffix.lower() == ".ipynb":
         raise BadInput(
@@ -140,12 +140,12 @@ def diff(
     """
     from pathlib import Path
 
-    from nbkit import render
-    from nbkit.review import compare
+    from nbkit.review import render
+    from nbkit.review.report import compare
 
     fmt = _format_for(fmt, output)
     cfg, settings = _settings(context)
-    paths = ctx.meta.get("nbkit.paths", ())
+    paths = ctx.meta.get("nbkit.selection", ())
     report = compare(Path.cwd(), args, paths, cached=cached, settings=settings, formats=cfg.formats)
     use_color = color if color is not None else (output is None and sys.stdout.isatty())
     options = render.RenderOptions(outputs=show_outputs, color=use_color and fmt == "terminal")
@@ -188,8 +188,8 @@ def review(
     """
     from pathlib import Path
 
-    from nbkit import render
-    from nbkit.review import review_range
+    from nbkit.review import render
+    from nbkit.review.report import review_range
 
     fmt = _format_for(fmt, output)
     cfg, settings = _settings(3)
@@ -218,7 +218,7 @@ def textconv(path: str) -> int:
       echo '*.ipynb diff=nbkit' >> .gitattributes
       nbkit textconv analysis.ipynb
     """
-    from nbkit.render.notebook_text import textconv_text
+    from nbkit.review.textconv import textconv_text
 
     click.echo(textconv_text(path), nl=False)
     return 0

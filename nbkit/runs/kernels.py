@@ -40,7 +40,7 @@ def installed() -> dict[str, str]:
 
 def _project_kernel(root: Path) -> str | None:
     try:
-        from nbkit.env import project_kernel  # built by the environments engineer
+        from nbkit.env.venv import project_kernel  # built by the environments engineer
     except ImportError:
         return None
     name = project_kernel(root)

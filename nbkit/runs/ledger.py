@@ -12,7 +12,7 @@ a second). It is appended with one ``O_APPEND`` write per run, ignored by git, a
 any run folder it does not know (a missing index, runs pulled from a teammate). A corrupt or
 half-copied manifest is reported in ``Ledger.problems`` and skipped, never a crash.
 
-Part B (rerun, compare, sweep) builds on: ``Ledger.new_run_dir``, ``Ledger.write``,
+Rerun, compare and sweep build on: ``Ledger.new_run_dir``, ``Ledger.write``,
 ``Ledger.get``, ``Ledger.list`` and ``Run``.
 """
 

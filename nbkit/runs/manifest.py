@@ -283,9 +283,9 @@ def numeric_env(environ: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def lock_hash(root: Path) -> str | None:
-    """The environment lock's hash: ``nbkit.env.lock_hash`` when built, else requirements.lock."""
+    """The lock's hash: ``nbkit.env.venv.lock_hash`` when built, else requirements.lock."""
     try:
-        from nbkit.env import lock_hash as env_lock_hash
+        from nbkit.env.venv import lock_hash as env_lock_hash
     except ImportError:
         lock = root / "requirements.lock"
         return hashlib.sha256(lock.read_bytes()).hexdigest() if lock.is_file() else None

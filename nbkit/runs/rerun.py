@@ -322,8 +322,10 @@ def _locked_kernel(tree: Path, manifest: Mapping[str, Any]) -> str:
     The venv lives in a cache keyed by the lock's hash, outside the temporary worktree, so
     the next rerun at any commit with the same lock reuses it.
     """
-    from nbkit import config, env, lockfile
-    from nbkit.lockinput import settings
+    from nbkit import config
+    from nbkit.env import lockfile
+    from nbkit.env import venv as env
+    from nbkit.env.requirements import settings
 
     s = settings(config.load(tree))
     lock = lockfile.read(s.lock_path)

@@ -12,10 +12,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbkit import lockfile, uvrun
+from nbkit.env import lockfile
+from nbkit.env import uv as uvrun
+from nbkit.env.requirements import EnvSettings, LockInput, read_input, shown
 from nbkit.errors import NbkitError
 from nbkit.fsutil import atomic_write_text
-from nbkit.lockinput import EnvSettings, LockInput, read_input, shown
 
 
 @dataclass(frozen=True)

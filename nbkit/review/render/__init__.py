@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 from nbkit.errors import UsageError
 
 if TYPE_CHECKING:
-    from nbkit.diffing import Report
+    from nbkit.review.diff import Report
 
 GITHUB_COMMENT_LIMIT = 65536
 
@@ -31,10 +31,10 @@ class Renderer(Protocol):
 
 
 RENDERERS: dict[str, str] = {
-    "terminal": "nbkit.render.terminal",
-    "markdown": "nbkit.render.markdown",
-    "html": "nbkit.render.html",
-    "json": "nbkit.render.jsonout",
+    "terminal": "nbkit.review.render.terminal",
+    "markdown": "nbkit.review.render.markdown",
+    "html": "nbkit.review.render.html",
+    "json": "nbkit.review.render.jsonout",
 }
 
 SUFFIXES = {

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nbkit import git, lockfile
+from nbkit import git
 from nbkit.cache import Cache
 from nbkit.config import Config
-from nbkit.imports import Finding, is_paired_script, local_modules, scan, undeclared
-from nbkit.lockinput import EnvSettings, read_input
-from nbkit.paths import configured_notebooks
+from nbkit.env import lockfile
+from nbkit.env.imports import Finding, is_paired_script, local_modules, scan, undeclared
+from nbkit.env.requirements import EnvSettings, read_input
+from nbkit.selection import configured_notebooks
 
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".ipynb_checkpoints"}
 

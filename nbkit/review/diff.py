@@ -2,7 +2,7 @@
 
 Quiet by default: what ``nbkit clean`` strips (execution counts, ExecuteTime, papermill and
 widget state, the interpreter's language_info) never shows up as a change. Cells are aligned
-by ``nbkit.cellmatch`` (ids, fingerprints, similarity; moves detected). Nothing here runs a
+by ``nbkit.align`` (ids, fingerprints, similarity; moves detected). Nothing here runs a
 kernel or imports nbformat's validator.
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 
 import orjson
 
-from nbkit.cellmatch import Cell, align, moved, order
+from nbkit.align import Cell, align, moved, order
 from nbkit.clean import VOLATILE_CELL_METADATA, VOLATILE_NOTEBOOK_METADATA
 from nbkit.config import CleanPolicy
 from nbkit.notebook import Notebook, source_text
-from nbkit.outputdiff import OutputChange, PixelBudget, diff_outputs
+from nbkit.review.outputs import OutputChange, PixelBudget, diff_outputs
 
 __all__ = ["CellChange", "DiffSettings", "NotebookDiff", "Report", "diff_notebooks"]
 

@@ -19,7 +19,7 @@ from nbkit import git, notebook
 from nbkit.cache import Cache, digest
 from nbkit.config import Config
 from nbkit.errors import BadInput, NbkitError, UsageError
-from nbkit.pairing import (
+from nbkit.pairing.paths import (
     Inputs,
     Pair,
     declared_formats,

@@ -11,9 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import NamedTuple
 
-from nbkit import git, notebook, textmerge
+from nbkit import git, notebook
 from nbkit.errors import BadInput
-from nbkit.merging import (
+from nbkit.merge import text as textmerge
+from nbkit.merge.notebook import (
     DEFAULT_SETTINGS,
     MergeResult,
     MergeSettings,

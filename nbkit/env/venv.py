@@ -16,11 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbkit import config, lockfile, uvrun
+from nbkit import config
+from nbkit.env import lockfile
+from nbkit.env import uv as uvrun
+from nbkit.env.lockfile import LockFile
+from nbkit.env.requirements import EnvSettings, normalize, read_input, settings, shown
 from nbkit.errors import BadInput, ConflictError
 from nbkit.fsutil import atomic_write_text
-from nbkit.lockfile import LockFile
-from nbkit.lockinput import EnvSettings, normalize, read_input, settings, shown
 
 MARKER = ".nbkit-env.json"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nbkit.errors import BadInput
 from nbkit.notebook import Notebook, loads, read_bytes, source_text
-from nbkit.outputdiff import view
+from nbkit.review.outputs import view
 
 MAX_OUTPUT_LINES = 8
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import difflib
 from html import escape
 
-from nbkit.diffing import CellChange, NotebookDiff, Report
-from nbkit.outputdiff import OutputChange, OutputView, PixelBudget, highlight
-from nbkit.render import RenderOptions, cell_where, change_phrase, summary_line
+from nbkit.review.diff import CellChange, NotebookDiff, Report
+from nbkit.review.outputs import OutputChange, OutputView, PixelBudget, highlight
+from nbkit.review.render import RenderOptions, cell_where, change_phrase, summary_line
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 _CONTEXT = 3

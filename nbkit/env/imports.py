@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from nbkit.cache import Cache, digest
+from nbkit.env.requirements import normalize
 from nbkit.errors import BadInput
-from nbkit.lockinput import normalize
 from nbkit.notebook import loads, source_text
 
 _NAMESPACE = "imports-v1"  # bump when what is extracted changes

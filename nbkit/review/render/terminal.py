@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from nbkit.diffing import CellChange, NotebookDiff, Report
-from nbkit.outputdiff import OutputChange
-from nbkit.render import RenderOptions, cell_where, change_phrase, summary_line
+from nbkit.review.diff import CellChange, NotebookDiff, Report
+from nbkit.review.outputs import OutputChange
+from nbkit.review.render import RenderOptions, cell_where, change_phrase, summary_line
 
 _CODES = {"bold": "1", "red": "31", "green": "32", "yellow": "33", "cyan": "36", "dim": "2"}
 

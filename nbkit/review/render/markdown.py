@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import re
 
-from nbkit.diffing import CellChange, NotebookDiff, Report
-from nbkit.render import RenderOptions, cell_where, change_phrase, summary_line
+from nbkit.review.diff import CellChange, NotebookDiff, Report
+from nbkit.review.render import RenderOptions, cell_where, change_phrase, summary_line
 
 _SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:])")
 _MAX_LINE = 400

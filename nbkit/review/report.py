@@ -13,10 +13,10 @@ from typing import Any
 
 from nbkit import git, notebook
 from nbkit.clean import clean_notebook
-from nbkit.diffing import DiffSettings, NotebookDiff, Report, diff_notebooks
 from nbkit.errors import BadInput
-from nbkit.outputdiff import PixelBudget
-from nbkit.revisions import (
+from nbkit.review.diff import DiffSettings, NotebookDiff, Report, diff_notebooks
+from nbkit.review.outputs import PixelBudget
+from nbkit.review.sides import (
     INDEX,
     WORKTREE,
     FileChange,

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from nbkit import notebook, textmerge
+from nbkit import notebook
 from nbkit.errors import BadInput, UsageError
 from nbkit.fsutil import atomic_write_text
+from nbkit.merge import text as textmerge
 from nbkit.notebook import Notebook
 
 Cell = dict[str, Any]
@@ -92,7 +93,7 @@ def match_cells(old: list[Cell], new: list[Cell]) -> list[int | None]:
     The review's aligner decides (ids first, then content, then similarity; moves included),
     so ``nbkit diff`` and the merge agree on which cell is which.
     """
-    from nbkit.cellmatch import align
+    from nbkit.align import align
 
     result: list[int | None] = [None] * len(new)
     for i, j in align(old, new).items():
@@ -153,7 +154,7 @@ def _build_slots_two_way(
 def _stable(order: list[int]) -> set[int]:
     """The longest run of ``order`` still in base order (a longest increasing subsequence,
     the same patience algorithm the diff aligns cells with)."""
-    from nbkit.cellmatch import longest_chain
+    from nbkit.align import longest_chain
 
     chain = longest_chain({value: k for k, value in enumerate(order)})
     return {value for value, _k in chain}

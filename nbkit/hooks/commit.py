@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from nbkit import git
-from nbkit import paths as nbpaths
+from nbkit import selection as nbpaths
 from nbkit.cache import Cache
 from nbkit.config import Config
 from nbkit.errors import BadInput, NbkitError
 
 if TYPE_CHECKING:
-    from nbkit.pairing import Pair
+    from nbkit.pairing.paths import Pair
 
 NULL_SHA = "0" * 40
 # sync outcomes that wrote a file, and which side of the pair they wrote
@@ -151,7 +151,7 @@ def _pairs(
     paths: Sequence[Path], config: Config, create: bool, run: _Run, top: Path | None
 ) -> dict[Path, Pair]:
     """Each pair once (keyed by its notebook), however many of its files were passed."""
-    from nbkit.pairing import pair_notebook, pair_of
+    from nbkit.pairing.paths import pair_notebook, pair_of
 
     pairs: dict[Path, Pair] = {}
     for path in paths:
@@ -177,7 +177,7 @@ def _sync(
     pairs: Iterable[Pair], config: Config, cache: Cache, run: _Run, prefer: str | None = None
 ) -> list[Path]:
     """Sync the pairs; returns the notebooks sync rewrote (they get cleaned again)."""
-    from nbkit.sync import sync_pairs
+    from nbkit.pairing.sync import sync_pairs
 
     # sync finds the pair again from whichever file exists (a deleted notebook is its news)
     targets = [p.notebook if p.notebook.exists() else p.script for p in pairs]

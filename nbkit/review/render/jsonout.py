@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
-from nbkit.diffing import CellChange, MetadataChange, NotebookDiff, Report
-from nbkit.outputdiff import OutputChange, OutputView
-from nbkit.render import RenderOptions
+from nbkit.review.diff import CellChange, MetadataChange, NotebookDiff, Report
+from nbkit.review.outputs import OutputChange, OutputView
+from nbkit.review.render import RenderOptions
 
 SCHEMA = "nbkit.diff/1"
 

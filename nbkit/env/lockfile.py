@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbkit.lockinput import LockInput, normalize
+from nbkit.env.requirements import LockInput, normalize
 
 FORMAT = "1"
 _HEADER_RE = re.compile(r"^# nbkit-([a-z0-9-]+): (.*)$")

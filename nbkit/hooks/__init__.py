@@ -1,0 +1,1 @@
+"""What git and pre-commit run: the commit hook, the clean filter, install and init."""

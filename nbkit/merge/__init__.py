@@ -1,0 +1,1 @@
+"""Merging notebooks: three-way cell merge, line merge with markers, conflict repair."""

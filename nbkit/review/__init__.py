@@ -1,0 +1,1 @@
+"""Reviewing notebooks: diffs, output comparison, git sides, reports and their renderers."""
