@@ -6,7 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from nbkit import config
-from nbkit.pairing.paths import Pair, inputs_of, pair_notebook, read_script
+from nbkit.pairing.convert import inputs_of, read_script
+from nbkit.pairing.pair import pair_notebook
+from nbkit.pairing.paths import Pair
 from tests.conftest import make_nb, read_nb, write_nb
 
 STREAM = {"output_type": "stream", "name": "stdout", "text": "1\n"}

@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 from nbkit import config
 from nbkit.cache import Cache
 from nbkit.errors import BadInput
-from nbkit.pairing.paths import normalise, pair_notebook, script_text
+from nbkit.pairing.convert import normalise, script_text
+from nbkit.pairing.pair import pair_notebook
 from nbkit.pairing.sync import sync_pairs
 from tests.conftest import assert_one_line_error, commit_all, git, make_nb, read_nb, write_nb
 from tests.pairing_helpers import (

@@ -38,7 +38,7 @@ def pair(fmt: str | None, notebooks: tuple[str, ...]) -> int:
       nbkit pair --format 'notebooks///ipynb,scripts///py:percent' notebooks/a.ipynb
     """
     from nbkit import config
-    from nbkit.pairing.paths import pair_notebook
+    from nbkit.pairing.pair import pair_notebook
 
     cfg = config.load()
     status = 0

@@ -151,7 +151,8 @@ def _pairs(
     paths: Sequence[Path], config: Config, create: bool, run: _Run, top: Path | None
 ) -> dict[Path, Pair]:
     """Each pair once (keyed by its notebook), however many of its files were passed."""
-    from nbkit.pairing.paths import pair_notebook, pair_of
+    from nbkit.pairing.pair import pair_notebook
+    from nbkit.pairing.paths import pair_of
 
     pairs: dict[Path, Pair] = {}
     for path in paths:

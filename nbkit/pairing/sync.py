@@ -19,19 +19,15 @@ from nbkit import git, notebook
 from nbkit.cache import Cache, digest
 from nbkit.config import Config
 from nbkit.errors import BadInput, NbkitError, UsageError
-from nbkit.pairing.paths import (
-    Inputs,
-    Pair,
-    declared_formats,
+from nbkit.pairing.convert import (
     inputs_of,
     merge_inputs,
-    notebook_formats,
-    pair_of,
     read_script,
     render_script,
     with_pairing,
     write_script,
 )
+from nbkit.pairing.paths import Inputs, Pair, declared_formats, notebook_formats, pair_of
 
 ACTIONS = (
     "in-sync",
