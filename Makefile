@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.nbkit-installed
 PYTEST_WORKERS ?= 2
 
-.PHONY: venv test lint unit demo bench clean
+.PHONY: venv test quick lint unit demo bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
 
 test: lint unit
+
+# The edit loop: lint, then every test not marked slow (kernels, pre-commit, faults,
+# benchmark smoke, browser). `make test` still runs everything.
+quick: lint
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q -m "not slow"
 
 demo: $(STAMP)
 	$(BIN)/python demo/run.py

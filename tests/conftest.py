@@ -167,6 +167,19 @@ def assert_one_line_error(err: str, *needles: str) -> None:
         assert needle in err, err
 
 
+# --- the edit loop: `make quick` runs `pytest -m "not slow"` ------------------------------
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that starts a real kernel is slow: asking for the kernelspec fixture says so.
+
+    Whole slow files (pre-commit, faults, benchmark smoke, browser) mark themselves.
+    """
+    for item in items:
+        if "kernel_name" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 # --- reliability figures: summed across xdist workers, printed at the end ---------
 
 

@@ -17,6 +17,8 @@ from benchmarks import corpus, report
 from benchmarks.harness import Row, Settings, Target, command, measure
 from tests.conftest import REPO_ROOT
 
+pytestmark = pytest.mark.slow  # runs the benchmark harness on real tools
+
 
 def test_notebooks_are_valid_canonical_and_deterministic() -> None:
     spec = corpus.NotebookSpec(cells=40, seed=3, image_bytes=20_000)

@@ -14,11 +14,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from nbkit.clean import clean_bytes
 from nbkit.config import CleanPolicy
 from tests.conftest import assert_one_line_error, commit_all, git, make_nb, write_nb
 from tests.reliability import count
 from tests.runs_helpers import experiment, kernel_name  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.slow  # kills real processes at random moments, many times
 
 
 def _big_dirty_notebook(cells: int = 400, text_bytes: int = 20_000) -> bytes:

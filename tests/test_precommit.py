@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import REPO_ROOT, git, read_nb, write_nb
 from tests.hooks_helpers import clean_nb, copy_package, declare_pairing, dirty_nb, sh
 
+pytestmark = pytest.mark.slow  # runs the real pre-commit (it builds a hook environment)
+
 
 def _git_env(home: Path) -> dict[str, str]:
     return {

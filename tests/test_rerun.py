@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from nbkit.recording import MIME_TYPE
 from nbkit.runs.ledger import Ledger
 from tests.conftest import assert_one_line_error, commit_all, git, read_nb, write_nb
@@ -205,6 +207,7 @@ def test_bad_input_is_one_line_and_changes_nothing(repo: Path, cli: Cli) -> None
     assert sorted(p.name for p in (repo / ".nbkit" / "runs").iterdir()) == runs_before
 
 
+@pytest.mark.slow  # builds the locked environment, then starts its kernel
 def test_env_locked_builds_the_locked_environment_and_reruns_in_it(
     repo: Path, offline_project: Callable[..., Path], wheelhouse: Path, cli: Cli
 ) -> None:

@@ -28,6 +28,8 @@ from tests.review_helpers import (
     stream,
 )
 
+pytestmark = pytest.mark.slow  # starts a real headless browser
+
 MARKERS = ("<pwned-img", "<pwned-svg", "<pwned-onload", f"<title>{HOSTILE_TITLE}")
 
 
