@@ -1,5 +1,47 @@
+"""The process entry point: ``python -m nbkit`` and the ``nbkit`` console script.
+
+Ctrl-C must exit 130 without a traceback at any moment, start-up included (DESIGN: exit
+codes). So this module imports nothing heavy: the interrupt handling is in place before
+click and the command modules are imported, and those imports happen inside it.
+"""
+
+from __future__ import annotations
+
+import os
 import sys
 
-from nbkit.cli.main import main
+# A test (or a supervisor) that must not interrupt too early names a file descriptor here;
+# the entry point writes one line to it once Ctrl-C is handled, then closes it.
+READY_FD = "NBKIT_READY_FD"
 
-sys.exit(main())
+
+def run(argv: list[str] | None = None) -> int:
+    """Run nbkit in this process and return its exit code."""
+    try:
+        _signal_ready()
+        from nbkit.cli.main import main
+
+        return main(argv)
+    except KeyboardInterrupt:
+        # click, or the error handler itself, may not be imported yet: plain stderr only
+        sys.stderr.write("interrupted\n")
+        return 130
+
+
+def entry() -> None:
+    sys.exit(run())
+
+
+def _signal_ready() -> None:
+    fd = os.environ.pop(READY_FD, "")
+    if not fd.isdigit():
+        return
+    try:
+        os.write(int(fd), b"ready\n")
+        os.close(int(fd))
+    except OSError:
+        pass
+
+
+if __name__ == "__main__":
+    entry()

@@ -6,8 +6,10 @@ After each fault every file must be exactly as before or exactly as after, and v
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -100,18 +102,30 @@ def test_disk_full_gives_clear_error_and_keeps_original(tmp_path: Path) -> None:
 
 
 def test_interrupt_is_exit_130_without_traceback(tmp_path: Path) -> None:
-    path = tmp_path / "big.ipynb"
     paths = []
-    for i in range(6):  # enough work that the signal lands mid-run
+    for i in range(6):  # enough work that the signal lands in start-up or mid-run, never after
         paths.append(tmp_path / f"big{i}.ipynb")
         paths[-1].write_bytes(_big_dirty_notebook(cells=400))
-    proc = _nbkit("clean", *[str(p) for p in paths], cwd=tmp_path)
-    time.sleep(0.5)
-    proc.send_signal(2)  # SIGINT, as Ctrl-C does
+    # Ctrl-C as soon as the entry point says it handles it: during `import click` and the
+    # command modules (the old failure: a traceback), or while cleaning.
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "nbkit", "clean", *[str(p) for p in paths]],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "NBKIT_READY_FD": str(write_end)},
+        pass_fds=(write_end,),
+    )
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as ready:
+        assert ready.readline() == b"ready\n"  # EOF instead: the child never signalled
+    proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     count("faults")
     assert proc.returncode == 130, err
     assert b"Traceback" not in err
+    assert err.strip().splitlines()[-1] == b"interrupted"
     for path in paths:
         json.loads(path.read_bytes())
 

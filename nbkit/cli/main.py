@@ -139,9 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     return int(result or 0)
 
 
-def entry() -> None:  # pragma: no cover - console script
-    sys.exit(main())
+def entry() -> None:  # pragma: no cover - console scripts installed before nbkit.__main__:entry
+    from nbkit.__main__ import entry as process_entry
 
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    process_entry()
