@@ -216,7 +216,8 @@ def test_lock_a_real_package_from_pypi(repo: Path, uv_cache: str, cli: Cli) -> N
 
 
 def test_declared_names_from_requirement_lines(tmp_path: Path) -> None:
-    from nbkit.env.requirements import EnvSettings, read_input
+    from nbkit.env.requirements import read_input
+    from nbkit.env.settings import EnvSettings
 
     (tmp_path / "requirements.in").write_text(
         "# comment\nfoo==1.0 --hash=sha256:abc \\\n    --hash=sha256:def\n"

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from nbkit.config import Config
-from nbkit.env.requirements import EnvSettings
+from nbkit.env.settings import EnvSettings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -49,7 +49,7 @@ def _settings(
     cfg: Config | None = None,
 ) -> EnvSettings:
     from nbkit import config
-    from nbkit.env.requirements import settings
+    from nbkit.env.settings import settings
 
     s = settings(cfg or config.load())
     return dataclasses.replace(

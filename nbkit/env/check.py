@@ -13,7 +13,8 @@ from nbkit.cache import Cache
 from nbkit.config import Config
 from nbkit.env import lockfile
 from nbkit.env.imports import Finding, is_paired_script, local_modules, scan, undeclared
-from nbkit.env.requirements import EnvSettings, read_input
+from nbkit.env.requirements import read_input
+from nbkit.env.settings import EnvSettings
 from nbkit.selection import configured_notebooks
 
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".ipynb_checkpoints"}

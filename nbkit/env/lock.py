@@ -14,7 +14,8 @@ from pathlib import Path
 
 from nbkit.env import lockfile
 from nbkit.env import uv as uvrun
-from nbkit.env.requirements import EnvSettings, LockInput, read_input, shown
+from nbkit.env.requirements import LockInput, read_input, shown
+from nbkit.env.settings import EnvSettings
 from nbkit.errors import NbkitError
 from nbkit.fsutil import atomic_write_text
 

@@ -1,4 +1,4 @@
-"""What a project declares it needs: settings of ``[tool.nbkit.env]`` and the lock's input.
+"""What a project declares it needs: the lock's input.
 
 The input is ``requirements.in`` (with its ``-r``/``-c`` includes) or a list of requirements
 from ``pyproject.toml``. Its digest covers exactly what decides the resolution, so a lock is
@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbkit.config import Config, string_list
+from nbkit.env.settings import EnvSettings
 from nbkit.errors import BadInput
-
-_WHERE = "[tool.nbkit.env]"
 
 _NAME_RE = re.compile(r"[-_.]+")
 _OPTION_FILE_RE = re.compile(r"^(-r|-c|--requirement|--constraint)(=|\s+)(\S+)")
@@ -35,89 +32,6 @@ def shown(path: Path) -> str:
 def normalize(name: str) -> str:
     """PEP 503 name: ``Scikit_Learn`` and ``scikit-learn`` are one distribution."""
     return _NAME_RE.sub("-", name).lower()
-
-
-@dataclass(frozen=True)
-class EnvSettings:
-    """``[tool.nbkit.env]`` plus command-line overrides, built once per command."""
-
-    root: Path
-    input: str | None = None  # "requirements.in", "pyproject", "pyproject:GROUP"; None: auto
-    lock: str = "requirements.lock"
-    venv: str = ".venv"
-    python: str | None = None  # resolution target such as "3.11"; None: this interpreter
-    find_links: tuple[str, ...] = ()
-    no_index: bool = False
-    index_url: str | None = None
-    offline: bool = False
-    ignore_imports: tuple[str, ...] = ()
-    import_map: dict[str, tuple[str, ...]] = field(default_factory=dict)
-
-    @property
-    def lock_path(self) -> Path:
-        return self.root / self.lock
-
-    @property
-    def venv_path(self) -> Path:
-        return self.root / self.venv
-
-    @property
-    def python_target(self) -> str:
-        return self.python or f"{sys.version_info.major}.{sys.version_info.minor}"
-
-    def index_args(self) -> list[str]:
-        """uv options that choose where packages come from."""
-        args: list[str] = []
-        for link in self.find_links:
-            args += ["--find-links", str(self.root / link) if "://" not in link else link]
-        if self.index_url:
-            args += ["--index-url", self.index_url]
-        if self.no_index:
-            args.append("--no-index")
-        if self.offline:
-            args.append("--offline")
-        return args
-
-
-def _opt_str(table: dict[str, Any], key: str, source: Path | None) -> str | None:
-    value = table.get(key)
-    if value is not None and not isinstance(value, str):
-        raise BadInput(f"[tool.nbkit.env] '{key}' must be a string", source)
-    return value
-
-
-def _import_map(table: dict[str, Any], source: Path | None) -> dict[str, tuple[str, ...]]:
-    raw = table.get("import_map", {})
-    if not isinstance(raw, dict):
-        raise BadInput("[tool.nbkit.env] 'import_map' must be a table", source)
-    result: dict[str, tuple[str, ...]] = {}
-    for module, dists in raw.items():
-        dists = [dists] if isinstance(dists, str) else dists
-        if not isinstance(dists, list) or not all(isinstance(d, str) for d in dists):
-            raise BadInput(
-                f"[tool.nbkit.env] import_map '{module}' must name distributions", source
-            )
-        result[module] = tuple(dists)
-    return result
-
-
-def settings(cfg: Config) -> EnvSettings:
-    """The environment settings of the project ``cfg`` describes."""
-    table = cfg.section("env")
-    src = cfg.source
-    return EnvSettings(
-        root=cfg.root,
-        input=_opt_str(table, "input", src),
-        lock=_opt_str(table, "lock", src) or "requirements.lock",
-        venv=_opt_str(table, "venv", src) or ".venv",
-        python=_opt_str(table, "python", src),
-        find_links=string_list(table, "find_links", src, _WHERE),
-        no_index=bool(table.get("no_index", False)),
-        index_url=_opt_str(table, "index_url", src),
-        offline=bool(table.get("offline", False)),
-        ignore_imports=string_list(table, "ignore_imports", src, _WHERE),
-        import_map=_import_map(table, src),
-    )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from nbkit import config
 from nbkit.env import lockfile
 from nbkit.env import uv as uvrun
 from nbkit.env.lockfile import LockFile
-from nbkit.env.requirements import EnvSettings, normalize, read_input, settings, shown
+from nbkit.env.requirements import normalize, read_input, shown
+from nbkit.env.settings import EnvSettings, settings
 from nbkit.errors import BadInput, ConflictError
 from nbkit.fsutil import atomic_write_text
 

@@ -325,7 +325,7 @@ def _locked_kernel(tree: Path, manifest: Mapping[str, Any]) -> str:
     from nbkit import config
     from nbkit.env import lockfile
     from nbkit.env import venv as env
-    from nbkit.env.requirements import settings
+    from nbkit.env.settings import settings
 
     s = settings(config.load(tree))
     lock = lockfile.read(s.lock_path)
