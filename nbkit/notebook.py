@@ -19,7 +19,12 @@ from nbkit.fsutil import atomic_write_bytes, detect_newline
 Notebook = dict[str, Any]
 
 _BOM = b"\xef\xbb\xbf"
-_CONFLICT_RE = re.compile(rb"^(<<<<<<<|>>>>>>>)( |$)", re.MULTILINE)
+# A line git opens or closes a conflict with: seven '<' or '>' at the start of the line, then a
+# space and a label, or the end of the line ('\r' of a CRLF file allowed). Only '\n' ends a line,
+# as in git. ``conflict_marker`` is the same rule, one line at a time.
+_MARKER_LINE = r"^(?:<<<<<<<|>>>>>>>)(?: [^\n]*|\r)?$"
+_CONFLICT_TEXT_RE = re.compile(_MARKER_LINE, re.MULTILINE)
+_CONFLICT_BYTES_RE = re.compile(_MARKER_LINE.encode(), re.MULTILINE)
 # Mime types that nbformat stores as a list of lines although they are not text/*.
 _SPLIT_MIMES = frozenset({"application/javascript", "image/svg+xml"})
 
@@ -49,9 +54,32 @@ def read_bytes(path: str | Path) -> bytes:
         raise BadInput(f"cannot read: {exc.strerror or exc}", path) from None
 
 
-def has_conflict_markers(data: bytes) -> bool:
-    """Whether git left ``<<<<<<<``/``>>>>>>>`` lines in the file."""
-    return _CONFLICT_RE.search(data) is not None
+def has_conflict_markers(data: bytes | str) -> bool:
+    """Whether git left a ``<<<<<<<`` or ``>>>>>>>`` line: in a file's bytes or a cell's source.
+
+    One marker is enough: a half-resolved conflict is still unsettled (resolve says which
+    marker is missing).
+    """
+    if isinstance(data, bytes):
+        return _CONFLICT_BYTES_RE.search(data) is not None
+    return _CONFLICT_TEXT_RE.search(data) is not None
+
+
+def conflict_marker(line: str) -> str | None:
+    """The conflict marker ``line`` is (``<``, ``|``, ``=``, ``>``), or None.
+
+    ``line`` may keep its newline. ``<`` and ``>`` follow the rule of ``has_conflict_markers``;
+    ``|||||||`` (diff3 base) likewise; ``=======`` only alone on its line, since a Markdown
+    heading underline looks the same and is harmless outside a hunk.
+    """
+    bare = line[:-1] if line.endswith("\n") else line
+    bare = bare[:-1] if bare.endswith("\r") else bare
+    if bare == "=======":
+        return "="
+    mark = bare[:1]
+    if mark in ("<", "|", ">") and bare[:7] == mark * 7 and (len(bare) == 7 or bare[7] == " "):
+        return mark
+    return None
 
 
 def parse_json(data: bytes, path: str | Path) -> Any:

@@ -8,7 +8,6 @@ from typing import NamedTuple
 from nbkit import notebook
 from nbkit.cache import Cache, digest
 from nbkit.errors import BadInput
-from nbkit.merge import text as textmerge
 
 
 class Problem(NamedTuple):
@@ -46,7 +45,7 @@ def validate_file(
                     Problem(name, f"cells {seen[cell_id]} and {index} share the id {cell_id!r}")
                 )
             seen.setdefault(cell_id, index)
-        if textmerge.has_markers(notebook.source_text(cell)):
+        if notebook.has_conflict_markers(notebook.source_text(cell)):
             problems.append(
                 Problem(
                     name,

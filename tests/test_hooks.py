@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import assert_one_line_error, commit_all, git, read_nb, write_nb
+from tests.conftest import assert_one_line_error, commit_all, git, make_nb, read_nb, write_nb
 from tests.hooks_helpers import clean_nb, declare_pairing, dirty_nb
 
 # What a hook run on already clean, valid, in-sync files must not import.
@@ -200,3 +200,32 @@ def test_no_op_hook_imports_nothing_heavy(repo: Path, cli: Callable[..., Any]) -
     assert code == 0, proc.stderr
     loaded = [m for m in modules if any(m == h or m.startswith(h + ".") for h in HEAVY)]
     assert loaded == []
+
+
+def imported_by(cwd: Path, *args: str) -> tuple[int, set[str]]:
+    """Exit code and every module the real entry point imported (``python -X importtime``)."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "nbkit", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("import time:")]
+    assert lines, proc.stderr
+    return proc.returncode, {line.rsplit("|", 1)[1].strip() for line in lines[1:]}
+
+
+def test_the_commit_path_never_imports_the_merge_wing(repo: Path) -> None:
+    """Clean, pair, sync and validate (conflict markers included) work without nbkit.merge."""
+    marked = dirty_nb()
+    marked["cells"].append(make_nb("<<<<<<< HEAD\nx\n>>>>>>> b")["cells"][0] | {"id": "m"})
+    write_nb(repo / "marked.ipynb", marked)
+    code, modules = imported_by(repo, "hook", "nbkit", "marked.ipynb")
+    assert code == 1  # cleaned, and the marked cell refused by validate
+    assert "nbkit.validate" in modules
+    declare_pairing(repo)
+    write_nb(repo / "a.ipynb", dirty_nb())
+    code, paired = imported_by(repo, "hook", "nbkit", "a.ipynb")
+    assert code == 1 and (repo / "a.py").is_file()  # cleaned and paired
+    assert sorted(m for m in modules | paired if m.startswith("nbkit.merge")) == []

@@ -393,7 +393,8 @@ def test_line_merge_takes_both_sides_changes_and_marks_overlaps() -> None:
 
 
 def test_markers_split_back_into_the_two_sides_and_headings_survive() -> None:
-    from nbkit.merge.text import has_markers, merge2, settle, split_markers
+    from nbkit.merge.text import merge2, settle, split_markers
+    from nbkit.notebook import has_conflict_markers as has_markers
 
     ours = "Title\n=======\nx = 1\nshared"
     theirs = "Title\n=======\nx = 2\nshared"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nbkit import notebook
 from nbkit.errors import BadInput
@@ -113,3 +115,68 @@ def test_transient_fields_are_not_written() -> None:
         }
     )
     assert "transient" not in notebook.dumps(nb)
+
+
+# --- conflict markers: one rule for a file's bytes, a cell's source and the marker parser ----
+
+MARKER_CASES = [
+    ("<<<<<<< HEAD\nx\n=======\ny\n>>>>>>> b\n", True),
+    ("<<<<<<<\r\nx\r\n=======\r\ny\r\n>>>>>>>\r\n", True),  # CRLF, no labels
+    ("<<<<<<< only the opening line\nx\n", True),  # half-resolved: still unsettled
+    ("x\n>>>>>>>", True),  # closing line at the very end, no newline
+    ("Title\n=======\n", False),  # a Markdown heading underline
+    ("<<<<<<<< eight\n>>>>>>>> eight\n", False),
+    ("  <<<<<<< indented\n  >>>>>>> indented\n", False),
+    ("<<<<<<<\tHEAD\n>>>>>>>\tb\n", False),
+    ("a\u2028<<<<<<< x\u2028>>>>>>> y", False),  # only '\n' ends a line, as in git
+    ("a\r<<<<<<< x\r>>>>>>> y", False),
+    ("a\x0c<<<<<<< x\x0c>>>>>>> y", False),
+    ("<<<<<<<\r\r\n", False),
+    ("x = '<<<<<<< not at the start'\n", False),
+]
+
+
+def _parsed_markers(text: str) -> bool:
+    """What the marker parser (resolve, merge) finds: hunks, or markers it refuses."""
+    from nbkit.merge.text import UnbalancedMarkers, split_markers
+
+    try:
+        return split_markers(text).hunks > 0
+    except UnbalancedMarkers:
+        return True
+
+
+def _flagged_cell(tmp_path: Path, text: str) -> bool:
+    """Whether validate reports the cell holding ``text`` as an unsettled conflict."""
+    from nbkit.merge.resolve import marked_cells
+    from nbkit.validate import validate_file
+
+    path = tmp_path / "nb.ipynb"
+    nb = make_nb(("markdown", text))
+    path.write_text(json.dumps(nb), encoding="utf-8")
+    flagged = any("merge conflict" in p.message for p in validate_file(path))
+    assert flagged == (marked_cells(nb) == [0]), text  # resolve lists the same cells
+    return flagged
+
+
+@pytest.mark.parametrize(("text", "marked"), MARKER_CASES)
+def test_file_cell_and_parser_agree_on_conflict_markers(
+    tmp_path: Path, text: str, marked: bool
+) -> None:
+    assert notebook.has_conflict_markers(text.encode()) is marked  # a file git broke
+    assert notebook.has_conflict_markers(text) is marked
+    assert _flagged_cell(tmp_path, text) is marked  # validate (commit path) and resolve
+    assert _parsed_markers(text) is marked  # the parser resolve and merge use
+
+
+_FRAGMENTS = ["<<<<<<<", ">>>>>>>", "|||||||", "=======", *"<> x\n\r\t\u2028\x0c"]
+
+
+@given(st.lists(st.sampled_from(_FRAGMENTS), max_size=12).map("".join))
+@settings(max_examples=300, deadline=None)
+def test_the_marker_rule_is_one_rule(text: str) -> None:
+    lines = text.split("\n")
+    by_line = any(notebook.conflict_marker(line) in ("<", ">") for line in lines)
+    assert notebook.has_conflict_markers(text) is by_line
+    assert notebook.has_conflict_markers(text.encode()) is by_line
+    assert _parsed_markers(text) is by_line

@@ -37,7 +37,7 @@ def marked_cells(nb: Notebook) -> list[int]:
     return [
         k
         for k, cell in enumerate(nb.get("cells", []))
-        if textmerge.has_markers(notebook.source_text(cell))
+        if notebook.has_conflict_markers(notebook.source_text(cell))
     ]
 
 
@@ -91,7 +91,7 @@ def _settle_cells(nb: Notebook, prefer: str) -> Notebook:
     cells = []
     for cell in nb.get("cells", []):
         text = notebook.source_text(cell)
-        if textmerge.has_markers(text):
+        if notebook.has_conflict_markers(text):
             if textmerge.deleted_by(text) == prefer:
                 continue
             cell = {**cell, "source": textmerge.settle(text, prefer)}

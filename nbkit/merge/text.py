@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from difflib import SequenceMatcher
 from typing import NamedTuple
 
+from nbkit import notebook
+
 OURS_MARK = "<<<<<<< ours"
 BASE_MARK = "||||||| base"
 SEP_MARK = "======="
@@ -39,6 +41,12 @@ class UnbalancedMarkers(ValueError):
 
 def _lines(text: str) -> list[str]:
     return text.splitlines(keepends=True)
+
+
+def _git_lines(text: str) -> list[str]:
+    """Lines as git writes markers: only '\\n' ends a line (``_lines`` splits at more)."""
+    parts = text.split("\n")
+    return [part + "\n" for part in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
 
 
 def _terminated(lines: list[str]) -> list[str]:
@@ -162,20 +170,6 @@ def deleted_by(text: str) -> str | None:
     return None
 
 
-def _marker(line: str) -> str | None:
-    bare = line.rstrip("\r\n")
-    for mark in ("<", "|", ">"):
-        if bare.startswith(mark * 7) and (len(bare) == 7 or bare[7] == " "):
-            return mark
-    return "=" if bare == "=======" else None
-
-
-def has_markers(text: str) -> bool:
-    """Whether ``text`` holds an opening and a closing marker line."""
-    kinds = {_marker(line) for line in _lines(text)}
-    return "<" in kinds and ">" in kinds
-
-
 def split_markers(text: str) -> Sides:
     """The two texts a set of ``<<<<<<<``/``=======``/``>>>>>>>`` hunks was made from.
 
@@ -187,8 +181,8 @@ def split_markers(text: str) -> Sides:
     state, hunks = "both", 0
     transitions = {("both", "<"): "ours", ("ours", "|"): "base", ("ours", "="): "theirs"}
     transitions |= {("base", "="): "theirs", ("theirs", ">"): "both"}
-    for number, line in enumerate(_lines(text), 1):
-        mark = _marker(line)
+    for number, line in enumerate(_git_lines(text), 1):
+        mark = notebook.conflict_marker(line)
         nxt = transitions.get((state, mark)) if mark is not None else None
         if nxt is not None:
             hunks += state == "both"
