@@ -335,6 +335,21 @@ def _clean_policy(table: dict[str, Any], source: Path | None) -> CleanPolicy:
     )
 
 
+def _formats(value: Any, source: Path | None) -> str | None:
+    """``formats`` as nbkit's own config gives it: checked by the one formats parser."""
+    if value is None:
+        return None
+    from nbkit.pairing.paths import parse_formats
+
+    if not isinstance(value, str):
+        raise BadInput("'formats' must be a string such as \"ipynb,py:percent\"", source)
+    try:
+        parse_formats(value)
+    except BadInput as exc:
+        raise BadInput(f"'formats': {exc.message}", source, hint=exc.hint) from None
+    return value
+
+
 def jupytext_formats(root: Path) -> str | None:
     """Pairing declared for jupytext itself (jupytext.toml or [tool.jupytext])."""
     for name in ("jupytext.toml", ".jupytext.toml"):
@@ -374,9 +389,9 @@ def load(start: str | Path | None = None) -> Config:
     clean_table = table.get("clean", {})
     if not isinstance(clean_table, dict):
         raise BadInput("[tool.nbkit.clean] must be a table", source)
-    formats = table.get("formats") or jupytext_formats(root) or DEFAULT_FORMATS
-    if not isinstance(formats, str):
-        raise BadInput("'formats' must be a string such as \"ipynb,py:percent\"", source)
+    formats = _formats(table.get("formats"), source) or jupytext_formats(root) or ""
+    if "," not in formats:  # a lone jupytext format is no pairing (see pairing.paths)
+        formats = DEFAULT_FORMATS
     return Config(
         root=root,
         source=source,

@@ -236,3 +236,69 @@ def test_working_through_a_symlinked_folder(
     pair = pair_of(link / "scripts" / "a.py", config.load(link))
     assert pair is not None and pair.notebook.samefile(repo / "notebooks" / "a.ipynb")
     assert cli("sync", "--check", "scripts/a.py").code == 0
+
+
+# --- one formats parser: the hook, sync and review agree on which file is the script ---------
+
+AGREEMENT = [
+    ("a.ipynb", "ipynb,rmarkdown", None, "a.Rmd"),
+    ("a.ipynb", "ipynb,myst", None, "a.md"),
+    ("notebooks/sub/a.ipynb", "notebooks///ipynb,scripts///Rmd", None, "scripts/sub/a.Rmd"),
+    ("d/a.ipynb", "ipynb,scripts//py:percent", None, "d/scripts/a.py"),
+    ("a.ipynb", "ipynb,.pct.py:percent", None, "a.pct.py"),
+    ("a.ipynb", "ipynb,jl:percent", None, "a.jl"),
+    # a notebook's own formats without a comma name no pair: the project's formats apply
+    ("notebooks/sub/a.ipynb", "notebooks///ipynb,scripts///py:percent", "py:percent", "scripts/sub/a.py"),
+]
+
+
+@pytest.mark.parametrize(("nb_rel", "formats", "own", "script"), AGREEMENT)
+def test_hook_sync_and_review_agree_on_the_script(
+    repo: Path, nb_rel: str, formats: str, own: str | None, script: str
+) -> None:
+    from nbkit.hooks.commit import candidates
+    from nbkit.pairing.paths import notebook_formats
+    from nbkit.review.report import script_candidates
+
+    (repo / "nbkit.toml").write_text(f'formats = "{formats}"\n')
+    nb = make_nb("x = 1", metadata={"jupytext": {"formats": own}} if own else None)
+    write_nb(repo / nb_rel, nb)
+    (repo / script).parent.mkdir(parents=True, exist_ok=True)
+    (repo / script).write_text("x = 1\n")
+    cfg = config.load(repo)
+    pair = pair_of(repo / nb_rel, cfg)  # what sync and the hook pair
+    assert pair is not None and pair.script == repo / script
+    assert pair_of(repo / script, cfg) == pair  # found from the script's side too
+    assert candidates([script], repo, cfg) == [repo / script]  # the hook looks at the script
+    review_formats = notebook_formats(read_nb(repo / nb_rel)) or cfg.formats
+    assert script in script_candidates(nb_rel, review_formats)  # review folds it in
+    assert paired_paths(nb_rel, "ipynb", formats)[1][0] == script  # as jupytext pairs it
+
+
+@pytest.mark.parametrize(
+    ("where", "formats", "named"),
+    [
+        ("nbkit.toml", "ipynb,scripts///rmarkdown", "nbkit.toml"),  # jupytext refuses it too
+        ("nbkit.toml", "ipynb,txt", "nbkit.toml"),
+        ("nbkit.toml", "py:percent", "nbkit.toml"),  # no notebook side
+        ("jupytext.toml", "ipynb,scripts///rmarkdown", "a.ipynb"),
+    ],
+)
+def test_formats_the_parser_refuses_are_bad_input(
+    repo: Path, cli: Callable, where: str, formats: str, named: str
+) -> None:
+    (repo / where).write_text(f'formats = "{formats}"\n')
+    write_nb(repo / "a.ipynb", make_nb("x = 1"))
+    result = cli("pair", "a.ipynb")
+    assert result.code == 2
+    assert_one_line_error(result.err, named, repr(formats.split(",")[-1]) if "," in formats else "")
+    assert "hint:" in result.err
+    assert sorted(p.name for p in repo.iterdir()) == sorted([".git", where, "a.ipynb"])
+
+
+def test_a_lone_jupytext_format_is_no_pairing(repo: Path) -> None:
+    (repo / "jupytext.toml").write_text('formats = "md:myst"\n')  # the notebooks are .md files
+    write_nb(repo / "a.ipynb", make_nb("x = 1"))
+    cfg = config.load(repo)
+    assert cfg.formats == config.DEFAULT_FORMATS
+    assert pair_of(repo / "a.ipynb", cfg) is None

@@ -254,6 +254,35 @@ def test_paired_script_in_a_mirror_folder(repo: Path, cli: Cli) -> None:
     assert nb["paired_scripts"] == ["scripts/a.py"] and data["notes"] == []
 
 
+@pytest.mark.parametrize(
+    ("formats", "own", "script"),
+    [
+        # the notebook's own formats name no pair (no comma): the project's formats apply
+        ("notebooks///ipynb,scripts///py:percent", "py:percent", "scripts/a.py"),
+        ("ipynb,scripts//py:percent", None, "notebooks/scripts/a.py"),
+        ("ipynb,.pct.py:percent", None, "notebooks/a.pct.py"),
+    ],
+)
+def test_review_folds_in_the_script_the_hook_pairs(
+    repo: Path, cli: Cli, formats: str, own: str | None, script: str
+) -> None:
+    (repo / "nbkit.toml").write_text(f'formats = "{formats}"\n')
+    meta = {"jupytext": {"formats": own}} if own else None
+    for value in (1, 2):
+        write(repo / "notebooks" / "a.ipynb", notebook(code(f"a = {value}", cid="a"), metadata=meta))
+        (repo / script).parent.mkdir(parents=True, exist_ok=True)
+        (repo / script).write_text(f"# %%\na = {value}\n")
+        commit_all(repo)
+    from nbkit import config
+    from nbkit.pairing.paths import pair_of
+
+    pair = pair_of(repo / "notebooks" / "a.ipynb", config.load(repo))
+    assert pair is not None and pair.script == repo / script  # what the hook and sync pair
+    data = json.loads(cli("review", "HEAD~1..HEAD", "--format", "json").out)
+    (nb,) = data["notebooks"]
+    assert nb["paired_scripts"] == [script] and data["notes"] == []
+
+
 def test_no_merge_base_is_bad_input(repo: Path, cli: Cli) -> None:
     write(repo / "nb.ipynb", notebook(code("a = 1", cid="a")))
     commit_all(repo)

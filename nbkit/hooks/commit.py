@@ -107,12 +107,9 @@ def auto_pair(config: Config) -> bool:
 def script_suffixes(config: Config) -> set[str]:
     """File suffixes that can be the text side of a pair: the configured formats', plus .py
     and .md, which a notebook's own jupytext metadata may name."""
-    suffixes = {".py", ".md"}
-    for fmt in config.formats.split(","):
-        ext = fmt.rsplit("/", 1)[-1].split(":", 1)[0].strip()
-        if ext and ext != "ipynb":
-            suffixes.add(ext if ext.startswith(".") else "." + ext)
-    return suffixes
+    from nbkit.pairing.paths import text_suffixes
+
+    return {".py", ".md"} | text_suffixes(config.formats)
 
 
 def _unique(paths: Iterable[Path]) -> list[Path]:

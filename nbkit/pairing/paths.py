@@ -25,6 +25,21 @@ _COMMON_NAMES = {
     "pandoc": "md:pandoc",
 }
 
+# Every extension jupytext reads and writes (its NOTEBOOK_EXTENSIONS): anything else in a
+# formats string is refused, as jupytext refuses it.
+_EXTENSIONS = frozenset(
+    {
+        ".ipynb", ".md", ".markdown", ".Rmd", ".py", ".coco", ".R", ".r", ".jl", ".cpp", ".ss",
+        ".clj", ".scm", ".sh", ".ps1", ".q", ".m", ".wolfram", ".pro", ".js", ".ts", ".scala",
+        ".rs", ".robot", ".resource", ".cs", ".fsx", ".fs", ".sos", ".java", ".groovy", ".sage",
+        ".ml", ".hs", ".tcl", ".mac", ".gp", ".do", ".sas", ".jenner", ".xsh", ".lgt", ".logtalk",
+        ".lua", ".go", ".qmd", ".myst", ".mystnb", ".mnb",
+    }
+)
+# The common ones: a file with one of these beside a notebook, of the same stem, may be its
+# paired script (review folds it into the notebook's entry).
+SCRIPT_EXTENSIONS = (".py", ".R", ".r", ".jl", ".md", ".Rmd", ".qmd", ".scala", ".sh", ".ts")
+
 Inputs = tuple[tuple[str, str], ...]  # (cell_type, normalised source) per cell
 
 
@@ -50,7 +65,8 @@ class Fmt(NamedTuple):
 
 def parse_format(text: str) -> Fmt:
     """Parse one jupytext format the way ``jupytext.formats.long_form_one_format`` does."""
-    text = _COMMON_NAMES.get(text.strip().lower(), text.strip())
+    given = text.strip()
+    text = _COMMON_NAMES.get(given.lower(), given)
     prefix = ""
     if text.rfind("/") > 0:
         prefix, text = text.rsplit("/", 1)
@@ -62,8 +78,12 @@ def parse_format(text: str) -> Fmt:
         dot = text.rfind(".")
         suffix, text = text[:dot], text[dot:]
     ext = text if text.startswith(".") else f".{text}"
-    if ext in (".", ".auto") or "/" in ext:
-        raise BadInput(f"unsupported jupytext format {text!r} (give an extension, e.g. py:percent)")
+    if ext not in _EXTENSIONS:
+        raise BadInput(
+            f"unsupported jupytext format {given!r}",
+            hint="name an extension jupytext knows, e.g. py:percent, md:myst, Rmd"
+            " (a name such as rmarkdown only stands alone)",
+        )
     return Fmt(prefix, suffix, ext, name)
 
 
@@ -74,8 +94,26 @@ def parse_formats(formats: str) -> tuple[Fmt, Fmt]:
     nb_fmt = next((f for f in parsed if f.ext == ".ipynb"), None)
     text_fmt = next((f for f in parsed if f.ext != ".ipynb"), None)
     if nb_fmt is None or text_fmt is None:
-        raise BadInput(f"formats {formats!r} must name ipynb and one text format")
+        raise BadInput(
+            f"formats {formats!r} must name ipynb and one text format",
+            hint='e.g. "ipynb,py:percent"',
+        )
     return nb_fmt, text_fmt
+
+
+def text_suffixes(formats: str) -> set[str]:
+    """Suffixes of the text formats ``formats`` names: ``.Rmd`` for ``rmarkdown``, ``.md`` for
+    ``md:myst`` or ``myst``, ``.py`` for ``scripts///py:percent``."""
+    parsed = (parse_format(part) for part in formats.split(",") if part.strip())
+    return {fmt.ext for fmt in parsed if fmt.ext != ".ipynb"}
+
+
+def script_path(nb_rel: str, formats: str) -> tuple[str, Fmt] | None:
+    """Where ``formats`` puts the script of the notebook at ``nb_rel`` (a posix path relative
+    to the project root), and its format; None when the notebook does not fit the formats."""
+    nb_fmt, text_fmt = parse_formats(formats)
+    base = base_path(nb_rel, nb_fmt)
+    return None if base is None else (full_path(base, text_fmt), text_fmt)
 
 
 def _split_prefix(prefix: str) -> tuple[str, str, str]:
@@ -146,29 +184,32 @@ def _rel(path: Path, root: Path) -> tuple[str, Path]:
         return path.name, path.parent
 
 
+def paired_formats(value: object) -> str | None:
+    """``value`` when it is a formats string that pairs: two formats or more, so a comma.
+    jupytext reads a lone format (``py:percent``) as "the notebook is that text file"."""
+    return value if isinstance(value, str) and "," in value else None
+
+
 def declared_formats(config: Config) -> str | None:
     """Formats the project declares for every notebook (nbkit or jupytext config), if any."""
-    declared = config.raw.get("formats")
-    if isinstance(declared, str) and declared:
-        return declared
-    return jupytext_formats(config.root)
+    return paired_formats(config.raw.get("formats")) or paired_formats(
+        jupytext_formats(config.root)
+    )
 
 
 def notebook_formats(nb: notebook.Notebook) -> str | None:
     """The pairing jupytext recorded in a notebook (``metadata.jupytext.formats``)."""
     meta = nb.get("metadata", {}).get("jupytext")
-    formats = meta.get("formats") if isinstance(meta, dict) else None
-    return formats if isinstance(formats, str) and "," in formats else None
+    return paired_formats(meta.get("formats") if isinstance(meta, dict) else None)
 
 
 def pair_from(nb_path: Path, formats: str, config: Config) -> Pair | None:
-    nb_fmt, text_fmt = parse_formats(formats)
     rel, root = _rel(nb_path, config.root)
-    base = base_path(rel, nb_fmt)
-    if base is None:
-        return None
-    script = root / full_path(base, text_fmt)
-    return Pair(nb_path, script, text_fmt.short)
+    try:
+        found = script_path(rel, formats)
+    except BadInput as exc:
+        raise BadInput(f"formats {formats!r}: {exc.message}", nb_path, hint=exc.hint) from None
+    return None if found is None else Pair(nb_path, root / found[0], found[1].short)
 
 
 def _script_candidates(script: Path, config: Config) -> list[tuple[Path, str | None]]:

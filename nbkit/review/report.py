@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import Any
 
 from nbkit import git, notebook
 from nbkit.clean import clean_notebook
 from nbkit.errors import BadInput
+from nbkit.pairing import paths
 from nbkit.review.diff import DiffSettings, NotebookDiff, Report, diff_notebooks
 from nbkit.review.outputs import PixelBudget
 from nbkit.review.sides import (
@@ -28,8 +28,6 @@ from nbkit.review.sides import (
     read_files,
     resolve,
 )
-
-SCRIPT_EXTENSIONS = (".py", ".R", ".r", ".jl", ".md", ".Rmd", ".qmd", ".scala", ".sh", ".ts")
 
 
 def _load_file(path: Path, label: str) -> notebook.Notebook:
@@ -67,28 +65,15 @@ def sides(root: Path, revs: Sequence[str], cached: bool) -> tuple[Side, Side]:
 
 
 def script_candidates(nb_path: str, formats: str) -> set[str]:
-    """Paths a notebook's paired script may have: same stem beside it, or in a mirror folder
-    (jupytext's ``notebooks///ipynb,scripts///py:percent``)."""
+    """Paths a notebook's paired script may have: where ``formats`` puts it (a mirror folder
+    such as ``notebooks///ipynb,scripts///py:percent`` included), and the same stem beside it."""
     p = PurePosixPath(nb_path)
-    found = {str(p.with_suffix(ext)) for ext in SCRIPT_EXTENSIONS}
-    entries = [e.split(":")[0] for e in formats.split(",") if e.strip()]
-    parsed = [e.rpartition("///")[::2] if "///" in e else ("", e) for e in entries]
-    nb_prefix = next((pre for pre, ext in parsed if ext.lstrip(".") == "ipynb"), "")
-    parts = list(p.parent.parts)
-    for prefix, ext in parsed:
-        if ext.lstrip(".") == "ipynb" or not prefix:
-            continue
-        suffix = ext if ext.startswith(".") else f".{ext}"
-        if nb_prefix in parts:
-            folder = [prefix if q == nb_prefix else q for q in parts]
-            found.add(str(PurePosixPath(*folder, p.stem + suffix)))
-    return found
-
-
-def _formats_of(nb: notebook.Notebook | None, default: str) -> str:
-    meta: Any = (nb or {}).get("metadata", {}).get("jupytext", {})
-    value = meta.get("formats") if isinstance(meta, dict) else None
-    return value if isinstance(value, str) else default
+    found = {str(p.with_suffix(ext)) for ext in paths.SCRIPT_EXTENSIONS}
+    try:
+        paired = paths.script_path(nb_path, formats)
+    except BadInput:
+        return found  # formats nbkit cannot pair (e.g. "auto:percent"): the stem beside it
+    return found | ({paired[0]} if paired else set())
 
 
 def _label(side: Side, path: str) -> str:
@@ -124,7 +109,7 @@ def diff_revisions(
         if b is not None and change.new_path in filtered:
             b = clean_notebook(b, settings.clean_policy)
         path = change.new_path or change.old_path or ""
-        wanted = script_candidates(path, _formats_of(b or a, formats))
+        wanted = script_candidates(path, paths.notebook_formats(b or a or {}) or formats)
         paired = tuple(sorted(s for s in scripts if s in wanted))
         for s in paired:
             scripts.pop(s)
@@ -144,7 +129,7 @@ def _lone_scripts(root: Path, new: Side, scripts: dict[str, FileChange]) -> tupl
     twins = {
         path: str(PurePosixPath(path).with_suffix(".ipynb"))
         for path in sorted(scripts)
-        if PurePosixPath(path).suffix in SCRIPT_EXTENSIONS
+        if PurePosixPath(path).suffix in paths.SCRIPT_EXTENSIONS
     }
     present = existing(root, new, twins.values())
     return tuple(
