@@ -12,6 +12,8 @@ import contextlib
 import json
 import os
 import shlex
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -50,14 +52,49 @@ def repo_root(start: Path) -> Path:
     return root
 
 
-def nbkit_command(python: str) -> str:
-    """How git should start nbkit: through the installing interpreter, quoted for sh."""
-    return f"{shlex.quote(python)} -m nbkit"
+# Interpreter flags for every entry point git or a hook shim starts, most isolated first.
+# The work tree is untrusted: a `click.py` or `types.py` in it must never be imported, so the
+# current folder never goes on sys.path (-P), and neither do PYTHONPATH, PYTHONSTARTUP or
+# PYTHONUSERBASE from the environment of whoever runs git (-E), nor the user site (-s; -I is
+# all three). nbkit's entry points run no user code, so they need none of these: only nbkit
+# itself must stay importable. A `pip install --user` nbkit lives in the user site (in the
+# home, not in a repository): -E -P keeps it. An nbkit found only through PYTHONPATH keeps
+# that (-P): then PYTHONPATH is the user's to keep free of relative entries.
+ISOLATION = ("-I", "-E -P", "-P")
 
 
-def git_settings(python: str, with_filter: bool) -> dict[str, str]:
+def interpreter_flags(python: str) -> str:
+    """The most isolated flags with which ``python`` still imports this same nbkit.
+
+    Asked once, at install, of the interpreter itself (a Python start, outside any work
+    tree); an interpreter that cannot be started gets the strictest flags (the shim falls
+    back to ``nbkit`` on PATH then)."""
+    import nbkit
+
+    ours = os.path.realpath(nbkit.__file__)
+    for flags in ISOLATION[:-1]:
+        probe = [python, *flags.split(), "-c", "import nbkit; print(nbkit.__file__)"]
+        try:
+            proc = subprocess.run(
+                probe, cwd=tempfile.gettempdir(), capture_output=True, check=False, timeout=60
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ISOLATION[0]
+        found = proc.stdout.decode("utf-8", "replace").strip()
+        if proc.returncode == 0 and found and os.path.realpath(found) == ours:
+            return flags
+    return ISOLATION[-1]
+
+
+def nbkit_command(python: str, flags: str = ISOLATION[0]) -> str:
+    """How git should start nbkit: the installing interpreter, quoted for sh, isolated from
+    the work tree and the environment (see ``ISOLATION``)."""
+    return f"{shlex.quote(python)} {flags} -m nbkit"
+
+
+def git_settings(python: str, with_filter: bool, flags: str = ISOLATION[0]) -> dict[str, str]:
     """The git config values nbkit sets (drivers; the filter only when asked)."""
-    cmd = nbkit_command(python)
+    cmd = nbkit_command(python, flags)
     values = {
         "diff.nbkit.textconv": f"{cmd} textconv",
         "merge.nbkit.name": "nbkit notebook merge driver",
@@ -88,9 +125,9 @@ def wanted_hooks(root: Path) -> tuple[str, ...]:
     return ALL_HOOKS
 
 
-def shim(name: str, python: str) -> bytes:
-    """The hook script for ``name`` with the installing interpreter written in."""
-    text = resources.read_text("hooks", name)
+def shim(name: str, python: str, flags: str = ISOLATION[0]) -> bytes:
+    """The hook script for ``name`` with the installing interpreter and its flags written in."""
+    text = resources.read_text("hooks", name).replace("@NBKIT_FLAGS@", flags)
     return text.replace("@NBKIT_PYTHON@", shlex.quote(python)).encode("utf-8")
 
 
@@ -192,7 +229,7 @@ def _set_config(root: Path, values: dict[str, str], previous: dict[str, Any]) ->
 def _unrecorded_nbkit_keys(root: Path) -> dict[str, Any]:
     """Without a record (it was deleted): only the keys that still hold nbkit's own values."""
     found: dict[str, Any] = {}
-    for key, value in git_settings("python", True).items():
+    for key, value in git_settings("python", True).items():  # any flags: the tail decides
         current = _config_local(root, key)
         tail = value.partition(" -m nbkit")[2]
         if current is not None and (current == value or (tail and current.endswith(tail))):
@@ -278,8 +315,10 @@ def install(options: InstallOptions) -> list[Change]:
     folder = hooks_dir(root)
     folder.mkdir(parents=True, exist_ok=True)
     state = _load_state(root)
+    flags = interpreter_flags(options.python)
     changes = [
-        _install_hook(folder, name, shim(name, options.python)) for name in wanted_hooks(root)
+        _install_hook(folder, name, shim(name, options.python, flags))
+        for name in wanted_hooks(root)
     ]
     if (root / PRE_COMMIT_CONFIG).is_file():
         # an nbkit shim from before the framework arrived would run nbkit twice per commit
@@ -288,7 +327,7 @@ def install(options: InstallOptions) -> list[Change]:
             Change("pre-commit", f"left to the pre-commit framework ({PRE_COMMIT_CONFIG})")
         )
     with_filter = options.with_filter or "filter.nbkit.process" in state.get("config", {})
-    values = git_settings(options.python, with_filter)
+    values = git_settings(options.python, with_filter, flags)
     changes += _set_config(root, values, state.setdefault("config", {}))
     lines = [ATTR_DRIVERS] + ([ATTR_FILTER] if with_filter else [])
     changes += _add_attributes(root, lines, state.setdefault("attributes", {}))
