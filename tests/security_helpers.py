@@ -59,14 +59,31 @@ class Watch:
 
     ``outside`` is the test's tmp_path: it holds the repository, the fake home and the
     files an attack aims at, so any file created or changed there outside the repository is
-    a write that escaped it. Markers are files planted code leaves when it runs."""
+    a write that escaped it; ``guarded`` adds files inside ``.git``, ``skip`` leaves out
+    folders the test itself changes (the upstream repository). Markers are files planted
+    code leaves when it runs."""
 
-    def __init__(self, outside: Path, repo: Path, markers: Path) -> None:
-        self.outside, self.repo, self.markers = outside, repo, markers
-        self.before = _files(outside, (repo, markers))
+    def __init__(
+        self,
+        outside: Path,
+        repo: Path,
+        markers: Path,
+        guarded: tuple[Path, ...] = (),
+        skip: tuple[Path, ...] = (),
+    ) -> None:
+        self.outside, self.repo, self.markers, self.guarded = outside, repo, markers, guarded
+        self.skip = (repo, markers, *skip)
+        self.before = self._snapshot()
+
+    def _snapshot(self) -> dict[str, str]:
+        found = _files(self.outside, self.skip)
+        for path in self.guarded:  # files inside .git an attack aims at (git writes the rest)
+            if os.path.lexists(path):
+                found[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return found
 
     def escaped(self) -> list[str]:
-        after = _files(self.outside, (self.repo, self.markers))
+        after = self._snapshot()
         return sorted(p for p, h in after.items() if self.before.get(p) != h)
 
     def executed(self) -> list[str]:

@@ -152,7 +152,7 @@ def _install_hook(folder: Path, name: str, script: bytes) -> Change:
     if is_ours(target):
         if target.read_bytes() == script and os.access(target, os.X_OK):
             return Change(_shown(target), "unchanged")
-        atomic_write_bytes(target, script, mode=0o755)
+        atomic_write_bytes(target, script, mode=0o755, private=True)
         return Change(_shown(target), "updated")
     action = "installed"
     if target.exists() or target.is_symlink():
@@ -164,7 +164,7 @@ def _install_hook(folder: Path, name: str, script: bytes) -> Change:
             )
         os.replace(target, orig)
         action = f"installed (the previous hook is kept as {orig.name} and still runs)"
-    atomic_write_bytes(target, script, mode=0o755)
+    atomic_write_bytes(target, script, mode=0o755, private=True)
     return Change(_shown(target), action)
 
 
@@ -201,7 +201,8 @@ def _load_state(root: Path) -> dict[str, Any]:
 
 
 def _save_state(root: Path, state: dict[str, Any]) -> None:
-    atomic_write_bytes(_state_path(root), json.dumps(state, indent=1, sort_keys=True).encode())
+    data = json.dumps(state, indent=1, sort_keys=True).encode()
+    atomic_write_bytes(_state_path(root), data, private=True)
 
 
 # --- git config -----------------------------------------------------------------------------
@@ -278,7 +279,7 @@ def _add_attributes(root: Path, lines: list[str], record: dict[str, Any]) -> lis
         data += newline.encode()
         record["finished_last_line"] = True
     data += "".join(line + newline for line in missing).encode("utf-8")
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data, root=root)
     added.extend(line for line in missing if line not in added)
     return [Change(_shown(path), f"added {line!r}") for line in missing]
 
@@ -302,7 +303,7 @@ def _remove_attributes(root: Path, record: dict[str, Any]) -> list[Change]:
         path.unlink()
         return [Change(_shown(path), "removed (nbkit created it)")]
     if removed:
-        atomic_write_bytes(path, data)
+        atomic_write_bytes(path, data, root=root)
     return [Change(_shown(path), f"removed {line!r}") for line in removed]
 
 
