@@ -60,6 +60,7 @@ def scene(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Scene:
 
 def _clone(scene: Scene) -> None:
     git(scene.tmp, "clone", "-q", str(scene.upstream), str(scene.repo))
+    (scene.repo / ".git" / "info").mkdir(exist_ok=True)  # as git's default template makes it
     os.chdir(scene.repo)
 
 
