@@ -14,6 +14,14 @@ import sys
 # the entry point writes one line to it once Ctrl-C is handled, then closes it.
 READY_FD = "NBKIT_READY_FD"
 
+# `python -m nbkit` puts the current folder first on sys.path, and the current folder is
+# usually a repository: its click.py or difflib.py must not be imported in place of the real
+# ones. Dropped before anything else is imported (nbkit itself is already loaded). Modules
+# Python imports before this line (runpy's own: types, importlib) cannot be protected here:
+# git's entry points run with -I (see nbkit/hooks/install.py), and users can type `nbkit`.
+if not sys.flags.safe_path and sys.path and sys.path[0] in ("", os.getcwd()):
+    del sys.path[0]
+
 
 def run(argv: list[str] | None = None) -> int:
     """Run nbkit in this process and return its exit code."""

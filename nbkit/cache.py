@@ -75,5 +75,5 @@ class Cache:
                 keep = sorted(bucket, key=bucket.__getitem__)[-_MAX_ENTRIES // 2 :]
                 self._data[namespace] = {k: i for i, k in enumerate(keep)}
         with contextlib.suppress(Exception):
-            atomic_write_bytes(self.path, json.dumps(self._data).encode())
+            atomic_write_bytes(self.path, json.dumps(self._data).encode(), private=True)
         self._dirty = False

@@ -34,6 +34,11 @@ class BadInput(NbkitError):
     """Input nbkit cannot use: invalid JSON, not a notebook, missing file, unknown id."""
 
 
+class OutsideRepository(BadInput):
+    """A write that would land outside the work tree or inside ``.git`` (a symlink, a
+    pairing or a setting from the repository pointing there): refused, nothing written."""
+
+
 class UsageError(NbkitError):
     """Arguments that do not fit together."""
 

@@ -206,6 +206,12 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"{figures.get('faults', 0)} faults injected, "
             f"{figures.get('lost', 0)} inputs lost"
         )
+    if figures.get("attacks"):  # tests/security_helpers.py: Watch.check
+        terminalreporter.write_line(
+            f"security: {figures['attacks']} attacks tried, "
+            f"{figures.get('outside_writes', 0)} files written outside the repository, "
+            f"{figures.get('code_executed', 0)} times the repository's code executed"
+        )
 
 
 # --- the checkout guard: a test run must leave the working tree as it found it ---------------

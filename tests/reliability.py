@@ -1,7 +1,10 @@
 """Counters for the reliability suite, summed over xdist workers and printed at the end.
 
-Tests call ``count("cases")``, ``count("faults")``, ``count("lost")``; the conftest hook
-prints the totals after the run (cases tried, faults injected, inputs lost = 0).
+Tests call ``count("cases")``, ``count("faults")``, ``count("lost")``, and the attack tests
+``count("attacks")``, ``count("outside_writes")``, ``count("code_executed")`` (through
+``tests/security_helpers.Watch``); the conftest hook prints the totals after the run (cases
+tried, faults injected, inputs lost = 0, files written outside the repository = 0, code
+executed = 0).
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from nbkit import __version__, resources
 from nbkit.errors import BadInput, NbkitError
-from nbkit.fsutil import atomic_write_bytes, detect_newline
+from nbkit.fsutil import atomic_write_bytes, detect_newline, make_folder
 
 CONFIG_TEMPLATE = "nbkit.toml"
 # template name -> where it goes in the project
@@ -42,8 +42,8 @@ def _create(root: Path, rel: str, data: bytes) -> InitStep:
     target = root / rel
     if target.exists() or target.is_symlink():
         return InitStep(rel, "skipped (exists)")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(target, data)
+    make_folder(target.parent, root)
+    atomic_write_bytes(target, data, root=root)
     if target.read_bytes() != data:  # pragma: no cover - defensive read-back
         raise NbkitError("written file does not read back as written", target)
     return InitStep(rel, "created")
@@ -69,7 +69,7 @@ def _add_to_pyproject(root: Path, template: bytes) -> InitStep:
     updated = original + separator + newline.encode() + block
     if not _has_nbkit_table(updated, path):  # appending must yield valid TOML with the table
         raise BadInput("cannot add [tool.nbkit] without breaking the file; not changed", path)
-    atomic_write_bytes(path, updated)
+    atomic_write_bytes(path, updated, root=root)
     return InitStep("pyproject.toml", "added [tool.nbkit]")
 
 

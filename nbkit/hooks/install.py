@@ -12,6 +12,8 @@ import contextlib
 import json
 import os
 import shlex
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -50,14 +52,49 @@ def repo_root(start: Path) -> Path:
     return root
 
 
-def nbkit_command(python: str) -> str:
-    """How git should start nbkit: through the installing interpreter, quoted for sh."""
-    return f"{shlex.quote(python)} -m nbkit"
+# Interpreter flags for every entry point git or a hook shim starts, most isolated first.
+# The work tree is untrusted: a `click.py` or `types.py` in it must never be imported, so the
+# current folder never goes on sys.path (-P), and neither do PYTHONPATH, PYTHONSTARTUP or
+# PYTHONUSERBASE from the environment of whoever runs git (-E), nor the user site (-s; -I is
+# all three). nbkit's entry points run no user code, so they need none of these: only nbkit
+# itself must stay importable. A `pip install --user` nbkit lives in the user site (in the
+# home, not in a repository): -E -P keeps it. An nbkit found only through PYTHONPATH keeps
+# that (-P): then PYTHONPATH is the user's to keep free of relative entries.
+ISOLATION = ("-I", "-E -P", "-P")
 
 
-def git_settings(python: str, with_filter: bool) -> dict[str, str]:
+def interpreter_flags(python: str) -> str:
+    """The most isolated flags with which ``python`` still imports this same nbkit.
+
+    Asked once, at install, of the interpreter itself (a Python start, outside any work
+    tree); an interpreter that cannot be started gets the strictest flags (the shim falls
+    back to ``nbkit`` on PATH then)."""
+    import nbkit
+
+    ours = os.path.realpath(nbkit.__file__)
+    for flags in ISOLATION[:-1]:
+        probe = [python, *flags.split(), "-c", "import nbkit; print(nbkit.__file__)"]
+        try:
+            proc = subprocess.run(
+                probe, cwd=tempfile.gettempdir(), capture_output=True, check=False, timeout=60
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ISOLATION[0]
+        found = proc.stdout.decode("utf-8", "replace").strip()
+        if proc.returncode == 0 and found and os.path.realpath(found) == ours:
+            return flags
+    return ISOLATION[-1]
+
+
+def nbkit_command(python: str, flags: str = ISOLATION[0]) -> str:
+    """How git should start nbkit: the installing interpreter, quoted for sh, isolated from
+    the work tree and the environment (see ``ISOLATION``)."""
+    return f"{shlex.quote(python)} {flags} -m nbkit"
+
+
+def git_settings(python: str, with_filter: bool, flags: str = ISOLATION[0]) -> dict[str, str]:
     """The git config values nbkit sets (drivers; the filter only when asked)."""
-    cmd = nbkit_command(python)
+    cmd = nbkit_command(python, flags)
     values = {
         "diff.nbkit.textconv": f"{cmd} textconv",
         "merge.nbkit.name": "nbkit notebook merge driver",
@@ -88,9 +125,9 @@ def wanted_hooks(root: Path) -> tuple[str, ...]:
     return ALL_HOOKS
 
 
-def shim(name: str, python: str) -> bytes:
-    """The hook script for ``name`` with the installing interpreter written in."""
-    text = resources.read_text("hooks", name)
+def shim(name: str, python: str, flags: str = ISOLATION[0]) -> bytes:
+    """The hook script for ``name`` with the installing interpreter and its flags written in."""
+    text = resources.read_text("hooks", name).replace("@NBKIT_FLAGS@", flags)
     return text.replace("@NBKIT_PYTHON@", shlex.quote(python)).encode("utf-8")
 
 
@@ -115,7 +152,7 @@ def _install_hook(folder: Path, name: str, script: bytes) -> Change:
     if is_ours(target):
         if target.read_bytes() == script and os.access(target, os.X_OK):
             return Change(_shown(target), "unchanged")
-        atomic_write_bytes(target, script, mode=0o755)
+        atomic_write_bytes(target, script, mode=0o755, private=True)
         return Change(_shown(target), "updated")
     action = "installed"
     if target.exists() or target.is_symlink():
@@ -127,7 +164,7 @@ def _install_hook(folder: Path, name: str, script: bytes) -> Change:
             )
         os.replace(target, orig)
         action = f"installed (the previous hook is kept as {orig.name} and still runs)"
-    atomic_write_bytes(target, script, mode=0o755)
+    atomic_write_bytes(target, script, mode=0o755, private=True)
     return Change(_shown(target), action)
 
 
@@ -164,7 +201,8 @@ def _load_state(root: Path) -> dict[str, Any]:
 
 
 def _save_state(root: Path, state: dict[str, Any]) -> None:
-    atomic_write_bytes(_state_path(root), json.dumps(state, indent=1, sort_keys=True).encode())
+    data = json.dumps(state, indent=1, sort_keys=True).encode()
+    atomic_write_bytes(_state_path(root), data, private=True)
 
 
 # --- git config -----------------------------------------------------------------------------
@@ -192,7 +230,7 @@ def _set_config(root: Path, values: dict[str, str], previous: dict[str, Any]) ->
 def _unrecorded_nbkit_keys(root: Path) -> dict[str, Any]:
     """Without a record (it was deleted): only the keys that still hold nbkit's own values."""
     found: dict[str, Any] = {}
-    for key, value in git_settings("python", True).items():
+    for key, value in git_settings("python", True).items():  # any flags: the tail decides
         current = _config_local(root, key)
         tail = value.partition(" -m nbkit")[2]
         if current is not None and (current == value or (tail and current.endswith(tail))):
@@ -241,7 +279,7 @@ def _add_attributes(root: Path, lines: list[str], record: dict[str, Any]) -> lis
         data += newline.encode()
         record["finished_last_line"] = True
     data += "".join(line + newline for line in missing).encode("utf-8")
-    atomic_write_bytes(path, data)
+    atomic_write_bytes(path, data, root=root)
     added.extend(line for line in missing if line not in added)
     return [Change(_shown(path), f"added {line!r}") for line in missing]
 
@@ -265,7 +303,7 @@ def _remove_attributes(root: Path, record: dict[str, Any]) -> list[Change]:
         path.unlink()
         return [Change(_shown(path), "removed (nbkit created it)")]
     if removed:
-        atomic_write_bytes(path, data)
+        atomic_write_bytes(path, data, root=root)
     return [Change(_shown(path), f"removed {line!r}") for line in removed]
 
 
@@ -278,8 +316,10 @@ def install(options: InstallOptions) -> list[Change]:
     folder = hooks_dir(root)
     folder.mkdir(parents=True, exist_ok=True)
     state = _load_state(root)
+    flags = interpreter_flags(options.python)
     changes = [
-        _install_hook(folder, name, shim(name, options.python)) for name in wanted_hooks(root)
+        _install_hook(folder, name, shim(name, options.python, flags))
+        for name in wanted_hooks(root)
     ]
     if (root / PRE_COMMIT_CONFIG).is_file():
         # an nbkit shim from before the framework arrived would run nbkit twice per commit
@@ -288,7 +328,7 @@ def install(options: InstallOptions) -> list[Change]:
             Change("pre-commit", f"left to the pre-commit framework ({PRE_COMMIT_CONFIG})")
         )
     with_filter = options.with_filter or "filter.nbkit.process" in state.get("config", {})
-    values = git_settings(options.python, with_filter)
+    values = git_settings(options.python, with_filter, flags)
     changes += _set_config(root, values, state.setdefault("config", {}))
     lines = [ATTR_DRIVERS] + ([ATTR_FILTER] if with_filter else [])
     changes += _add_attributes(root, lines, state.setdefault("attributes", {}))

@@ -16,7 +16,7 @@ from typing import Any
 
 from nbkit import lazy, notebook
 from nbkit.errors import BadInput
-from nbkit.fsutil import atomic_write_text, detect_newline
+from nbkit.fsutil import atomic_write_text, detect_newline, make_folder
 from nbkit.pairing.paths import Inputs, Pair
 
 NOTEBOOK_METADATA_FILTER = "-all"
@@ -127,7 +127,7 @@ def write_script(pair: Pair, nb: notebook.Notebook, formats: str, text: str | No
     newline = "\n"
     if pair.script.exists():
         newline = detect_newline(notebook.read_bytes(pair.script))
-    pair.script.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(pair.script.parent)
     atomic_write_text(pair.script, text, newline=newline)
     written = notebook.read_bytes(pair.script)
     if inputs_of(read_script(written, pair.script, pair.fmt)) != expected:

@@ -9,12 +9,15 @@ only parser of jupytext format strings; converting lives in ``convert``, creatin
 
 from __future__ import annotations
 
+import functools
+import os
 from pathlib import Path
 from typing import NamedTuple
 
 from nbkit import notebook
 from nbkit.config import Config, jupytext_formats
-from nbkit.errors import BadInput
+from nbkit.errors import BadInput, OutsideRepository
+from nbkit.fsutil import work_tree_of
 
 _COMMON_NAMES = {
     "notebook": "ipynb",
@@ -203,13 +206,49 @@ def notebook_formats(nb: notebook.Notebook) -> str | None:
     return paired_formats(meta.get("formats") if isinstance(meta, dict) else None)
 
 
+@functools.lru_cache(maxsize=64)
+def _top(folder: Path, fallback: Path) -> str:
+    """The work tree a file in ``folder`` belongs to (the project root outside git)."""
+    return str(work_tree_of(folder / "-") or fallback)
+
+
+def confine(pair: Pair, origin: Path, project: Path) -> Pair:
+    """``pair`` if both its files lie inside the work tree of ``origin`` (the file the
+    pairing was read for; outside git, the ``project`` folder) and outside ``.git``; else
+    ``OutsideRepository`` naming ``origin`` and the path.
+
+    Pairing comes from the repository (a notebook's metadata, jupytext.toml, the project's
+    config), so ``../x//py:percent`` or an absolute folder must never reach a write. Only
+    path text is compared here (no file system calls: this runs on every commit); symlinks
+    are the write helper's part (``fsutil.confined``)."""
+    top = _top(origin.parent, project)
+    for path in (pair.notebook, pair.script):
+        rel = os.path.relpath(os.path.normpath(path), top)
+        parts = rel.split(os.sep)
+        if parts[0] == ".." or os.path.isabs(rel):
+            where = f"outside the repository {top}"
+        elif ".git" in (part.lower() for part in parts):
+            where = "inside .git"
+        else:
+            continue
+        raise OutsideRepository(
+            f"its pairing names {os.path.normpath(path)}, {where}; nothing was written",
+            origin,
+            hint="fix metadata.jupytext.formats in the notebook, or the formats in the "
+            "project's config or jupytext.toml",
+        )
+    return pair
+
+
 def pair_from(nb_path: Path, formats: str, config: Config) -> Pair | None:
     rel, root = _rel(nb_path, config.root)
     try:
         found = script_path(rel, formats)
     except BadInput as exc:
         raise BadInput(f"formats {formats!r}: {exc.message}", nb_path, hint=exc.hint) from None
-    return None if found is None else Pair(nb_path, root / found[0], found[1].short)
+    if found is None:
+        return None
+    return confine(Pair(nb_path, root / found[0], found[1].short), nb_path, root)
 
 
 def _script_candidates(script: Path, config: Config) -> list[tuple[Path, str | None]]:
@@ -242,9 +281,10 @@ def pair_of(path: Path, config: Config) -> Pair | None:
         if nb_path.is_file():
             pair = pair_of(nb_path, config)
             if pair is not None and pair.script == path:
-                return pair
+                return confine(pair, path, config.root)  # the notebook side too
         elif declared and not nb_path.exists() and _in_head(nb_path):
-            return Pair(nb_path, path, parse_formats(declared)[1].short)
+            pair = Pair(nb_path, path, parse_formats(declared)[1].short)
+            return confine(pair, path, config.root)
     return None
 
 

@@ -19,6 +19,7 @@ from nbkit import git, notebook
 from nbkit.cache import Cache, digest
 from nbkit.config import Config
 from nbkit.errors import BadInput, NbkitError, UsageError
+from nbkit.fsutil import make_folder
 from nbkit.pairing.convert import (
     inputs_of,
     merge_inputs,
@@ -258,7 +259,7 @@ def _apply(plan: _Plan, cache: Cache | None) -> SyncOutcome:
     if plan.write == "script":
         write_script(pair, source, plan.formats, plan.text)
     else:
-        pair.notebook.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(pair.notebook.parent)
         notebook.write(pair.notebook, source, original=plan.original)
         if inputs_of(notebook.read(pair.notebook)) != inputs_of(source):
             raise NbkitError("read back differs from what was written", pair.notebook)

@@ -36,7 +36,7 @@ from typing import Any
 from nbkit import __version__
 from nbkit import notebook as nbio
 from nbkit.errors import BadInput
-from nbkit.fsutil import atomic_write_bytes
+from nbkit.fsutil import atomic_write_bytes, make_folder
 from nbkit.runs import kernels, manifest, params
 from nbkit.runs.ledger import DEFAULT_FOLDER, Ledger, Run
 
@@ -265,7 +265,7 @@ def execute_prepared(prepared: Prepared, out_dir: Path) -> dict[str, Any]:
     from nbkit.runs import outcome
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     if prepared.git.get("patch"):
         atomic_write_bytes(out_dir / PATCH, prepared.git["patch"])
     root = Path(prepared.request.root).resolve()

@@ -32,7 +32,7 @@ from typing import Any
 
 from nbkit.config import DEFAULT_LEDGER
 from nbkit.errors import BadInput, NbkitError
-from nbkit.fsutil import atomic_write_bytes
+from nbkit.fsutil import append_bytes, atomic_write_bytes, confined, make_folder
 
 DEFAULT_FOLDER = DEFAULT_LEDGER
 MANIFEST = "manifest.json"
@@ -147,11 +147,11 @@ class Ledger:
         self.problems: list[str] = []  # corrupt manifests met by the last ``list``
 
     def _ensure(self) -> None:
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_folder(self.dir, self.root)  # the folder comes from config: repository data
         ignore = self.dir / ".gitignore"
         if not ignore.exists():  # the index is a local cache; manifests are shared
             with contextlib.suppress(NbkitError):
-                atomic_write_bytes(ignore, b"index.jsonl\n.*.pending\n")
+                atomic_write_bytes(ignore, b"index.jsonl\n.*.pending\n", root=self.root)
 
     def new_run_dir(self) -> tuple[str, Path]:
         """A fresh run id and its folder, created exclusively: unique across processes."""
@@ -180,21 +180,21 @@ class Ledger:
         from its folder. A second write for the same id is refused.
         """
         run_dir = self._path(run_id)
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_folder(run_dir, self.root)
         manifest = {**manifest, "id": run_id}
         if executed_nb_path is not None:
             source_dir = Path(executed_nb_path).parent
             if source_dir.resolve() != run_dir.resolve():
                 for name in (manifest.get("files") or {}).values():
                     if name and (source_dir / name).is_file():
-                        shutil.copyfile(source_dir / name, run_dir / name)
+                        shutil.copyfile(source_dir / name, confined(run_dir / name, self.root))
         from nbkit.recording import finite
 
         manifest = finite(manifest)  # strict JSON: a NaN would break other readers
         data = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
         final = run_dir / MANIFEST
         pending = run_dir / f".{MANIFEST}.pending"
-        atomic_write_bytes(pending, data.encode("utf-8"))
+        atomic_write_bytes(pending, data.encode("utf-8"), root=self.root)
         try:
             os.link(pending, final)  # fails if a manifest exists: write once
         except FileExistsError:
@@ -234,22 +234,23 @@ class Ledger:
         return found[0] if found else prefix
 
     def _append_index(self, summaries: list[dict[str, Any]]) -> None:
-        """One O_APPEND write: concurrent writers interleave whole lines, never halves."""
+        """One O_APPEND write: concurrent writers interleave whole lines, never halves.
+
+        The index is only a cache: when it cannot be written (a symlink committed in its
+        place, a ledger folder leading out of the tree) runs are listed from the manifests."""
         if not summaries:
             return
         data = "".join(json.dumps(s, sort_keys=True) + "\n" for s in summaries).encode()
-        with contextlib.suppress(OSError):
-            fd = os.open(self.dir / INDEX, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
+        with contextlib.suppress(OSError, NbkitError):
+            append_bytes(self.dir / INDEX, data, root=self.root)
 
     def _read_index(self) -> dict[str, dict[str, Any]]:
         from orjson import loads  # a core dependency; parses 10,000 lines several times faster
 
-        try:
-            data = (self.dir / INDEX).read_bytes()
+        try:  # never through a symlink: a committed link could name any file
+            fd = os.open(self.dir / INDEX, os.O_RDONLY | os.O_NOFOLLOW)
+            with os.fdopen(fd, "rb") as fh:
+                data = fh.read()
         except OSError:
             return {}
         result: dict[str, dict[str, Any]] = {}

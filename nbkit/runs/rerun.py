@@ -24,7 +24,7 @@ from typing import Any
 
 from nbkit import git
 from nbkit.errors import BadInput, GitError
-from nbkit.fsutil import atomic_write_bytes
+from nbkit.fsutil import atomic_write_bytes, confined, make_folder
 from nbkit.runs.compare import OutputComparison, Tolerance, compare_outputs, values_equal
 from nbkit.runs.ledger import Ledger, Run, run_file
 
@@ -174,8 +174,8 @@ def _recorded_files(manifest: Mapping[str, Any]) -> dict[str, str]:
 def _copy_in(source: Path, target: Path) -> None:
     """A copy, not a link: a notebook that writes to a file it read must not reach into the
     user's checkout through the worktree."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(source, target)
+    make_folder(target.parent)
+    shutil.copy2(source, confined(target))
 
 
 def notebook_check(tree: Path, manifest: Mapping[str, Any]) -> Check:
