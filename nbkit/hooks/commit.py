@@ -175,7 +175,7 @@ def _pairs(
 
 
 def _sync(
-    pairs: Iterable[Pair], config: Config, cache: Cache, run: _Run, prefer: str | None = None
+    pairs: Iterable[Pair], config: Config, cache: Cache, run: _Run, left: str | None = None
 ) -> list[Path]:
     """Sync the pairs; returns the notebooks sync rewrote (they get cleaned again)."""
     from nbkit.pairing.sync import sync_pairs
@@ -185,7 +185,7 @@ def _sync(
     if not targets:
         return []
     try:
-        outcomes = sync_pairs(targets, config, prefer=prefer, cache=cache)
+        outcomes = sync_pairs(targets, config, cache=cache, left=left)
     except NbkitError as exc:
         run.error(exc)
         return []
@@ -279,34 +279,15 @@ def _names(out: bytes) -> list[str]:
     return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
 
-def _uncommitted(top: Path, paths: Iterable[Path]) -> set[Path]:
-    """Which of ``paths`` differ from HEAD in the work tree (git applies filters, so a
-    notebook whose only difference is what the clean filter strips counts as unchanged)."""
-    rels = [git.relpath(top, p) for p in paths]
-    if not rels:
-        return set()
-    out = git.run(top, "diff", "--name-only", "-z", "HEAD", "--", *rels, check=False)
-    return {(top / name).resolve() for name in _names(out)}
-
-
-def _preference(pair: Pair, moved: set[Path], uncommitted: set[Path]) -> str | None:
-    """The side a checkout moved wins, unless the other side holds uncommitted edits."""
-    nb_moved = pair.notebook.resolve() in moved
-    script_moved = pair.script.resolve() in moved
-    if nb_moved == script_moved:
-        return None  # both or neither: sync's own rules decide (conflicts are reported)
-    other = pair.script if nb_moved else pair.notebook
-    if other.resolve() in uncommitted:
-        return None
-    return "notebook" if nb_moved else "script"
-
-
 def resync(config: Config, old: str, new: str) -> HookReport:
     """Re-sync the pairs with a side changed between commits ``old`` and ``new``.
 
-    Only the side that changed between the two commits is carried over to the other, so a
-    branch where someone edited just the script gets its notebook updated; written files are
-    reported (status 0), conflicts give status 1 and write nothing.
+    A side is overwritten only when its cells are an agreed state of the pair: its version
+    in ``old`` (the commit being left: what the user had), or the last in-step state nbkit
+    wrote or saw. So the side the checkout moved is carried over to the other, and work git
+    cannot see (an edited git-ignored notebook, an unadded script, an unrelated file that
+    happens to sit where a script would go) is a conflict that writes nothing. Written files
+    are reported (status 0); conflicts give status 1.
     """
     # A null old commit is a fresh clone or `git worktree add` (nbkit rerun makes those): the
     # files are exactly as committed, and nothing "changed" to carry over.
@@ -317,16 +298,10 @@ def resync(config: Config, old: str, new: str) -> HookReport:
         return HookReport((), (), 0)
     changed = _names(git.run(top, "diff", "--name-only", "-z", "--no-renames", old, new))
     files = candidates(changed, top, config)
-    moved = {p.resolve() for p in files}
     run = _Run()
     cache = Cache.for_root(top)
     pairs = list(_pairs(files, config, False, run, top).values())
-    uncommitted = _uncommitted(top, [path for pair in pairs for path in pair[:2]])
-    groups: dict[str | None, list[Pair]] = {}
-    for pair in pairs:
-        groups.setdefault(_preference(pair, moved, uncommitted), []).append(pair)
-    for prefer, group in groups.items():
-        _sync(group, config, cache, run, prefer)
+    _sync(pairs, config, cache, run, left=old)
     cache.save()
     report = run.report()  # files written after a checkout are news, not a failure
     status = report.status if report.status == 2 else int(bool(report.messages))
