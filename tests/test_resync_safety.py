@@ -128,3 +128,24 @@ def test_unrelated_untracked_module_is_not_overwritten(repo: Path, cli: Callable
     assert proc.returncode == 1, proc.stderr
     assert "utils.ipynb" in proc.stderr and "utils.py" in proc.stderr
     assert "commit them" not in proc.stderr  # nothing was written, nothing to commit
+
+
+def test_pulled_runs_stay_outside_the_resync(tmp_path: Path, repo: Path) -> None:
+    """The run ledger is outside every hook: pulling a teammate's runs writes nothing."""
+    declare_pairing(repo)
+    commit_all(repo, "config")
+    remote, bob = tmp_path / "remote.git", tmp_path / "bob"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(remote))
+    git(tmp_path, "clone", "-q", str(remote), str(bob))
+    git(repo, "remote", "add", "origin", str(remote))
+    assert run_nbkit("install", cwd=bob).returncode == 0
+    run = repo / ".nbkit" / "runs" / "20260101-abc"
+    write_nb(run / "executed.ipynb", clean_nb("x = 1"))
+    (run / "manifest.json").write_text("{}\n")
+    commit_all(repo, "a run")
+    git(repo, "push", "-q", "origin", "main")
+    proc = sh(bob, "git", "pull", "-q", "--no-rebase", "origin", "main")
+    assert proc.returncode == 0, proc.stderr
+    assert (bob / ".nbkit" / "runs" / "20260101-abc" / "executed.ipynb").exists()
+    assert not (bob / ".nbkit" / "runs" / "20260101-abc" / "executed.py").exists()
+    assert proc.stderr == "", proc.stderr

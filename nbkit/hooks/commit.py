@@ -57,6 +57,9 @@ class HookReport(NamedTuple):
     modified: tuple[str, ...]  # files this run wrote: the user must `git add` them
     messages: tuple[str, ...]  # one line each: problems, conflicts, bad input
     status: int  # 0 ok, 1 files changed or a check failed, 2 bad input
+    # what to `git add`: the files written and the other side of each pair sync wrote to (a
+    # `git commit -a` staged the edited side in a temporary index that the failed commit drops)
+    to_add: tuple[str, ...] = ()
 
 
 def _display(path: str | Path) -> str:
@@ -75,6 +78,7 @@ class _Run:
 
     def __init__(self) -> None:
         self.modified: dict[str, None] = {}
+        self.companions: dict[str, None] = {}
         self.messages: list[str] = []
         self.status = 0
         self.broken: set[Path] = set()  # unreadable notebooks, left out of later steps
@@ -93,7 +97,8 @@ class _Run:
             self.broken.add(path)
 
     def report(self) -> HookReport:
-        return HookReport(tuple(self.modified), tuple(self.messages), self.status)
+        to_add = tuple(dict.fromkeys([*self.modified, *self.companions]))
+        return HookReport(tuple(self.modified), tuple(self.messages), self.status, to_add)
 
 
 def auto_pair(config: Config) -> bool:
@@ -195,6 +200,8 @@ def _sync(
         if side is not None:
             written = Path(getattr(outcome.pair, side))
             run.wrote(written)
+            other = outcome.pair.notebook if side == "script" else outcome.pair.script
+            run.companions[_display(other)] = None
             if side == "notebook":
                 rewritten.append(written)
         elif outcome.action == "conflict":
@@ -297,7 +304,8 @@ def resync(config: Config, old: str, new: str) -> HookReport:
     if _busy(top):
         return HookReport((), (), 0)
     changed = _names(git.run(top, "diff", "--name-only", "-z", "--no-renames", old, new))
-    files = candidates(changed, top, config)
+    managed = nbpaths.managed_filter(config)
+    files = [p for p in candidates(changed, top, config) if managed(p)]  # never the ledger
     run = _Run()
     cache = Cache.for_root(top)
     pairs = list(_pairs(files, config, False, run, top).values())
@@ -305,7 +313,7 @@ def resync(config: Config, old: str, new: str) -> HookReport:
     cache.save()
     report = run.report()  # files written after a checkout are news, not a failure
     status = report.status if report.status == 2 else int(bool(report.messages))
-    return HookReport(report.modified, report.messages, status)
+    return report._replace(status=status)
 
 
 def post_checkout(config: Config, old: str, new: str, branch_flag: str) -> HookReport:
