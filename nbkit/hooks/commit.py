@@ -17,6 +17,7 @@ review or run stacks.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -97,8 +98,17 @@ class _Run:
             self.broken.add(path)
 
     def report(self) -> HookReport:
-        to_add = tuple(dict.fromkeys([*self.modified, *self.companions]))
+        companions = self.companions if _temporary_index() else {}
+        to_add = tuple(dict.fromkeys([*self.modified, *companions]))
         return HookReport(tuple(self.modified), tuple(self.messages), self.status, to_add)
+
+
+def _temporary_index() -> bool:
+    """Whether git runs the hook on a temporary index (``git commit -a`` or ``git commit
+    PATHS``): a failed commit drops it, so the files it staged must be named to re-add. With
+    the real index they are not named: after ``git add -p`` that would stage unstaged hunks."""
+    index = os.environ.get("GIT_INDEX_FILE")
+    return bool(index) and Path(index or "").name != "index"
 
 
 def auto_pair(config: Config) -> bool:
@@ -271,9 +281,30 @@ def candidates(paths: Iterable[str], top: Path, config: Config) -> list[Path]:
 
 
 def pre_commit(config: Config) -> HookReport:
-    """The git pre-commit hook (no pre-commit framework): the combined hook on staged files."""
+    """The git pre-commit hook (no pre-commit framework): the combined hook on the staged
+    versions of the staged files; unstaged work is set aside meanwhile (``hooks.staged``)."""
+    from nbkit.hooks.staged import staged_view, unstaged
+
     top = _toplevel(config)
-    return run_hook("nbkit", candidates(git.staged_files(top), top, config), config)
+    files = candidates(git.staged_files(top), top, config)
+    suffixes = script_suffixes(config) | {".ipynb"}
+    aside = unstaged(top, suffixes) if files else []
+    show = {name: _display(top / name) for name in aside}
+    with staged_view(top, aside, show) as guard:
+        report = run_hook("nbkit", files, config)
+    refused = set(guard.refused)
+    modified = tuple(p for p in report.modified if p not in refused)
+    messages = [
+        *report.messages,
+        *(
+            f"{path}: the hook would change its staged version, but the file has unstaged"
+            f" changes; nothing was changed (hint: git add {path}, or git stash, then commit)"
+            for path in guard.refused
+        ),
+    ]
+    to_add = tuple(p for p in report.to_add if p not in refused)
+    status = max(report.status, 1 if guard.refused else 0)
+    return HookReport(modified, tuple(messages), status, to_add)
 
 
 def _busy(top: Path) -> bool:
