@@ -14,6 +14,7 @@ from pathlib import Path
 from nbkit.fsutil import atomic_write_bytes
 
 _MAX_ENTRIES = 20000
+_VALUES = "=values"  # top-level key of the key -> value namespaces (see ``get``/``put``)
 
 
 def digest(data: bytes) -> str:
@@ -26,12 +27,19 @@ class Cache:
     def __init__(self, path: Path | None):
         self.path = path
         self._data: dict[str, dict[str, int]] = {}
+        self._values: dict[str, dict[str, str]] = {}
         self._dirty = False
         if path is not None:
             with contextlib.suppress(OSError, ValueError):
                 loaded = json.loads(path.read_bytes())
                 if isinstance(loaded, dict):
+                    values = loaded.pop(_VALUES, {})
                     self._data = {k: v for k, v in loaded.items() if isinstance(v, dict)}
+                    self._values = {
+                        ns: {k: v for k, v in bucket.items() if isinstance(v, str)}
+                        for ns, bucket in (values if isinstance(values, dict) else {}).items()
+                        if isinstance(bucket, dict)
+                    }
 
     @classmethod
     def for_root(cls, root: Path | None, enabled: bool = True) -> Cache:
@@ -66,6 +74,18 @@ class Cache:
         bucket = self._data.get(namespace, {})
         return sorted(bucket, key=bucket.__getitem__)
 
+    def get(self, namespace: str, key: str) -> str | None:
+        """The value last ``put`` under ``key`` (None: unknown)."""
+        return self._values.get(namespace, {}).get(key)
+
+    def put(self, namespace: str, key: str, value: str) -> None:
+        """Remember ``value`` for ``key``; the newest values survive trimming."""
+        bucket = self._values.setdefault(namespace, {})
+        if bucket.get(key) != value:
+            bucket.pop(key, None)  # re-inserted last: dicts (and the JSON file) keep order
+            bucket[key] = value
+            self._dirty = True
+
     def save(self) -> None:
         """Persist if anything was added; failures are ignored (the cache is optional)."""
         if self.path is None or not self._dirty:
@@ -74,6 +94,10 @@ class Cache:
             if len(bucket) > _MAX_ENTRIES:  # keep the newest half
                 keep = sorted(bucket, key=bucket.__getitem__)[-_MAX_ENTRIES // 2 :]
                 self._data[namespace] = {k: i for i, k in enumerate(keep)}
+        for namespace, values in self._values.items():
+            if len(values) > _MAX_ENTRIES:
+                self._values[namespace] = dict(list(values.items())[-_MAX_ENTRIES // 2 :])
         with contextlib.suppress(Exception):
-            atomic_write_bytes(self.path, json.dumps(self._data).encode(), private=True)
+            data = json.dumps({**self._data, _VALUES: self._values}).encode()
+            atomic_write_bytes(self.path, data, private=True)
         self._dirty = False

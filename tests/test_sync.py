@@ -121,6 +121,7 @@ def test_a_staged_sync_is_the_next_base(repo: Path, cli: Callable) -> None:
     edit_notebook(pair.notebook, "x = 1", "x = 2")
     assert cli("sync").code == 0
     git(repo, "add", "-A")  # the synced pair, staged
+    (repo / ".git" / "nbkit-cache.json").unlink()  # without nbkit's own agreed state
     edit_script(pair.script, "x = 2", "x = 3")
     before = snapshot(pair.notebook, pair.script)
     result = cli("sync", "--base", "HEAD")  # HEAD alone: both sides moved since the commit
@@ -128,6 +129,21 @@ def test_a_staged_sync_is_the_next_base(repo: Path, cli: Callable) -> None:
     assert snapshot(pair.notebook, pair.script) == before
     assert cli("sync").code == 0  # the index holds the synced pair: only the script moved
     assert ("code", "x = 3") in nb_sources(pair.notebook)
+
+
+def test_a_sync_is_the_next_base_without_git_add(repo: Path, cli: Callable) -> None:
+    """Edit the script, sync, edit it again, sync: nbkit's own sync is the new agreed base."""
+    pair = paired(repo)
+    commit_all(repo)
+    edit_script(pair.script, "x = 1", "x = 2")
+    assert cli("sync", "analysis.py").code == 0
+    edit_script(pair.script, "x = 2", "x = 3")
+    result = cli("sync", "analysis.py")
+    assert result.code == 0 and "updated from" in result.err, result.err
+    assert ("code", "x = 3") in nb_sources(pair.notebook)
+    edit_notebook(pair.notebook, "x = 3", "x = 4")  # and the other side after it
+    assert cli("sync").code == 0
+    assert ("code", "x = 4") in script_sources(pair)
 
 
 def test_check_writes_nothing(repo: Path, cli: Callable) -> None:

@@ -30,7 +30,8 @@ def _show(report: HookReport, headline: str = RE_ADD) -> int:
         _err(headline.format(n=len(report.modified)))
         for path in report.modified:
             _err(f"  {path}")
-        _err("  git add -- " + " ".join(shlex.quote(p) for p in report.modified))
+        to_add = report.to_add or report.modified
+        _err("  git add -- " + " ".join(shlex.quote(p) for p in to_add))
     return report.status
 
 

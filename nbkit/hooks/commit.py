@@ -17,6 +17,7 @@ review or run stacks.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -57,6 +58,9 @@ class HookReport(NamedTuple):
     modified: tuple[str, ...]  # files this run wrote: the user must `git add` them
     messages: tuple[str, ...]  # one line each: problems, conflicts, bad input
     status: int  # 0 ok, 1 files changed or a check failed, 2 bad input
+    # what to `git add`: the files written and the other side of each pair sync wrote to (a
+    # `git commit -a` staged the edited side in a temporary index that the failed commit drops)
+    to_add: tuple[str, ...] = ()
 
 
 def _display(path: str | Path) -> str:
@@ -75,6 +79,7 @@ class _Run:
 
     def __init__(self) -> None:
         self.modified: dict[str, None] = {}
+        self.companions: dict[str, None] = {}
         self.messages: list[str] = []
         self.status = 0
         self.broken: set[Path] = set()  # unreadable notebooks, left out of later steps
@@ -93,7 +98,17 @@ class _Run:
             self.broken.add(path)
 
     def report(self) -> HookReport:
-        return HookReport(tuple(self.modified), tuple(self.messages), self.status)
+        companions = self.companions if _temporary_index() else {}
+        to_add = tuple(dict.fromkeys([*self.modified, *companions]))
+        return HookReport(tuple(self.modified), tuple(self.messages), self.status, to_add)
+
+
+def _temporary_index() -> bool:
+    """Whether git runs the hook on a temporary index (``git commit -a`` or ``git commit
+    PATHS``): a failed commit drops it, so the files it staged must be named to re-add. With
+    the real index they are not named: after ``git add -p`` that would stage unstaged hunks."""
+    index = os.environ.get("GIT_INDEX_FILE")
+    return bool(index) and Path(index or "").name != "index"
 
 
 def auto_pair(config: Config) -> bool:
@@ -172,7 +187,7 @@ def _pairs(
 
 
 def _sync(
-    pairs: Iterable[Pair], config: Config, cache: Cache, run: _Run, prefer: str | None = None
+    pairs: Iterable[Pair], config: Config, cache: Cache, run: _Run, left: str | None = None
 ) -> list[Path]:
     """Sync the pairs; returns the notebooks sync rewrote (they get cleaned again)."""
     from nbkit.pairing.sync import sync_pairs
@@ -182,7 +197,7 @@ def _sync(
     if not targets:
         return []
     try:
-        outcomes = sync_pairs(targets, config, prefer=prefer, cache=cache)
+        outcomes = sync_pairs(targets, config, cache=cache, left=left)
     except NbkitError as exc:
         run.error(exc)
         return []
@@ -192,6 +207,8 @@ def _sync(
         if side is not None:
             written = Path(getattr(outcome.pair, side))
             run.wrote(written)
+            other = outcome.pair.notebook if side == "script" else outcome.pair.script
+            run.companions[_display(other)] = None
             if side == "notebook":
                 rewritten.append(written)
         elif outcome.action == "conflict":
@@ -261,9 +278,30 @@ def candidates(paths: Iterable[str], top: Path, config: Config) -> list[Path]:
 
 
 def pre_commit(config: Config) -> HookReport:
-    """The git pre-commit hook (no pre-commit framework): the combined hook on staged files."""
+    """The git pre-commit hook (no pre-commit framework): the combined hook on the staged
+    versions of the staged files; unstaged work is set aside meanwhile (``hooks.staged``)."""
+    from nbkit.hooks.staged import staged_view, unstaged
+
     top = _toplevel(config)
-    return run_hook("nbkit", candidates(git.staged_files(top), top, config), config)
+    files = candidates(git.staged_files(top), top, config)
+    suffixes = script_suffixes(config) | {".ipynb"}
+    aside = unstaged(top, suffixes) if files else []
+    show = {name: _display(top / name) for name in aside}
+    with staged_view(top, aside, show) as guard:
+        report = run_hook("nbkit", files, config)
+    refused = set(guard.refused)
+    modified = tuple(p for p in report.modified if p not in refused)
+    messages = [
+        *report.messages,
+        *(
+            f"{path}: the hook would change its staged version, but the file has unstaged"
+            f" changes; nothing was changed (hint: git add {path}, or git stash, then commit)"
+            for path in guard.refused
+        ),
+    ]
+    to_add = tuple(p for p in report.to_add if p not in refused)
+    status = max(report.status, 1 if guard.refused else 0)
+    return HookReport(modified, tuple(messages), status, to_add)
 
 
 def _busy(top: Path) -> bool:
@@ -276,34 +314,15 @@ def _names(out: bytes) -> list[str]:
     return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
 
 
-def _uncommitted(top: Path, paths: Iterable[Path]) -> set[Path]:
-    """Which of ``paths`` differ from HEAD in the work tree (git applies filters, so a
-    notebook whose only difference is what the clean filter strips counts as unchanged)."""
-    rels = [git.relpath(top, p) for p in paths]
-    if not rels:
-        return set()
-    out = git.run(top, "diff", "--name-only", "-z", "HEAD", "--", *rels, check=False)
-    return {(top / name).resolve() for name in _names(out)}
-
-
-def _preference(pair: Pair, moved: set[Path], uncommitted: set[Path]) -> str | None:
-    """The side a checkout moved wins, unless the other side holds uncommitted edits."""
-    nb_moved = pair.notebook.resolve() in moved
-    script_moved = pair.script.resolve() in moved
-    if nb_moved == script_moved:
-        return None  # both or neither: sync's own rules decide (conflicts are reported)
-    other = pair.script if nb_moved else pair.notebook
-    if other.resolve() in uncommitted:
-        return None
-    return "notebook" if nb_moved else "script"
-
-
 def resync(config: Config, old: str, new: str) -> HookReport:
     """Re-sync the pairs with a side changed between commits ``old`` and ``new``.
 
-    Only the side that changed between the two commits is carried over to the other, so a
-    branch where someone edited just the script gets its notebook updated; written files are
-    reported (status 0), conflicts give status 1 and write nothing.
+    A side is overwritten only when its cells are an agreed state of the pair: its version
+    in ``old`` (the commit being left: what the user had), or the last in-step state nbkit
+    wrote or saw. So the side the checkout moved is carried over to the other, and work git
+    cannot see (an edited git-ignored notebook, an unadded script, an unrelated file that
+    happens to sit where a script would go) is a conflict that writes nothing. Written files
+    are reported (status 0); conflicts give status 1.
     """
     # A null old commit is a fresh clone or `git worktree add` (nbkit rerun makes those): the
     # files are exactly as committed, and nothing "changed" to carry over.
@@ -313,21 +332,16 @@ def resync(config: Config, old: str, new: str) -> HookReport:
     if _busy(top):
         return HookReport((), (), 0)
     changed = _names(git.run(top, "diff", "--name-only", "-z", "--no-renames", old, new))
-    files = candidates(changed, top, config)
-    moved = {p.resolve() for p in files}
+    managed = nbpaths.managed_filter(config)
+    files = [p for p in candidates(changed, top, config) if managed(p)]  # never the ledger
     run = _Run()
     cache = Cache.for_root(top)
     pairs = list(_pairs(files, config, False, run, top).values())
-    uncommitted = _uncommitted(top, [path for pair in pairs for path in pair[:2]])
-    groups: dict[str | None, list[Pair]] = {}
-    for pair in pairs:
-        groups.setdefault(_preference(pair, moved, uncommitted), []).append(pair)
-    for prefer, group in groups.items():
-        _sync(group, config, cache, run, prefer)
+    _sync(pairs, config, cache, run, left=old)
     cache.save()
     report = run.report()  # files written after a checkout are news, not a failure
     status = report.status if report.status == 2 else int(bool(report.messages))
-    return HookReport(report.modified, report.messages, status)
+    return report._replace(status=status)
 
 
 def post_checkout(config: Config, old: str, new: str, branch_flag: str) -> HookReport:

@@ -153,10 +153,43 @@ def merge_inputs(old: notebook.Notebook, new: notebook.Notebook) -> notebook.Not
         if tag == "equal":
             cells.extend(copy.deepcopy(old_cells[i1:i2]))
             continue
+        priors = _match_block(old_cells[i1:i2], new_cells[j1:j2]) if tag == "replace" else {}
         for offset, cell in enumerate(new_cells[j1:j2]):
-            prior = old_cells[i1 + offset] if tag == "replace" and i1 + offset < i2 else None
+            prior = priors.get(offset)
             cells.append(_updated_cell(cell, prior, old, used_ids))
     return {**copy.deepcopy(old), "cells": cells}
+
+
+_MATCH_LIMIT = 40  # cells per side of a changed block matched by similarity; beyond: by position
+_MATCH_RATIO = 0.5
+
+
+def _match_block(
+    old_cells: list[dict[str, Any]], new_cells: list[dict[str, Any]]
+) -> dict[int, dict[str, Any]]:
+    """Which old cell each new cell of a changed block continues: in order, of the same type,
+    the most similar one (at least half alike), so a cell inserted before an edited cell does
+    not take the edited cell's id, tags and attachments. Equal-length blocks of one-to-one
+    edits keep the simple pairing by position."""
+    if len(old_cells) == len(new_cells) or max(len(old_cells), len(new_cells)) > _MATCH_LIMIT:
+        return {k: old_cells[k] for k in range(min(len(old_cells), len(new_cells)))}
+    found: dict[int, dict[str, Any]] = {}
+    start = 0
+    for j, cell in enumerate(new_cells):
+        text = normalise(notebook.source_text(cell))
+        best, best_ratio = None, _MATCH_RATIO
+        for i in range(start, len(old_cells)):
+            if old_cells[i].get("cell_type") != cell.get("cell_type"):
+                continue
+            matcher = difflib.SequenceMatcher(
+                a=normalise(notebook.source_text(old_cells[i])), b=text, autojunk=False
+            )
+            if matcher.real_quick_ratio() >= best_ratio and matcher.ratio() >= best_ratio:
+                best, best_ratio = i, matcher.ratio()
+        if best is not None:
+            found[j] = old_cells[best]
+            start = best + 1
+    return found
 
 
 def _updated_cell(
@@ -164,11 +197,15 @@ def _updated_cell(
 ) -> dict[str, Any]:
     kind = cell.get("cell_type", "code")
     same_kind = prior is not None and prior.get("cell_type") == kind
-    meta = dict(prior.get("metadata", {})) if prior is not None and same_kind else {}
-    meta.update(cell.get("metadata", {}))
-    out: dict[str, Any] = {"cell_type": kind, "metadata": meta, "source": cell.get("source", "")}
+    out: dict[str, Any] = {
+        "cell_type": kind,
+        "metadata": _merged_metadata(prior if same_kind else None, cell),
+        "source": cell.get("source", ""),
+    }
     if kind == "code":
         out["outputs"], out["execution_count"] = [], None
+    elif same_kind and prior is not None and "attachments" in prior:
+        out["attachments"] = copy.deepcopy(prior["attachments"])  # the script cannot hold them
     if nb.get("nbformat_minor", 0) >= 5:
         cell_id = prior.get("id") if prior is not None and same_kind else None
         while not cell_id or cell_id in used:
@@ -176,6 +213,18 @@ def _updated_cell(
         used.add(cell_id)
         out["id"] = cell_id
     return out
+
+
+def _merged_metadata(prior: dict[str, Any] | None, cell: dict[str, Any]) -> dict[str, Any]:
+    """The matched notebook cell's metadata with the script cell's on top; tags are a union,
+    so a tag added in Jupyter since the script was written survives a script edit."""
+    old = copy.deepcopy(prior.get("metadata", {})) if prior is not None else {}
+    new = cell.get("metadata", {})
+    meta = {**old, **copy.deepcopy(new)}
+    old_tags, new_tags = old.get("tags"), new.get("tags")
+    if isinstance(old_tags, list) and isinstance(new_tags, list):
+        meta["tags"] = [*old_tags, *(t for t in new_tags if t not in old_tags)]
+    return meta
 
 
 def with_pairing(nb: notebook.Notebook, formats: str) -> notebook.Notebook:

@@ -11,6 +11,7 @@ cache without importing jupytext or nbformat.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -41,7 +42,9 @@ ACTIONS = (
 )
 BASES = {"auto": ("index", "HEAD"), "index": ("index", "HEAD"), "HEAD": ("HEAD",)}
 PREFER = ("notebook", "script")
-CACHE_NAMESPACE = "sync"
+CACHE_NAMESPACE = "sync"  # content key of a pair's bytes -> inputs digest: known in step
+AGREED_NAMESPACE = "agreed"  # pair -> inputs digest of its last agreed (in-step) state
+BLOB_NAMESPACE = "blob-inputs"  # git blob (and script format) -> inputs digest, "" unreadable
 
 
 class SyncOutcome(NamedTuple):
@@ -67,10 +70,36 @@ class _Plan(NamedTuple):
     original: bytes | None  # the notebook's bytes, to keep its line endings
     script_data: bytes | None = None
     text: str | None = None  # the script to write, rendered and checked before any write
+    agreed: str | None = None  # inputs digest of an in-step pair (to remember)
 
 
 def cache_key(nb_data: bytes, script_data: bytes, fmt: str) -> str:
     return digest(b"sync-v1\0" + fmt.encode() + b"\0" + nb_data + b"\0" + script_data)
+
+
+def inputs_digest(inputs: Inputs) -> str:
+    """What the agreed state of a pair remembers: a digest of its cells' types and sources."""
+    return digest(json.dumps(inputs, ensure_ascii=False).encode("utf-8"))
+
+
+def _pair_key(pair: Pair) -> str:
+    return f"{pair.notebook}\0{pair.script}\0{pair.fmt}"
+
+
+def agreed_state(cache: Cache | None, pair: Pair) -> str | None:
+    """The inputs digest of the last in-step state nbkit wrote or saw for ``pair``."""
+    return None if cache is None else cache.get(AGREED_NAMESPACE, _pair_key(pair))
+
+
+def record_agreed(
+    cache: Cache | None, pair: Pair, nb_data: bytes, script_data: bytes, inputs: str
+) -> None:
+    """Remember that these exact bytes are in step (fast no-op) and that their cells are the
+    pair's new agreed state (what a later sync may overwrite without asking)."""
+    if cache is None:
+        return
+    cache.put(CACHE_NAMESPACE, cache_key(nb_data, script_data, pair.fmt), inputs)
+    cache.put(AGREED_NAMESPACE, _pair_key(pair), inputs)
 
 
 def _show(path: Path) -> str:
@@ -106,57 +135,115 @@ def resolve_pairs(paths: Sequence[Path], config: Config) -> list[Pair]:
     return list(pairs.values())
 
 
-def _history(pairs: Sequence[Pair], config: Config, base: str) -> dict[Path, list[_Snapshot]]:
-    """Committed snapshots of each pair, newest first, asked of git in one batch per query."""
-    result: dict[Path, list[_Snapshot]] = {pair.notebook: [] for pair in pairs}
-    root = git.toplevel(config.root) if pairs else None
-    if root is None:
-        return result
+class _Source(NamedTuple):
+    """Where a base comes from: "index" or a commit; ``per_side``: each side's version there
+    counts on its own (the commit being left by a checkout: it is what the user had)."""
+
+    rev: str
+    per_side: bool = False
+
+
+def _sources(base: str, left: str | None) -> list[_Source]:
+    found = [_Source(left, per_side=True)] if left else []
+    return found + [_Source(which) for which in BASES[base]]
+
+
+def _blob_key(sha: str, pair: Pair, side: str) -> str:
+    return f"{sha}\0{'ipynb' if side == 'notebook' else pair.fmt}"
+
+
+def _blob_digest(
+    sha: str, contents: dict[str, bytes], pair: Pair, side: str, cache: Cache | None
+) -> str | None:
+    """The inputs digest of a committed blob of one side (None: unreadable), remembered by
+    blob id so a committed version is parsed once, ever."""
+    key = _blob_key(sha, pair, side)
+    known = cache.get(BLOB_NAMESPACE, key) if cache is not None else None
+    if known is not None:
+        return known or None
+    data = contents.get(sha)
+    if data is None:
+        return None
+    try:
+        if side == "notebook":
+            inputs = inputs_of(notebook.loads(data, pair.notebook))
+        else:
+            inputs = inputs_of(read_script(data, pair.script, pair.fmt))
+        value = inputs_digest(inputs)
+    except BadInput:
+        value = ""  # a broken committed version says nothing about the pair
+    if cache is not None:
+        cache.put(BLOB_NAMESPACE, key, value)
+    return value or None
+
+
+def _listed(
+    pairs: Sequence[Pair], root: Path, sources: list[_Source]
+) -> tuple[dict[Path, str], list[tuple[_Source, dict[str, str]]]]:
+    """Each pair file's path as git names it, and its blob id in each source."""
     rels: dict[Path, str] = {}
     for pair in pairs:
         for path in (pair.notebook, pair.script):
             rel = git.relpath(root, path.resolve() if path.exists() else path)
             if not rel.startswith("../"):
                 rels[path] = rel
-    sources: list[dict[str, str]] = []
-    for which in BASES[base]:
-        if which == "index":
-            sources.append(git.index_blobs(root, rels.values()))
-        elif git.has_commits(root):
-            sources.append(git.tree_blobs(root, "HEAD", rels.values()))
-    blobs = git.read_blobs(root, [sha for source in sources for sha in source.values()])
+    listed: list[tuple[_Source, dict[str, str]]] = []
+    for source in sources:
+        if source.rev == "index":
+            listed.append((source, git.index_blobs(root, rels.values())))
+        elif source.rev != "HEAD" or git.has_commits(root):
+            listed.append((source, git.tree_blobs(root, source.rev, rels.values())))
+    return rels, listed
+
+
+def _bases(
+    pairs: Sequence[Pair], config: Config, sources: list[_Source], cache: Cache | None
+) -> dict[Path, list[str]]:
+    """The agreed states of each pair, as inputs digests, the most telling first: the commit
+    being left (if any), nbkit's own last agreed state, then each committed snapshot (index,
+    HEAD) in which the two sides agreed. Git is asked in one batch per source."""
+    root = git.toplevel(config.root) if pairs else None
+    rels, listed = _listed(pairs, root, sources) if root is not None else ({}, [])
+    wanted: dict[tuple[Pair, str], str] = {}  # (pair, side) -> sha, per source below
     for pair in pairs:
-        for source in sources:
-            nb_sha = source.get(rels.get(pair.notebook, ""))
-            script_sha = source.get(rels.get(pair.script, ""))
-            if nb_sha and script_sha:
-                result[pair.notebook].append(_Snapshot(blobs.get(nb_sha), blobs.get(script_sha)))
+        for _source, blobs in listed:
+            for side, path in (("notebook", pair.notebook), ("script", pair.script)):
+                sha = blobs.get(rels.get(path, ""))
+                if sha and (
+                    cache is None or cache.get(BLOB_NAMESPACE, _blob_key(sha, pair, side)) is None
+                ):
+                    wanted[(pair, side)] = sha
+    contents = git.read_blobs(root, set(wanted.values())) if root is not None else {}
+    result: dict[Path, list[str]] = {}
+    for pair in pairs:
+        first: list[str] = []
+        later: list[str] = []
+        for source, blobs in listed:
+            digests = []
+            for side, path in (("notebook", pair.notebook), ("script", pair.script)):
+                sha = blobs.get(rels.get(path, ""))
+                digests.append(_blob_digest(sha, contents, pair, side, cache) if sha else None)
+            target = first if source.per_side else later
+            if digests[0] is not None and digests[0] == digests[1]:
+                target.append(digests[0])
+            elif source.per_side:
+                target.extend(d for d in digests if d is not None)
+        agreed = agreed_state(cache, pair)
+        result[pair.notebook] = [*first, *([agreed] if agreed else []), *later]
     return result
-
-
-def _synced_base(pair: Pair, snapshots: list[_Snapshot]) -> Inputs | None:
-    """The cells of the newest snapshot in which both sides agreed (None: no such snapshot)."""
-    for snap in snapshots:
-        if snap.notebook is None or snap.script is None:
-            continue
-        try:
-            nb_inputs = inputs_of(notebook.loads(snap.notebook, pair.notebook))
-            script_inputs = inputs_of(read_script(snap.script, pair.script, pair.fmt))
-        except BadInput:
-            continue  # a broken committed version says nothing about the pair
-        if nb_inputs == script_inputs:
-            return nb_inputs
-    return None
 
 
 def _plan(
     pair: Pair,
     nb_data: bytes | None,
     script_data: bytes | None,
-    snapshots: list[_Snapshot],
+    bases: list[str],
     config: Config,
     prefer: str | None,
 ) -> _Plan:
+    """Decide for one pair. A side may be overwritten only when its cells are one of the
+    pair's agreed states (``bases``): anything else is work nobody else has, so a pair whose
+    sides both hold such work is a conflict."""
     nb_show, script_show = _show(pair.notebook), _show(pair.script)
     if nb_data is None:
         return _plan_missing_notebook(pair, script_data, config, prefer)
@@ -173,7 +260,9 @@ def _plan(
     script_nb = read_script(script_data, pair.script, pair.fmt)
     nb_inputs, script_inputs = inputs_of(nb), inputs_of(script_nb)
     if nb_inputs == script_inputs:
-        return plan("in-sync", f"{nb_show} and {script_show} are in sync", None)
+        return plan("in-sync", f"{nb_show} and {script_show} are in sync", None)._replace(
+            agreed=inputs_digest(nb_inputs)
+        )
     to_script = plan("updated-script", f"{script_show}: updated from {nb_show}", "script", nb)
     to_notebook = plan(
         "updated-notebook",
@@ -183,14 +272,17 @@ def _plan(
     )
     if prefer is not None:
         return to_script if prefer == "notebook" else to_notebook
-    base = _synced_base(pair, snapshots)
-    nb_changed, script_changed = nb_inputs != base, script_inputs != base
-    if base is not None and nb_changed != script_changed:
-        return to_script if nb_changed else to_notebook
+    rank = {d: i for i, d in reversed(list(enumerate(bases)))}
+    nb_rank = rank.get(inputs_digest(nb_inputs))
+    script_rank = rank.get(inputs_digest(script_inputs))
+    if script_rank is not None and (nb_rank is None or script_rank < nb_rank):
+        return to_script  # the script holds an agreed state: the notebook moved
+    if nb_rank is not None:
+        return to_notebook
     why = (
         "both changed and differ"
-        if base is not None
-        else "differ and no committed version tells which side changed"
+        if bases
+        else "differ and no committed version (nor an earlier sync) tells which side changed"
     )
     return plan(
         "conflict",
@@ -253,7 +345,7 @@ def _would(plan: _Plan) -> SyncOutcome:
 
 
 def _apply(plan: _Plan, cache: Cache | None) -> SyncOutcome:
-    """Write what the plan says, verify it by reading it back, remember the synced state."""
+    """Write what the plan says, verify it by reading it back, remember the agreed state."""
     pair, source = plan.pair, plan.source
     assert source is not None
     if plan.write == "script":
@@ -263,20 +355,23 @@ def _apply(plan: _Plan, cache: Cache | None) -> SyncOutcome:
         notebook.write(pair.notebook, source, original=plan.original)
         if inputs_of(notebook.read(pair.notebook)) != inputs_of(source):
             raise NbkitError("read back differs from what was written", pair.notebook)
-    if cache is not None:
-        key = cache_key(
-            notebook.read_bytes(pair.notebook), notebook.read_bytes(pair.script), pair.fmt
-        )
-        cache.add(CACHE_NAMESPACE, key)
+    record_agreed(
+        cache,
+        pair,
+        notebook.read_bytes(pair.notebook),
+        notebook.read_bytes(pair.script),
+        inputs_digest(inputs_of(source)),
+    )
     return SyncOutcome(pair, plan.action, plan.message)
 
 
 def _known_in_sync(
     cache: Cache | None, pair: Pair, nb_data: bytes | None, script_data: bytes | None
-) -> bool:
+) -> str | None:
+    """The inputs digest when these exact bytes were seen in step before (no parsing)."""
     if cache is None or nb_data is None or script_data is None:
-        return False
-    return cache.has(CACHE_NAMESPACE, cache_key(nb_data, script_data, pair.fmt))
+        return None
+    return cache.get(CACHE_NAMESPACE, cache_key(nb_data, script_data, pair.fmt))
 
 
 def sync_pairs(
@@ -287,14 +382,15 @@ def sync_pairs(
     check: bool = False,
     base: str = "auto",
     cache: Cache | None = None,
+    left: str | None = None,
 ) -> list[SyncOutcome]:
-    """Each pair once even if both its files are given. base="index" compares each side with
-    its version in the git index (what a pre-commit hook needs), "HEAD" with the last commit,
-    "auto" = index if it holds the files else HEAD. Conflicts are returned, never written.
+    """Each pair once even if both its files are given; conflicts are returned, never written.
 
-    More exactly, the base is the newest snapshot (index first, then HEAD, for "auto" and
-    "index"; HEAD only for "HEAD") in which the two sides agreed: in a pre-commit hook the
-    index already holds the edited side, so the snapshot before the edit is HEAD's.
+    A side is overwritten only when its cells are an agreed state of the pair: the last
+    in-step state nbkit wrote or saw (kept in ``cache``), or a committed snapshot in which
+    the two sides agreed (base="index"/"auto": the index then HEAD; "HEAD": HEAD only).
+    ``left`` is the commit a checkout or merge is leaving: each side's version there counts
+    too (it is what the user had), and first.
     """
     if prefer is not None and prefer not in PREFER:
         raise UsageError(f"--prefer must be one of {', '.join(PREFER)}, not {prefer!r}")
@@ -305,21 +401,23 @@ def sync_pairs(
     pairs = resolve_pairs(paths, config)
     for pair in pairs:
         nb_data, script_data = _read(pair.notebook), _read(pair.script)
-        if _known_in_sync(cache, pair, nb_data, script_data):
+        known = _known_in_sync(cache, pair, nb_data, script_data)
+        if known is not None and prefer is None:
+            assert cache is not None
+            cache.put(AGREED_NAMESPACE, _pair_key(pair), known)
             message = f"{_show(pair.notebook)} and {_show(pair.script)} are in sync"
             outcomes[pair.notebook] = SyncOutcome(pair, "in-sync", message)
             continue
         pending.append((pair, nb_data, script_data))
-    history = _history([p for p, _n, _s in pending], config, base)
-    plans = [_plan(p, n, s, history[p.notebook], config, prefer) for p, n, s in pending]
+    bases = _bases([p for p, _n, _s in pending], config, _sources(base, left), cache)
+    plans = [_plan(p, n, s, bases[p.notebook], config, prefer) for p, n, s in pending]
     plans = [_rendered(plan) for plan in plans]  # a lossy conversion anywhere: nothing written
     for plan in plans:
         if plan.write is None:
             outcomes[plan.pair.notebook] = SyncOutcome(plan.pair, plan.action, plan.message)
-            if plan.action == "in-sync" and cache is not None:
+            if plan.agreed is not None:
                 assert plan.original is not None and plan.script_data is not None
-                key = cache_key(plan.original, plan.script_data, plan.pair.fmt)
-                cache.add(CACHE_NAMESPACE, key)
+                record_agreed(cache, plan.pair, plan.original, plan.script_data, plan.agreed)
         elif check:
             outcomes[plan.pair.notebook] = _would(plan)
         else:
