@@ -317,7 +317,8 @@ def _merge_both(base: Cell | None, ours: Cell, theirs: Cell, prefer: str | None)
 def _fit_type(cell: Cell) -> Cell:
     """Only the keys the cell's type allows (a type change must not leave stray outputs)."""
     if cell.get("cell_type") == "code":
-        cell.setdefault("outputs", [])
+        if not isinstance(cell.get("outputs"), list):  # the type came from the other side
+            cell["outputs"], cell["execution_count"] = [], None
         cell.setdefault("execution_count", None)
         cell.pop("attachments", None)
     else:
