@@ -187,15 +187,19 @@ def _align_gap(
     src_old: Sequence[str],
     src_new: Sequence[str],
     matches: dict[int, int],
+    floor: float = 0.0,
 ) -> None:
-    """Order-keeping alignment of a small gap maximising total similarity (a tiny DP)."""
+    """Order-keeping alignment of a small gap maximising total similarity (a tiny DP).
+
+    ``floor`` > 0 pairs cells below the threshold too (each pair is worth at least it).
+    """
     a, b = len(olds), len(news)
     score = [[0.0] * (b + 1) for _ in range(a + 1)]
     for x in range(a):
         for y in range(b):
             i, j = olds[x], news[y]
             s = _cell_similarity(old[i], new[j], src_old[i], src_new[j])
-            score[x + 1][y + 1] = s if s >= _GAP_THRESHOLD else 0.0
+            score[x + 1][y + 1] = floor + s if floor or s >= _GAP_THRESHOLD else 0.0
     best = [[0.0] * (b + 1) for _ in range(a + 1)]
     for x in range(1, a + 1):
         for y in range(1, b + 1):
@@ -268,6 +272,30 @@ def align(old: Sequence[Cell], new: Sequence[Cell]) -> dict[int, int]:
             _align_gap(olds, news, old, new, src_old, src_new, matches)
     _match_anywhere(old, new, src_old, src_new, matches)
     return matches
+
+
+def _has_id(cell: Cell) -> bool:
+    value = cell.get("id")
+    return isinstance(value, str) and bool(value)
+
+
+def pair_rewrites(old: Sequence[Cell], new: Sequence[Cell], matches: dict[int, int]) -> None:
+    """Add to ``matches`` the unmatched cells that face each other between the same matched
+    neighbours: one cell rewritten beyond recognition, for a merge, where a removal plus an
+    addition of the same cell would let both sides' rewrites through as two copies.
+
+    Only cells without ids pair (two cells with different ids are different cells). In a gap
+    with several candidates the most similar pairs win, in order; the rest stay added/removed.
+    """
+    src_old = [source_text(c) for c in old]
+    src_new = [source_text(c) for c in new]
+    for olds, news in _gaps(len(old), len(new), matches):
+        if len(olds) * len(news) > _GAP_GRID_LIMIT:
+            continue
+        olds = [i for i in olds if not _has_id(old[i])]
+        news = [j for j in news if not _has_id(new[j])]
+        if olds and news:
+            _align_gap(olds, news, old, new, src_old, src_new, matches, floor=0.01)
 
 
 def order(n_old: int, n_new: int, matches: dict[int, int]) -> list[Pair]:

@@ -77,3 +77,48 @@ def test_resolve_redoes_a_merge_the_driver_did_not_do(
     nb = assert_valid_file(merge.path)
     assert sources(nb) == ["a = 1", "x = 1\ny = 20", "b = 3"]
     assert nb["cells"][1]["cell_type"] == "code"
+
+
+ANALYSIS = "df = load('data.csv')\ndf = df.dropna()\nprint(df.shape)"
+REWRITE_OURS = "import polars as pl\nframe = pl.read_csv('data.csv').drop_nulls()\nframe.shape"
+REWRITE_THEIRS = "rows = [r for r in open('data.csv') if r.strip()]\nlen(rows)"
+
+
+def _idless(*middle: str) -> dict[str, Any]:
+    return make_nb("import pandas as pd", *middle, ("markdown", "## Results"), minor=4)
+
+
+def test_both_sides_rewriting_one_idless_cell_is_one_marked_conflict(installed: Path) -> None:
+    base, ours, theirs = _idless(ANALYSIS), _idless(REWRITE_OURS), _idless(REWRITE_THEIRS)
+    merge = merge_branches(installed, base, ours, theirs)
+    assert merge.code != 0, merge.output
+    nb = assert_valid_file(merge.path)
+    assert len(nb["cells"]) == 3, sources(nb)  # one cell, not both versions side by side
+    assert marked_cells(nb) == [1]
+    assert REWRITE_OURS in sources(nb)[1] and REWRITE_THEIRS in sources(nb)[1]
+    assert unmerged(installed) == ["nb.ipynb"]
+
+
+def test_a_light_edit_against_a_rewrite_is_a_source_conflict_resolve_ours_keeps_ours(
+    installed: Path, cli: Callable[..., Any]
+) -> None:
+    light = ANALYSIS.replace("dropna()", "dropna(how='all')")
+    base, ours, theirs = _idless(ANALYSIS), _idless(light), _idless(REWRITE_THEIRS)
+    merge = merge_branches(installed, base, ours, theirs)
+    assert merge.code != 0, merge.output
+    nb = assert_valid_file(merge.path)
+    assert len(nb["cells"]) == 3, sources(nb)
+    assert "(cell deleted)" not in sources(nb)[1]
+    assert cli("resolve", "--ours", merge.path).code == 0
+    assert sources(assert_valid_file(merge.path)) == ["import pandas as pd", light, "## Results"]
+
+
+def test_a_rewrite_on_one_side_of_an_idless_cell_merges_as_that_cell(installed: Path) -> None:
+    base = _idless(ANALYSIS, "x = 1")
+    ours = _idless(REWRITE_OURS, "x = 1")
+    theirs = _idless(ANALYSIS, "x = 2")
+    merge = merge_branches(installed, base, ours, theirs)
+    assert merge.code == 0, merge.output
+    assert sources(assert_valid_file(merge.path)) == [
+        "import pandas as pd", REWRITE_OURS, "x = 2", "## Results"
+    ]

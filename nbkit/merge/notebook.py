@@ -93,10 +93,12 @@ def match_cells(old: list[Cell], new: list[Cell]) -> list[int | None]:
     The review's aligner decides (ids first, then content, then similarity; moves included),
     so ``nbkit diff`` and the merge agree on which cell is which.
     """
-    from nbkit.align import align
+    from nbkit.align import align, pair_rewrites
 
+    matches = align(old, new)
+    pair_rewrites(old, new, matches)  # without ids, a rewritten cell is still that cell
     result: list[int | None] = [None] * len(new)
-    for i, j in align(old, new).items():
+    for i, j in matches.items():
         result[j] = i
     return result
 
