@@ -120,5 +120,8 @@ def test_a_rewrite_on_one_side_of_an_idless_cell_merges_as_that_cell(installed: 
     merge = merge_branches(installed, base, ours, theirs)
     assert merge.code == 0, merge.output
     assert sources(assert_valid_file(merge.path)) == [
-        "import pandas as pd", REWRITE_OURS, "x = 2", "## Results"
+        "import pandas as pd",
+        REWRITE_OURS,
+        "x = 2",
+        "## Results",
     ]
