@@ -8,6 +8,7 @@ and reported as ``>T s`` rather than waited for.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from benchmarks import corpus
 from benchmarks.harness import (
@@ -55,4 +56,21 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
             )
             rows.append(Row(FAMILY, case, ours, theirs, TARGET))
             log(f"{FAMILY}: {case}: {ours.shown()} vs {theirs.shown()}")
+    if nbkit_has("diff") and nbdiff is not None:
+        rows.append(_prose_row(settings, nbdiff, timeout, log))
     return rows
+
+
+def _prose_row(
+    settings: Settings, nbdiff: Path, timeout: float, log: Callable[[str], None]
+) -> Row:
+    """Prose-heavy: 50 markdown cells of 1-5 KB without ids, 10% lightly edited."""
+    case = "50 prose cells of 1-5 KB, 10% edited: nbkit diff vs nbdiff"
+    a, b = corpus.prose_pair(settings.corpus_root)
+    argv: list[str | Path] = [VENV_BIN / "nbkit", "diff", "--no-color", a, b]
+    ours = measure(command("nbkit diff", argv, timeout=timeout), settings, warmup=True)
+    theirs = measure(
+        command("nbdiff", [nbdiff, "--no-color", a, b], timeout=timeout), settings, warmup=True
+    )
+    log(f"{FAMILY}: {case}: {ours.shown()} vs {theirs.shown()}")
+    return Row(FAMILY, case, ours, theirs, Target("< 0.5 s", max_s=0.5))

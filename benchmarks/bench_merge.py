@@ -103,4 +103,21 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
         )
     )
     log(f"{FAMILY}: nbkit {ours.shown()}, floor {floor.shown()}")
+    rows.append(_prose_row(settings, work, timeout, log))
     return rows
+
+
+def _prose_row(settings: Settings, work: Path, timeout: float, log: Callable[[str], None]) -> Row:
+    """Prose-heavy: 50 markdown cells of 1-5 KB without ids, each side editing 5% of them."""
+    case = "two branches of 50 prose cells of 1-5 KB: nbkit merge-driver"
+    folder = corpus.prose_triple(settings.corpus_root)
+    base, ours_nb, theirs_nb = (folder / f"{n}.ipynb" for n in ("base", "ours", "theirs"))
+    target = work / "prose-ours.ipynb"
+    argv: list[str | Path] = [VENV_BIN / "nbkit", "merge-driver", base, target, theirs_nb, "nb.ipynb"]
+    ours = measure(
+        command("nbkit merge-driver", argv, cwd=work, timeout=timeout),
+        settings,
+        setup=_fresh_ours(ours_nb, target),
+    )
+    log(f"{FAMILY}: {case}: {ours.shown()}")
+    return Row(FAMILY, case, ours, None, Target("< 1 s", max_s=1.0))

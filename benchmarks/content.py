@@ -134,8 +134,8 @@ def image_output(rng: random.Random, side: int) -> dict[str, Any]:
     encoded = base64.b64encode(png_bytes(side, side, rng)).decode("ascii")
     return {
         "data": {
-            "image/png": encoded,
-            "text/plain": [f"<Figure size {side}x{side} with 1 Axes>"],
+    "image/png": encoded,
+    "text/plain": [f"<Figure size {side}x{side} with 1 Axes>"],
         },
         "metadata": {"needs_background": "light"},
         "output_type": "display_data",
@@ -149,8 +149,8 @@ def error_output(rng: random.Random) -> dict[str, Any]:
         "evalue": f"'{name}'",
         "output_type": "error",
         "traceback": [
-            "\u001b[0;31m------------------------------------------------------------------\u001b[0m",
-            "\u001b[0;31mKeyError\u001b[0m                      Traceback (most recent call last)",
+    "\u001b[0;31m------------------------------------------------------------------\u001b[0m",
+    "\u001b[0;31mKeyError\u001b[0m                      Traceback (most recent call last)",
             f"Cell \u001b[0;32mIn[{rng.randint(1, 99)}], line 1\u001b[0m\n----> 1 {name}['x']",
             f"\u001b[0;31mKeyError\u001b[0m: '{name}'",
         ],
@@ -162,7 +162,54 @@ def execute_time(rng: random.Random) -> dict[str, Any]:
     sec = rng.randint(0, 59)
     return {
         "ExecuteTime": {
-            "end_time": f"2024-05-0{rng.randint(1, 9)}T10:{sec:02d}:0{rng.randint(0, 9)}.{rng.randint(100, 999)}Z",
-            "start_time": f"2024-05-0{rng.randint(1, 9)}T10:{sec:02d}:00.{rng.randint(100, 999)}Z",
+    "end_time": f"2024-05-0{rng.randint(1, 9)}T10:{sec:02d}:0{rng.randint(0, 9)}.{rng.randint(100, 999)}Z",
+    "start_time": f"2024-05-0{rng.randint(1, 9)}T10:{sec:02d}:00.{rng.randint(100, 999)}Z",
         }
     }
+
+
+_VOCABULARY = (
+    "the model data results we our this that with from for and are was which each "
+    "training validation split baseline accuracy error rate feature features sample "
+    "samples distribution region regions customers churn forecast season seasonal trend "
+    "effect estimate estimates variance bias interval confidence significant difference "
+    "between after before while because although however therefore first second finally "
+    "method approach assumption assumptions table figure shows suggests observed expected "
+    "weekly monthly users events revenue price prices cohort cohorts signal noise "
+    "outliers missing values rows columns pipeline experiment experiments run runs "
+    "compare compared against"
+)
+_WORDS = tuple(_VOCABULARY.split())
+
+
+def prose_paragraph(rng: random.Random, chars: int) -> str:
+    """One line of plausible prose, about ``chars`` long (a paragraph as Jupyter stores it)."""
+    words: list[str] = []
+    size = 0
+    while size < chars:
+        sentence = [rng.choice(_WORDS) for _ in range(rng.randint(8, 22))]
+        text = " ".join(sentence).capitalize() + rng.choice((".", ".", ".", ";", ":"))
+        words.append(text)
+        size += len(text) + 1
+    return " ".join(words)
+
+
+def prose_source(rng: random.Random, chars: int) -> str:
+    """A markdown cell of about ``chars`` characters: a heading and a few paragraphs."""
+    paragraphs = [f"## {rng.choice(_TITLES)} {rng.randint(1, 99)}"]
+    left = chars
+    while left > 0:
+        size = min(left, rng.randint(300, 1200))
+        paragraphs.append(prose_paragraph(rng, size))
+        left -= size + 2
+    text = "\n\n".join(paragraphs)
+    return text if len(text) <= chars else text[: chars - 1].rsplit(" ", 1)[0] + "."
+
+
+def edit_prose(text: str, rng: random.Random) -> str:
+    """A light edit: two words replaced and one added inside one paragraph."""
+    words = text.split(" ")
+    for _ in range(2):
+        words[rng.randrange(len(words))] = rng.choice(_WORDS)
+    words.insert(rng.randrange(len(words)), rng.choice(_WORDS))
+    return " ".join(words)

@@ -250,3 +250,59 @@ def merge_triple(root: Path, cells: int, seed: int = 13) -> Path:
         (folder / "theirs.ipynb").write_bytes(dumps(edited(base, seed + 2, span=(0.55, 1.0))))
 
     return cached(root, f"merge-{cells}-s{seed}", make)
+
+
+def prose_notebook(cells: int, seed: int, *, ids: bool = False) -> dict[str, Any]:
+    """A prose-heavy notebook: markdown cells of 1-5 KB (a report, a tutorial), no code."""
+    rng = random.Random(f"prose-{seed}")
+    built: list[dict[str, Any]] = []
+    for index in range(cells):
+        source = content.prose_source(rng, rng.randint(1000, 5000))
+        cell: dict[str, Any] = {
+            "cell_type": "markdown",
+            "metadata": {},
+            "source": content.lines(source),
+        }
+        if ids:
+            cell["id"] = f"prose-{index}"
+        built.append(cell)
+    nb = build(NotebookSpec(cells=0, seed=seed, ids=ids, executed=False))
+    return {**nb, "cells": built}
+
+
+def edited_prose(
+    nb: dict[str, Any], seed: int, share: float = 0.1, span: tuple[float, float] = (0.0, 1.0)
+) -> dict[str, Any]:
+    """``share`` of the cells inside ``span`` lightly edited (a few words each)."""
+    rng = random.Random(f"prose-edit-{seed}")
+    cells = json.loads(json.dumps(nb["cells"]))
+    lo, hi = int(span[0] * len(cells)), int(span[1] * len(cells))
+    for index in rng.sample(range(lo, hi), max(1, int(share * len(cells)))):
+        source = content.edit_prose("".join(cells[index]["source"]), rng)
+        cells[index]["source"] = content.lines(source)
+    return {**nb, "cells": cells}
+
+
+def prose_pair(root: Path, cells: int = 50, seed: int = 17) -> tuple[Path, Path]:
+    """A prose-heavy notebook (no ids) and a version with 10% of its cells lightly edited."""
+
+    def make(folder: Path) -> None:
+        base = prose_notebook(cells, seed)
+        (folder / "a.ipynb").write_bytes(dumps(base))
+        (folder / "b.ipynb").write_bytes(dumps(edited_prose(base, seed)))
+
+    folder = cached(root, f"prose-diff-{cells}-s{seed}", make)
+    return folder / "a.ipynb", folder / "b.ipynb"
+
+
+def prose_triple(root: Path, cells: int = 50, seed: int = 19) -> Path:
+    """``base.ipynb`` of prose and two branches editing 10% of the cells in either half."""
+
+    def make(folder: Path) -> None:
+        base = prose_notebook(cells, seed)
+        ours = edited_prose(base, seed + 1, share=0.05, span=(0.0, 0.5))
+        theirs = edited_prose(base, seed + 2, share=0.05, span=(0.5, 1.0))
+        for name, nb in (("base", base), ("ours", ours), ("theirs", theirs)):
+            (folder / f"{name}.ipynb").write_bytes(dumps(nb))
+
+    return cached(root, f"prose-merge-{cells}-s{seed}", make)

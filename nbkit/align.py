@@ -6,22 +6,29 @@ Stages, each only on the cells the earlier ones left unmatched:
    cells with different ids are different cells, so only stage 2 follows;
 2. unique content fingerprints (cell type + source) as patience-diff anchors, then repeated
    fingerprints in order inside the gaps between anchors;
-3. similarity inside each small gap (an edited cell stays where it was);
+3. similarity inside each gap between matches (an edited cell stays where it was): all
+   pairs for a small gap, a band around each cell's relative place for a big one;
 4. similarity through an index of rare source lines (a cell both moved and edited).
 
 The longest chain of matches that keeps its order is "in place"; any other match is a move.
-The cost is near-linear in the number of cells: the similarity ratios are computed only for
-small gaps and for candidates that share a rare line.
+
+The work is bounded: the expensive similarity (``difflib`` ratio) is computed at most
+``_CANDIDATES`` times per cell in each similarity stage, for the candidates a cheap estimate
+ranks first (a length bound and the shared token bigrams); characters are compared only for
+short sources, tokens for longer ones, and past ``_TOKEN_LIMIT`` tokens the estimate stands
+in for the ratio. So aligning N cells costs O(N·k) ratios, each on bounded input.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from difflib import SequenceMatcher
-from typing import Any
+from typing import Any, NamedTuple
 
 from nbkit.notebook import source_text
 
@@ -32,21 +39,67 @@ _GAP_GRID_LIMIT = 400  # largest gap (a*b cells) aligned by similarity position 
 _GAP_THRESHOLD = 0.6  # similarity for an edited cell that stayed in its place
 _MOVE_THRESHOLD = 0.7  # stricter for a cell matched far from where it was
 _COMMON_LINE = 20  # a line found in more cells than this does not identify a cell
-_CANDIDATES = 5
+_CANDIDATES = 5  # expensive ratios per cell and stage, for the best-estimated candidates
+_CHAR_LIMIT = 600  # sources (both sides summed) up to this compare by characters
+_TOKEN_LIMIT = 4000  # tokens (both sides summed) up to this compare by tokens
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+# How many expensive ratios were computed (read by a test pinning the bounded work).
+work: Counter[str] = Counter()
+
+
+class _Profile(NamedTuple):
+    tokens: tuple[str, ...]
+    bigrams: frozenset[tuple[str, str]]
+
+
+@functools.lru_cache(maxsize=4096)
+def _profile(text: str) -> _Profile:
+    """Tokens (words and punctuation) and their bigrams, computed once per source."""
+    tokens = tuple(_TOKEN.findall(text))
+    return _Profile(tokens, frozenset(itertools.pairwise(tokens)))
+
+
+def estimate(a: str, b: str) -> float:
+    """A cheap 0..1 likeness to rank candidates: the length bound times the share of token
+    bigrams in common. Linear in the sources; 0 when the lengths alone rule a match out."""
+    if a == b:
+        return 1.0
+    bound = _length_bound(a, b)
+    if bound < _GAP_THRESHOLD:
+        return 0.0
+    pa, pb = _profile(a), _profile(b)
+    if not pa.bigrams or not pb.bigrams:
+        return bound * 0.5  # one token: only the ratio can tell
+    shared = len(pa.bigrams & pb.bigrams)
+    return bound * 2 * shared / (len(pa.bigrams) + len(pb.bigrams))
+
+
+def _length_bound(a: str, b: str) -> float:
+    """An upper bound of any ratio (difflib's ``real_quick_ratio`` on characters)."""
+    total = len(a) + len(b)
+    return 2 * min(len(a), len(b)) / total if total else 1.0
 
 
 def similarity(a: str, b: str) -> float:
-    """0..1, characters for short sources (one-line edits), lines for long ones."""
+    """0..1: characters for short sources (one-character edits count), tokens for longer
+    ones (prose and code alike), the estimate alone past the token limit; 0 below the
+    threshold. Bounded: O(tokens) plus one difflib ratio on at most ``_TOKEN_LIMIT`` items."""
     if a == b:
         return 1.0
-    if not a or not b:
+    if not a or not b or _length_bound(a, b) < _GAP_THRESHOLD:
         return 0.0
-    if len(a) + len(b) > 4000:  # long cells: lines are the unit, characters cost too much
-        return _ratio(a.splitlines(), b.splitlines())
-    return _ratio(a, b)
+    if len(a) + len(b) <= _CHAR_LIMIT:
+        return _ratio(a, b)
+    pa, pb = _profile(a), _profile(b)
+    if len(pa.tokens) + len(pb.tokens) > _TOKEN_LIMIT:
+        guess = estimate(a, b)
+        return guess if guess >= _GAP_THRESHOLD else 0.0
+    return _ratio(pa.tokens, pb.tokens)
 
 
 def _ratio(a: Sequence[str], b: Sequence[str]) -> float:
+    work["ratio"] += 1
     matcher = SequenceMatcher(None, a, b, autojunk=False)
     if matcher.real_quick_ratio() < _GAP_THRESHOLD or matcher.quick_ratio() < _GAP_THRESHOLD:
         return 0.0
@@ -56,6 +109,15 @@ def _ratio(a: Sequence[str], b: Sequence[str]) -> float:
 def _cell_similarity(a: Cell, b: Cell, sa: str, sb: str) -> float:
     score = similarity(sa, sb)
     return score if a.get("cell_type") == b.get("cell_type") else score * 0.9
+
+
+def _best(candidates: Sequence[int], of: str, sources: Sequence[str]) -> list[int]:
+    """The ``_CANDIDATES`` candidates whose estimate against ``of`` is highest (and not 0)."""
+    if len(candidates) <= _CANDIDATES:
+        return list(candidates)
+    scored = [(estimate(sources[i], of), i) for i in candidates]
+    scored.sort(key=lambda t: -t[0])
+    return [i for e, i in scored[:_CANDIDATES] if e > 0]
 
 
 def longest_chain(matches: dict[int, int]) -> list[tuple[int, int]]:
@@ -187,15 +249,19 @@ def _align_gap(
     src_old: Sequence[str],
     src_new: Sequence[str],
     matches: dict[int, int],
+    floor: float = 0.0,
 ) -> None:
-    """Order-keeping alignment of a small gap maximising total similarity (a tiny DP)."""
+    """Order-keeping alignment of a small gap maximising total similarity (a tiny DP).
+
+    ``floor`` > 0 pairs cells below the threshold too (each pair is worth at least it).
+    """
     a, b = len(olds), len(news)
-    score = [[0.0] * (b + 1) for _ in range(a + 1)]
-    for x in range(a):
-        for y in range(b):
-            i, j = olds[x], news[y]
+    score = [[0.0] * (b + 1)] + [[0.0] + [floor] * b for _ in range(a)]
+    position = {i: x for x, i in enumerate(olds)}
+    for y, j in enumerate(news):
+        for i in _best(olds, src_new[j], src_old):
             s = _cell_similarity(old[i], new[j], src_old[i], src_new[j])
-            score[x + 1][y + 1] = s if s >= _GAP_THRESHOLD else 0.0
+            score[position[i] + 1][y + 1] = floor + s if floor or s >= _GAP_THRESHOLD else 0.0
     best = [[0.0] * (b + 1) for _ in range(a + 1)]
     for x in range(1, a + 1):
         for y in range(1, b + 1):
@@ -210,6 +276,32 @@ def _align_gap(
             x -= 1
         else:
             y -= 1
+
+
+def _align_band(
+    olds: list[int],
+    news: list[int],
+    old: Sequence[Cell],
+    new: Sequence[Cell],
+    src_old: Sequence[str],
+    src_new: Sequence[str],
+    matches: dict[int, int],
+) -> None:
+    """A gap too big for the grid (a long run of edited cells): each new cell looks at the
+    old cells near its own relative place, in order, so the work stays O(cells · k)."""
+    last = -1
+    position = {i: x for x, i in enumerate(olds)}
+    for y, j in enumerate(news):
+        centre = y * len(olds) // len(news)
+        near = [olds[x] for x in range(max(last + 1, centre - 2), min(len(olds), centre + 3))]
+        best, best_x = 0.0, -1
+        for i in _best(near, src_new[j], src_old):
+            score = _cell_similarity(old[i], new[j], src_old[i], src_new[j])
+            if score >= _GAP_THRESHOLD and score > best:
+                best, best_x = score, position[i]
+        if best_x >= 0:
+            matches[olds[best_x]] = j
+            last = best_x
 
 
 def _rare_lines(text: str) -> set[str]:
@@ -266,8 +358,34 @@ def align(old: Sequence[Cell], new: Sequence[Cell]) -> dict[int, int]:
     for olds, news in _gaps(len(old), len(new), matches):
         if len(olds) * len(news) <= _GAP_GRID_LIMIT:
             _align_gap(olds, news, old, new, src_old, src_new, matches)
+        else:
+            _align_band(olds, news, old, new, src_old, src_new, matches)
     _match_anywhere(old, new, src_old, src_new, matches)
     return matches
+
+
+def _has_id(cell: Cell) -> bool:
+    value = cell.get("id")
+    return isinstance(value, str) and bool(value)
+
+
+def pair_rewrites(old: Sequence[Cell], new: Sequence[Cell], matches: dict[int, int]) -> None:
+    """Add to ``matches`` the unmatched cells that face each other between the same matched
+    neighbours: one cell rewritten beyond recognition, for a merge, where a removal plus an
+    addition of the same cell would let both sides' rewrites through as two copies.
+
+    Only cells without ids pair (two cells with different ids are different cells). In a gap
+    with several candidates the most similar pairs win, in order; the rest stay added/removed.
+    """
+    src_old = [source_text(c) for c in old]
+    src_new = [source_text(c) for c in new]
+    for olds, news in _gaps(len(old), len(new), matches):
+        if len(olds) * len(news) > _GAP_GRID_LIMIT:
+            continue
+        olds = [i for i in olds if not _has_id(old[i])]
+        news = [j for j in news if not _has_id(new[j])]
+        if olds and news:
+            _align_gap(olds, news, old, new, src_old, src_new, matches, floor=0.01)
 
 
 def order(n_old: int, n_new: int, matches: dict[int, int]) -> list[Pair]:

@@ -151,6 +151,19 @@ def test_diff_pairs_and_merge_triples_are_valid_and_really_differ(tmp_path: Path
     assert ours.cells != base.cells and theirs.cells != base.cells
 
 
+def test_the_prose_family_is_prose_heavy_valid_and_lightly_edited(tmp_path: Path) -> None:
+    a, b = corpus.prose_pair(tmp_path, cells=20)
+    old, new = (nbformat.read(p, 4) for p in (a, b))
+    for nb in (old, new):
+        nbformat.validate(nb)
+    assert all(c.cell_type == "markdown" and 900 <= len(c.source) <= 5000 for c in old.cells)
+    edited = [k for k, (x, y) in enumerate(zip(old.cells, new.cells, strict=True)) if x.source != y.source]
+    assert len(edited) == 2
+    folder = corpus.prose_triple(tmp_path, cells=20)
+    for name in ("base", "ours", "theirs"):
+        nbformat.validate(nbformat.read(folder / f"{name}.ipynb", 4))
+
+
 def test_a_failing_command_is_reported_in_its_row(tmp_path: Path) -> None:
     settings = Settings(repeat=2, corpus_root=tmp_path, work=tmp_path)
     ok = measure(command("pass", [sys.executable, "-c", "pass"]), settings)

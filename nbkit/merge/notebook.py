@@ -93,10 +93,12 @@ def match_cells(old: list[Cell], new: list[Cell]) -> list[int | None]:
     The review's aligner decides (ids first, then content, then similarity; moves included),
     so ``nbkit diff`` and the merge agree on which cell is which.
     """
-    from nbkit.align import align
+    from nbkit.align import align, pair_rewrites
 
+    matches = align(old, new)
+    pair_rewrites(old, new, matches)  # without ids, a rewritten cell is still that cell
     result: list[int | None] = [None] * len(new)
-    for i, j in align(old, new).items():
+    for i, j in matches.items():
         result[j] = i
     return result
 
@@ -317,7 +319,8 @@ def _merge_both(base: Cell | None, ours: Cell, theirs: Cell, prefer: str | None)
 def _fit_type(cell: Cell) -> Cell:
     """Only the keys the cell's type allows (a type change must not leave stray outputs)."""
     if cell.get("cell_type") == "code":
-        cell.setdefault("outputs", [])
+        if not isinstance(cell.get("outputs"), list):  # the type came from the other side
+            cell["outputs"], cell["execution_count"] = [], None
         cell.setdefault("execution_count", None)
         cell.pop("attachments", None)
     else:

@@ -1,9 +1,10 @@
 """Repair a notebook git's text merge broke with ``<<<<<<<`` markers in its JSON.
 
 While git still holds the merge's stages (base, ours, theirs) the merge is redone properly
-from them. Once they are gone (after ``git add``), the two sides are read back out of the
-markers and merged two-way. A notebook that is valid JSON but has conflicts marked inside
-cells (the merge driver's output) can be settled with ``prefer``.
+from them (also when the file is ours untouched: the driver did not run). Once they are
+gone (after ``git add``), the two sides are read back out of the markers and merged two-way.
+A notebook that is valid JSON but has conflicts marked inside cells (the merge driver's
+output) can be settled with ``prefer``.
 """
 
 from __future__ import annotations
@@ -99,25 +100,42 @@ def _settle_cells(nb: Notebook, prefer: str) -> Notebook:
     return {**nb, "cells": cells}
 
 
+def _settled(nb: Notebook, path: Path, prefer: str) -> Notebook:
+    try:
+        return _settle_cells(nb, prefer)
+    except textmerge.UnbalancedMarkers as exc:
+        raise BadInput(f"cannot read the conflict markers in a cell: {exc}", path) from None
+
+
+def _repair(data: bytes, path: Path, settings: MergeSettings) -> Resolved:
+    """The repaired notebook (not written yet); ``how`` "nothing" leaves the file alone."""
+    stages = _stages(path)
+    if notebook.has_conflict_markers(data):
+        if stages is not None:
+            result = merge_notebooks(*stages, settings)
+            return Resolved(str(path), "stages", [], result)
+        result = _from_markers(data, path, settings.prefer)
+        return Resolved(str(path), "markers", [], result)
+    nb = notebook.loads(data, path)
+    if stages is not None and nb == stages[1]:
+        # git still holds the merge and the file is ours untouched: the driver did not run
+        # or refused (nbkit not on git's PATH, an older nbkit). Redo the merge.
+        return Resolved(str(path), "stages", [], merge_notebooks(*stages, settings))
+    if not marked_cells(nb) or settings.prefer is None:
+        return Resolved(str(path), "nothing", marked_cells(nb), None)
+    settled = _settled(nb, path, settings.prefer)
+    return Resolved(str(path), "cells", [], MergeResult(settled, [], []))
+
+
 def resolve_file(path: str | Path, settings: MergeSettings = DEFAULT_SETTINGS) -> Resolved:
     """Repair one notebook in place (atomically); see the module docstring for the order."""
     path = Path(path)
     data = notebook.read_bytes(path)
-    if notebook.has_conflict_markers(data):
-        stages = _stages(path)
-        if stages is not None:
-            how, result = "stages", merge_notebooks(*stages, settings)
-        else:
-            how, result = "markers", _from_markers(data, path, settings.prefer)
-        nb = result.notebook
-    else:
-        nb, result = notebook.loads(data, path), None
-        if not marked_cells(nb) or settings.prefer is None:
-            return Resolved(str(path), "nothing", marked_cells(nb), None)
-        try:
-            how, nb = "cells", _settle_cells(nb, settings.prefer)
-        except textmerge.UnbalancedMarkers as exc:
-            raise BadInput(f"cannot read the conflict markers in a cell: {exc}", path) from None
+    done = _repair(data, path, settings)
+    if done.result is None:
+        return done
+    nb = done.result.notebook
     check_result(nb, str(path))
     notebook.write(path, nb, original=data)
-    return Resolved(str(path), how, marked_cells(nb), result)
+    result = done.result if done.how != "cells" else None
+    return done._replace(marked=marked_cells(nb), result=result)

@@ -90,9 +90,17 @@ class CellChange:
     def source_changed(self) -> bool:
         return (
             self.change in ("added", "removed")
-            or bool(self.source_diff)
+            or self.old_source != self.new_source
             or (self.old_cell_type is not None and self.old_cell_type != self.cell_type)
         )
+
+    @property
+    def whitespace_only(self) -> str | None:
+        """What changed when the sources differ but no line does (a final newline, line
+        endings): shown quietly instead of an empty line diff; None otherwise."""
+        if self.change in ("added", "removed") or self.source_diff:
+            return None
+        return whitespace_change(self.old_source, self.new_source)
 
 
 @dataclass(frozen=True)
@@ -219,6 +227,19 @@ def _without(meta: Any, ignore: Sequence[str]) -> dict[str, Any]:
         if isinstance(out.get(top), dict):
             out[top] = _without(out[top], (rest,))
     return out
+
+
+def whitespace_change(a: str, b: str) -> str | None:
+    """A short description of how ``a`` and ``b`` differ in line breaks only, else None."""
+    if a == b:
+        return None
+    parts = []
+    if ("\r\n" in a) != ("\r\n" in b):
+        parts.append("line endings CRLF -> LF" if "\r\n" in a else "line endings LF -> CRLF")
+    ends_a, ends_b = a.endswith(("\n", "\r")), b.endswith(("\n", "\r"))
+    if ends_a != ends_b:
+        parts.append("final newline removed" if ends_a else "final newline added")
+    return "; ".join(parts) or "line breaks changed"
 
 
 def _source_diff(a: str, b: str, context: int) -> tuple[str, ...]:

@@ -55,6 +55,7 @@ def _cell(c: CellChange, full: bool) -> dict[str, Any]:
         "id": c.cell_id,
         "source_changed": c.source_changed,
         "source_diff": list(c.source_diff),
+        "whitespace_only": c.whitespace_only,
         "outputs": [_output(o, full) for o in c.outputs],
         "metadata": _meta(c.metadata),
     }

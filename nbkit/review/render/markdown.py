@@ -46,6 +46,8 @@ def _cell_block(nb: NotebookDiff, cell: CellChange, options: RenderOptions) -> s
     parts = [head]
     if cell.source_diff:
         parts.append(fenced(list(cell.source_diff), "diff"))
+    if cell.whitespace_only:
+        parts.append(f"- whitespace only: {escape(cell.whitespace_only)}")
     for m in cell.metadata:
         parts.append(f"- metadata {escape(m.key)}: {escape(str(m.old))} → {escape(str(m.new))}")
     if cell.change in ("added", "removed"):

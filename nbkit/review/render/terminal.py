@@ -55,6 +55,8 @@ def _cell(cell: CellChange, options: RenderOptions, paint: _Painter) -> list[str
     phrase = change_phrase(cell.change, cell.old_index, cell.new_index)
     lines = [paint(f"## cell {where} [{kind}{ident}] {phrase}", "bold")]
     lines += [f"  {paint.diff_line(_safe(d))}" for d in cell.source_diff]
+    if cell.whitespace_only:
+        lines.append(f"  whitespace only: {cell.whitespace_only}")
     for m in cell.metadata:
         lines.append(f"    metadata {_safe(m.key)}: {_safe(str(m.old))} -> {_safe(str(m.new))}")
     if cell.outputs and cell.change in ("added", "removed") and not options.outputs:
