@@ -33,7 +33,7 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
         check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    (built,) = out.glob("nbkit-*.whl")
+    (built,) = out.glob("nbkit_git-*.whl")
     return built
 
 

@@ -13,7 +13,7 @@ from nbkit.cache import Cache
 from nbkit.config import Config
 from nbkit.env import lockfile
 from nbkit.env.imports import Finding, is_paired_script, local_modules, scan, undeclared
-from nbkit.env.requirements import EnvSettings, read_input
+from nbkit.env.requirements import EnvSettings, foreign, read_input
 from nbkit.selection import configured_notebooks
 
 _SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".ipynb_checkpoints"}
@@ -51,6 +51,9 @@ def check(s: EnvSettings, cfg: Config) -> list[Finding]:
         Finding(s.lock, problem)
         for problem in lockfile.problems(lockfile.read(s.lock_path), inp, s.python)
     ]
+    problem = foreign(inp)
+    if problem:
+        findings.append(Finding(inp.label, problem))
     py_files = _python_files(s.root)
     notebooks = [p.relative_to(s.root).as_posix() for p in configured_notebooks(cfg)]
     files = _read_all(s.root, notebooks)

@@ -64,6 +64,7 @@ BUILTIN: dict[str, tuple[str, ...]] = {
     "gi": ("pygobject",),
     "wx": ("wxpython",),
     "Levenshtein": ("levenshtein", "python-levenshtein"),
+    "nbkit": ("nbkit-git",),  # "nbkit" on the index is another project
 }
 # Fields that hold nested statements: bodies, else/finally blocks, except handlers, match cases.
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
