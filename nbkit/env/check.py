@@ -47,10 +47,8 @@ def check(s: EnvSettings, cfg: Config) -> list[Finding]:
     A paired script next to its notebook is not read again: the notebook speaks for both.
     """
     inp = read_input(s)
-    findings = [
-        Finding(s.lock, problem)
-        for problem in lockfile.problems(lockfile.read(s.lock_path), inp, s.python)
-    ]
+    lock = lockfile.read(s.lock_path)
+    findings = [Finding(s.lock, problem) for problem in lockfile.problems(lock, inp, s.python)]
     problem = foreign(inp)
     if problem:
         findings.append(Finding(inp.label, problem))
@@ -76,6 +74,6 @@ def check(s: EnvSettings, cfg: Config) -> list[Finding]:
         local=local_modules(py_files),
         ignore=s.ignore_imports,
         import_map=s.import_map,
-        venv=s.venv_path,
+        venv=s.env_path(lock.hash if lock else None),
     )
     return findings

@@ -1,9 +1,11 @@
-"""``nbkit env``: the project's virtual environment and Jupyter kernel, exactly as locked.
+"""``nbkit env``: the project's run environment and Jupyter kernel, exactly as locked.
 
+A run environment is never the one nbkit and its hooks run from: by default it lives in
+``.nbkit/envs/<lock hash>`` (one per lock, git-ignored), and a configured or ``--path``
+folder that is nbkit's own interpreter, or holds an nbkit the lock would remove, is refused.
 ``uv venv`` + ``uv pip sync`` (exact: packages not in the lock are removed), then a kernel
 named after the project and the lock hash, so a notebook's kernelspec names the environment
-it needs. A marker inside the venv records the lock hash it was built from: an environment
-that already matches is recognised by reading two small files, without running uv.
+it needs. A marker inside the venv records the lock hash it was built from.
 """
 
 from __future__ import annotations
@@ -12,15 +14,23 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbkit import config
+from nbkit import DISTRIBUTION, config
 from nbkit.env import lockfile
 from nbkit.env import uv as uvrun
 from nbkit.env.lockfile import LockFile
-from nbkit.env.requirements import EnvSettings, normalize, read_input, settings, shown
+from nbkit.env.requirements import (
+    ENVS_DIR,
+    EnvSettings,
+    normalize,
+    read_input,
+    settings,
+    shown,
+)
 from nbkit.errors import BadInput, ConflictError
 from nbkit.fsutil import atomic_write_text
 
@@ -95,6 +105,11 @@ def lock_hash(root: Path) -> str | None:
     return lock.hash if lock else None
 
 
+def env_dir(s: EnvSettings, lock: LockFile) -> Path:
+    """The run environment of ``lock``: ``[tool.nbkit.env] venv``, else .nbkit/envs/<hash>."""
+    return s.env_path(lock.hash).absolute()
+
+
 def project_kernel(root: Path) -> str | None:
     """The kernel registered by ``nbkit env`` for the current lock; None if none matches."""
     s = settings(config.load(root))
@@ -102,7 +117,30 @@ def project_kernel(root: Path) -> str | None:
     if lock is None:
         return None
     kernel = kernel_name(s, lock)
-    return kernel if _matches(s.venv_path, lock, kernel) else None
+    return kernel if _matches(env_dir(s, lock), lock, kernel) else None
+
+
+def _holds_nbkit(venv: Path) -> bool:
+    """Whether ``venv`` has nbkit installed (its dist-info; no interpreter is started)."""
+    folder = DISTRIBUTION.replace("-", "_")
+    for site in (*venv.glob("lib/python*/site-packages"), venv / "Lib" / "site-packages"):
+        if any(site.glob(f"{folder}-*.dist-info")):
+            return True
+    return False
+
+
+def refuse_own_environment(venv: Path, lock: LockFile) -> None:
+    """Never sync the interpreter nbkit runs from, nor a venv whose nbkit the lock would
+    remove: that would uninstall nbkit (and the hooks, drivers and merges that call it)."""
+    own = venv.resolve() == Path(sys.prefix).resolve()
+    if own or (_holds_nbkit(venv) and normalize(DISTRIBUTION) not in lock.pins()):
+        what = "is the environment nbkit runs from" if own else "has nbkit installed"
+        raise BadInput(
+            f"{what}; syncing it to the lock would uninstall nbkit",
+            shown(venv),
+            hint=f"leave [tool.nbkit.env] venv and --path unset: run environments live in "
+            f"{ENVS_DIR}/<lock hash>",
+        )
 
 
 def _venv_version(venv: Path) -> str | None:
@@ -191,7 +229,8 @@ def _register_kernel(s: EnvSettings, venv: Path, kernel: str) -> Path:
 
 
 def _forget_old_kernels(s: EnvSettings, venv: Path, kernel_dir: Path) -> None:
-    """Remove this project's kernels for older locks of the same venv (they would not start)."""
+    """Remove this project's kernels that would not start: older locks of the same venv, and
+    environments that are gone. Kernels of other locks' environments still work: kept."""
     prefix = f"nbkit-{project_name(s)}-"
     for spec in kernel_dir.parent.glob(f"{prefix}*/kernel.json"):
         if spec.parent == kernel_dir:
@@ -200,18 +239,28 @@ def _forget_old_kernels(s: EnvSettings, venv: Path, kernel_dir: Path) -> None:
             argv = json.loads(spec.read_bytes()).get("argv", [])
         except (OSError, ValueError, AttributeError):
             continue
-        if argv and str(argv[0]).startswith(str(venv)):
+        if argv and (str(argv[0]).startswith(str(venv)) or not Path(str(argv[0])).exists()):
             shutil.rmtree(spec.parent, ignore_errors=True)
+
+
+def _ignore_envs(s: EnvSettings, venv: Path) -> None:
+    """Run environments under .nbkit/envs are never committed: a .gitignore says so."""
+    envs = (s.root / ENVS_DIR).absolute()
+    if venv.parent == envs and not (envs / ".gitignore").exists():
+        envs.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(envs / ".gitignore", "# run environments built by nbkit env\n*\n")
 
 
 def ensure(s: EnvSettings, venv: Path | None = None) -> EnvResult:
     """Create or update the venv to match the lock exactly, and register its kernel."""
-    venv = (venv or s.venv_path).absolute()
     lock = current_lock(s)
+    venv = (venv or env_dir(s, lock)).absolute()
+    refuse_own_environment(venv, lock)
     kernel = kernel_name(s, lock)
     if _matches(venv, lock, kernel):
         return EnvResult(venv, kernel, changed=False)
     python = lock.header.get("python") or s.python_target
+    _ignore_envs(s, venv)
     _create(s, venv, python)
     (venv / MARKER).unlink(missing_ok=True)  # a half-updated venv must not look current
     extras = _sync(s, venv, lock)
@@ -233,8 +282,8 @@ def ensure(s: EnvSettings, venv: Path | None = None) -> EnvResult:
 
 def differences(s: EnvSettings, venv: Path | None = None) -> list[str]:
     """How the venv differs from the lock, one line each (empty: it matches)."""
-    venv = (venv or s.venv_path).absolute()
     lock = current_lock(s)
+    venv = (venv or env_dir(s, lock)).absolute()
     if not venv_python(venv).exists():
         return [f"{shown(venv)}: no environment; run `nbkit env`"]
     marker = read_marker(venv) or {}
