@@ -7,6 +7,8 @@ and module): nothing nbkit writes or tells a user to type may resolve to it.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -86,3 +88,37 @@ def test_import_nbkit_is_provided_by_the_distribution(tmp_path: Path) -> None:
         venv=tmp_path / "no-venv",
     )
     assert found == []
+
+
+def test_the_kernel_shim_gives_nbkit_record_without_nbkit(tmp_path: Path) -> None:
+    """-I -S: no site-packages at all, so no nbkit (nor IPython) is importable."""
+    from nbkit.recording import kernel_shim
+
+    code = kernel_shim() + "import nbkit\nnbkit.record('score', 0.5)\nprint(nbkit.__nbkit_shim__)\n"
+    proc = subprocess.run(
+        [sys.executable, "-I", "-S", "-c", code], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["score = 0.5", "True"]
+
+
+def test_an_installed_nbkit_wins_over_the_shim(tmp_path: Path) -> None:
+    from nbkit.recording import kernel_shim
+
+    code = kernel_shim() + "import nbkit\nprint(hasattr(nbkit, '__nbkit_shim__'), nbkit.__file__)\n"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("False ") and proc.stdout.strip().endswith("__init__.py")
+
+
+def test_lock_check_accepts_import_nbkit_undeclared(tmp_path: Path) -> None:
+    found = undeclared(
+        {"nb.ipynb": FileImports(("nbkit", "nbkitdemo_zz"))},
+        declared=frozenset(),
+        label="requirements.in",
+        local=set(),
+        ignore=(),
+        import_map={},
+        venv=tmp_path / "no-venv",
+    )
+    assert [f.message for f in found] == ["imports 'nbkitdemo_zz', not declared in requirements.in"]

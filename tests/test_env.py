@@ -99,6 +99,9 @@ def test_env_builds_venv_and_registers_a_working_kernel(offline_project: Project
 
     out = _run_in_kernel(name, "import sys, nbkitdemo_b; print(sys.prefix)")
     assert out.strip() == str(_env(root))
+    # opened in Jupyter (not started by nbkit run), the kernel still has nbkit.record
+    out = _run_in_kernel(name, "import nbkit; print(nbkit.__nbkit_shim__, callable(nbkit.record))")
+    assert out.strip() == "True True"
 
 
 @pytest.mark.slow
@@ -259,3 +262,25 @@ def test_env_refuses_the_interpreter_nbkit_runs_from(
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert_one_line_error(proc.stderr, "is the environment nbkit runs from", "hint:")
     assert not list(venv.glob("lib/python*/site-packages/nbkitdemo_a*"))
+
+
+@pytest.mark.slow
+def test_template_experiment_records_in_the_locked_kernel_without_nbkit(
+    offline_project: Project, cli: Cli
+) -> None:
+    """The README path: init's template, a lock without nbkit, nbkit env, nbkit run."""
+    root = _locked(offline_project, cli, "nbkitdemo_a\n")
+    assert cli("init").code == 0
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "init")
+    check = cli("lock", "--check")
+    assert check.code == 0, check.err  # `import nbkit` in the template is not undeclared
+    assert cli("env").code == 0
+    kernel = cli("env", "--print-kernel").out.strip()
+    site = next(_env(root).glob("lib/python*/site-packages"))
+    assert not [p for p in site.iterdir() if p.name.split("-")[0] in ("nbkit", "nbkit_git")]
+    run = cli("run", "notebooks/experiment.ipynb", "-p", "learning_rate=0.5", "--json")
+    assert run.code == 0, run.err
+    manifest = json.loads(run.out)
+    assert manifest["kernel"]["name"] == kernel
+    assert manifest["status"] == "succeeded" and isinstance(manifest["metrics"]["score"], float)

@@ -33,6 +33,7 @@ from nbkit.env.requirements import (
 )
 from nbkit.errors import BadInput, ConflictError
 from nbkit.fsutil import atomic_write_text
+from nbkit.recording import shim_source
 
 MARKER = ".nbkit-env.json"
 
@@ -200,7 +201,22 @@ def _sync(s: EnvSettings, venv: Path, lock: LockFile) -> tuple[str, ...]:
     return tuple(sorted(set(installed(s, venv)) - before))
 
 
-def _register_kernel(s: EnvSettings, venv: Path, kernel: str) -> Path:
+SHIM_DIR = "nbkit-record"  # inside the run environment: a stand-in ``nbkit`` for Jupyter
+
+
+def _record_shim(venv: Path, lock: LockFile) -> list[str]:
+    """``--env PYTHONPATH`` options giving the kernel ``nbkit.record`` when the lock has no
+    nbkit (a kernel opened in Jupyter, not started by nbkit run, gets it this way)."""
+    folder = venv / SHIM_DIR
+    if normalize(DISTRIBUTION) in lock.pins():
+        shutil.rmtree(folder, ignore_errors=True)
+        return []
+    (folder / "nbkit").mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "nbkit" / "__init__.py", shim_source())
+    return ["--env", "PYTHONPATH", str(folder)]
+
+
+def _register_kernel(s: EnvSettings, venv: Path, kernel: str, lock: LockFile) -> Path:
     """Install the kernelspec into the user's Jupyter data dir (honours JUPYTER_DATA_DIR)."""
     display = f"Python ({project_name(s)}, lock {kernel.rsplit('-', 1)[-1]})"
     proc = subprocess.run(
@@ -214,6 +230,7 @@ def _register_kernel(s: EnvSettings, venv: Path, kernel: str) -> Path:
             kernel,
             "--display-name",
             display,
+            *_record_shim(venv, lock),
         ],
         capture_output=True,
         text=True,
@@ -264,7 +281,7 @@ def ensure(s: EnvSettings, venv: Path | None = None) -> EnvResult:
     _create(s, venv, python)
     (venv / MARKER).unlink(missing_ok=True)  # a half-updated venv must not look current
     extras = _sync(s, venv, lock)
-    kernel_dir = _register_kernel(s, venv, kernel)
+    kernel_dir = _register_kernel(s, venv, kernel, lock)
     marker = {
         "lock_hash": lock.hash,
         "kernel": kernel,
