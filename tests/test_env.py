@@ -19,7 +19,7 @@ import pytest
 from nbkit.env import lockfile
 from nbkit.env import venv as envlib
 from nbkit.env.uv import uv_bin
-from tests.conftest import REPO_ROOT, Result, assert_one_line_error, git
+from tests.conftest import REPO_ROOT, Result, assert_one_line_error, git, make_nb, write_nb
 from tests.env_helpers import offline_project, uv_cache, wheelhouse, write_wheel
 
 __all__ = ["offline_project", "uv_cache", "wheelhouse"]
@@ -284,3 +284,27 @@ def test_template_experiment_records_in_the_locked_kernel_without_nbkit(
     manifest = json.loads(run.out)
     assert manifest["kernel"]["name"] == kernel
     assert manifest["status"] == "succeeded" and isinstance(manifest["metrics"]["score"], float)
+
+
+@pytest.mark.slow
+def test_a_drifted_env_is_rebuilt_by_env_and_named_by_run(
+    offline_project: Project, cli: Cli
+) -> None:
+    root = _locked(offline_project, cli, "nbkitdemo_a\n")
+    assert cli("env").code == 0
+    downgrade = ["pip", "install", "-q", "--python", _venv_python(root), "--no-index"]
+    subprocess.run([uv_bin(), *downgrade, "--find-links", _wheels(root), "nbkitdemo_a==1.0"], check=True)
+    assert _installed(root) == "1.0"  # the marker still says "built from this lock"
+    write_nb(root / "nb.ipynb", make_nb("import nbkitdemo_a\nprint(nbkitdemo_a.VERSION)"))
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "nb")
+    shown = _env(root).relative_to(root).as_posix()
+    run = cli("run", "nb.ipynb")
+    assert run.code == 0, run.err
+    assert f"warning: {shown}: nbkitdemo-a is 1.0, locked 1.1" in run.err
+
+    result = cli("env")
+    assert result.code == 0 and "built from the lock" in result.out
+    assert _installed(root) == "1.1"
+    assert "already matches the lock" in cli("env").out
+    assert "warning:" not in cli("run", "nb.ipynb").err

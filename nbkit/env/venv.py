@@ -11,6 +11,7 @@ it needs. A marker inside the venv records the lock hash it was built from.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -87,7 +88,7 @@ def read_marker(venv: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _matches(venv: Path, lock: LockFile, kernel: str) -> bool:
+def _registered(venv: Path, lock: LockFile, kernel: str) -> bool:
     """Whether the venv was built from this lock and its kernel is still registered."""
     marker = read_marker(venv)
     if marker is None or marker.get("lock_hash") != lock.hash or marker.get("kernel") != kernel:
@@ -98,6 +99,39 @@ def _matches(venv: Path, lock: LockFile, kernel: str) -> bool:
     except (OSError, ValueError, AttributeError):
         return False
     return venv_python(venv).exists() and str(argv[0]).startswith(str(venv))
+
+
+def _same_version(have: str, locked: str) -> bool:
+    if have == locked:
+        return True
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(have) == Version(locked)
+    except InvalidVersion:
+        return False
+
+
+def drift(venv: Path, lock: LockFile) -> list[str]:
+    """How what is installed in ``venv`` differs from ``lock``, one line each (empty: same).
+    Packages ``nbkit env`` added for the kernel (recorded in the marker) are not drift."""
+    ignored = set((read_marker(venv) or {}).get("kernel_extras", []))
+    have = installed_dists(venv)
+    where = shown(venv)
+    found: list[str] = []
+    for name, version in sorted(lock.pins().items()):
+        if name not in have:
+            found.append(f"{where}: {name}=={version} is missing")
+        elif not _same_version(have[name], version):
+            found.append(f"{where}: {name} is {have[name]}, locked {version}")
+    for name in sorted(set(have) - set(lock.pins()) - ignored):
+        found.append(f"{where}: {name}=={have[name]} is not in the lock")
+    return found
+
+
+def _matches(venv: Path, lock: LockFile, kernel: str) -> bool:
+    """Registered for this lock, and exactly the lock is installed (dist-info listing)."""
+    return _registered(venv, lock, kernel) and not drift(venv, lock)
 
 
 def lock_hash(root: Path) -> str | None:
@@ -118,7 +152,18 @@ def project_kernel(root: Path) -> str | None:
     if lock is None:
         return None
     kernel = kernel_name(s, lock)
-    return kernel if _matches(env_dir(s, lock), lock, kernel) else None
+    return kernel if _registered(env_dir(s, lock), lock, kernel) else None
+
+
+def project_drift(root: Path) -> list[str]:
+    """How the project's environment for the current lock has drifted from it (what
+    ``nbkit run`` warns about); empty when it matches or was never built."""
+    s = settings(config.load(root))
+    lock = lockfile.read(s.lock_path)
+    if lock is None:
+        return []
+    venv = env_dir(s, lock)
+    return drift(venv, lock) if _registered(venv, lock, kernel_name(s, lock)) else []
 
 
 def _holds_nbkit(venv: Path) -> bool:
@@ -168,15 +213,26 @@ def _create(s: EnvSettings, venv: Path, python: str) -> None:
     )
 
 
+def installed_dists(venv: Path) -> dict[str, str]:
+    """Normalized name -> version of what is installed in ``venv``, read from the names of
+    its ``*.dist-info`` folders (``{name}-{version}.dist-info``): a directory listing, no
+    interpreter and no uv, so every ``nbkit env`` and ``nbkit run`` can afford it."""
+    found: dict[str, str] = {}
+    for site in (*venv.glob("lib/python*/site-packages"), venv / "Lib" / "site-packages"):
+        try:
+            entries = os.listdir(site)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".dist-info") and "-" in entry:
+                name, version = entry[: -len(".dist-info")].split("-", 1)
+                found[normalize(name)] = version
+    return found
+
+
 def installed(s: EnvSettings, venv: Path) -> dict[str, str]:
     """Normalized name -> version of what is installed in ``venv``."""
-    out = uvrun.run(
-        ["pip", "list", "--format", "json", "--python", str(venv_python(venv))],
-        cwd=s.root,
-        path=shown(venv),
-        what="listing the environment",
-    )
-    return {normalize(p["name"]): p["version"] for p in json.loads(out or "[]")}
+    return installed_dists(venv)
 
 
 def _sync(s: EnvSettings, venv: Path, lock: LockFile) -> tuple[str, ...]:
@@ -304,16 +360,7 @@ def differences(s: EnvSettings, venv: Path | None = None) -> list[str]:
     if not venv_python(venv).exists():
         return [f"{shown(venv)}: no environment; run `nbkit env`"]
     marker = read_marker(venv) or {}
-    ignored = set(marker.get("kernel_extras", []))
-    have = installed(s, venv)
-    found: list[str] = []
-    for name, version in sorted(lock.pins().items()):
-        if name not in have:
-            found.append(f"{shown(venv)}: {name}=={version} is missing")
-        elif have[name] != version:
-            found.append(f"{shown(venv)}: {name} is {have[name]}, locked {version}")
-    for name in sorted(set(have) - set(lock.pins()) - ignored):
-        found.append(f"{shown(venv)}: {name}=={have[name]} is not in the lock")
+    found = drift(venv, lock)
     if not found and marker.get("lock_hash") != lock.hash:
         found.append(f"{shown(venv)}: its kernel was not registered for this lock; run `nbkit env`")
     return found
