@@ -63,7 +63,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     ours = measure(
         command("nbkit env", [VENV_BIN / "nbkit", "env"], cwd=repo, env=env, timeout=900),
         settings,
-        setup=_remove(repo / ".venv", jupyter),
+        setup=_remove(repo / ".nbkit" / "envs", jupyter),  # where nbkit env builds
         warmup=True,
         repeat=min(settings.repeat, 3),
     )

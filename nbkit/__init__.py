@@ -9,8 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
+# What pip installs: "nbkit" on the package index is another author's project.
+DISTRIBUTION = "nbkit-git"
 
-__all__ = ["__version__", "record"]
+__all__ = ["DISTRIBUTION", "__version__", "record"]
 
 
 def record(name: str, value: Any = None, *, figure: Any = None) -> None:

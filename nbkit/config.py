@@ -119,7 +119,7 @@ SETTINGS: tuple[Setting, ...] = (
         "The declared dependencies: a requirements file, `pyproject.toml` (its [project.dependencies]) or `pyproject.toml:GROUP` (a dependency group).",
     ),
     Setting("env", "lock", "path", '"requirements.lock"', "The lock file `nbkit lock` writes."),
-    Setting("env", "venv", "path", '".venv"', "Where `nbkit env` builds the environment."),
+    Setting("env", "venv", "path", "`.nbkit/envs/<lock hash>`", "Where `nbkit env` builds the run environment (never the one nbkit runs from: refused)."),
     Setting(
         "env",
         "python",

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nbkit import DISTRIBUTION
+
 
 class NbkitError(Exception):
     """A failure the user can act on. ``exit_code`` is what the CLI exits with."""
@@ -64,5 +66,5 @@ def require(module: str, extra: str, feature: str) -> None:
     if importlib.util.find_spec(module) is None:
         raise MissingDependency(
             f"{feature} needs the '{module}' package, which is not installed",
-            hint=f"pip install 'nbkit[{extra}]'",
+            hint=f"pip install '{DISTRIBUTION}[{extra}]'",
         )

@@ -1,4 +1,9 @@
-"""``nbkit.record(name, value)``: log a result from inside a notebook as a display output."""
+"""``nbkit.record(name, value)``: log a result from inside a notebook as a display output.
+
+This module uses only the standard library on purpose: its own source is what a kernel gets
+as ``nbkit`` when nbkit is not installed there (``shim_source``), so the locked environment
+never needs nbkit (whose index name, "nbkit", is another project) to record a result.
+"""
 
 from __future__ import annotations
 
@@ -56,3 +61,32 @@ def record_value(name: str, value: Any = None, *, figure: Any = None) -> None:
         print(bundle["text/plain"])
         return
     display(bundle, raw=True)  # type: ignore[no-untyped-call]
+
+
+def shim_source() -> str:
+    """Source of a stand-in ``nbkit`` module offering ``record``: this module's own code."""
+    from pathlib import Path
+
+    own = Path(__file__).read_text(encoding="utf-8")
+    return own + "\nrecord = record_value\n__nbkit_shim__ = True\n"
+
+
+# Run by a kernel before the first cell (see ``nbkit.runs.manifest.write_setup``): when the
+# kernel's environment has no nbkit, ``import nbkit`` gets the stand-in. An installed nbkit
+# wins, so a project that locks nbkit-git uses it.
+_KERNEL_SHIM = """
+def _nbkit_shim(source):
+    import importlib.util, sys, types
+    if "nbkit" in sys.modules or importlib.util.find_spec("nbkit") is not None:
+        return
+    module = types.ModuleType("nbkit", "nbkit.record without nbkit installed")
+    exec(compile(source, "<nbkit.record>", "exec"), module.__dict__)
+    sys.modules["nbkit"] = module
+_nbkit_shim(%s)
+del _nbkit_shim
+"""
+
+
+def kernel_shim() -> str:
+    """Start-up code giving a kernel ``import nbkit`` / ``nbkit.record`` (data, not user code)."""
+    return _KERNEL_SHIM % json.dumps(shim_source())

@@ -28,7 +28,7 @@ def folder(kind: str) -> Traversable:
         return checkout
     raise NbkitError(
         f"nbkit's {kind} folder is missing from this installation",
-        hint="reinstall nbkit: pip install --force-reinstall nbkit",
+        hint="reinstall nbkit: pip install --force-reinstall nbkit-git",
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -18,8 +19,8 @@ import pytest
 from nbkit.env import lockfile
 from nbkit.env import venv as envlib
 from nbkit.env.uv import uv_bin
-from tests.conftest import Result, assert_one_line_error
-from tests.env_helpers import offline_project, uv_cache, wheelhouse
+from tests.conftest import REPO_ROOT, Result, assert_one_line_error, git, make_nb, write_nb
+from tests.env_helpers import offline_project, uv_cache, wheelhouse, write_wheel
 
 __all__ = ["offline_project", "uv_cache", "wheelhouse"]
 
@@ -34,8 +35,15 @@ def _locked(offline_project: Project, cli: Cli, requirements: str) -> Path:
     return root
 
 
+def _env(root: Path) -> Path:
+    """Where `nbkit env` builds the current lock's environment by default."""
+    lock = lockfile.read(root / "requirements.lock")
+    assert lock is not None
+    return root / ".nbkit" / "envs" / lock.hash[:16]
+
+
 def _venv_python(root: Path) -> str:
-    return str(root / ".venv" / "bin" / "python")
+    return str(_env(root) / "bin" / "python")
 
 
 def _installed(root: Path) -> str:
@@ -80,7 +88,7 @@ def test_env_builds_venv_and_registers_a_working_kernel(offline_project: Project
     assert f"built from the lock; kernel {name}" in result.out
     assert "ipykernel is not in the lock" in result.err
     assert _installed(root) == "1.1"
-    assert str(_kernel_spec(name)["argv"][0]).startswith(str(root / ".venv"))  # type: ignore[index]
+    assert str(_kernel_spec(name)["argv"][0]).startswith(str(_env(root)))  # type: ignore[index]
     assert envlib.project_kernel(root) == name
     assert envlib.lock_hash(root) == lock.hash
     assert cli("env", "--print-kernel").out.strip() == name
@@ -90,39 +98,54 @@ def test_env_builds_venv_and_registers_a_working_kernel(offline_project: Project
     assert again.code == 0 and "already matches the lock" in again.out
 
     out = _run_in_kernel(name, "import sys, nbkitdemo_b; print(sys.prefix)")
-    assert out.strip() == str(root / ".venv")
+    assert out.strip() == str(_env(root))
+    # opened in Jupyter (not started by nbkit run), the kernel still has nbkit.record
+    out = _run_in_kernel(name, "import nbkit; print(nbkit.__nbkit_shim__, callable(nbkit.record))")
+    assert out.strip() == "True True"
 
 
 @pytest.mark.slow
-def test_env_syncs_exactly_and_renames_the_kernel(offline_project: Project, cli: Cli) -> None:
+def test_env_syncs_exactly_and_keeps_one_environment_per_lock(
+    offline_project: Project, cli: Cli
+) -> None:
     root = _locked(offline_project, cli, "nbkitdemo_b\n")
     assert cli("env").code == 0
-    old = cli("env", "--print-kernel").out.strip()
+    old, old_env = cli("env", "--print-kernel").out.strip(), _env(root)
     extra = ["pip", "install", "--quiet", "--python", _venv_python(root), "--no-index"]
     extra += ["--find-links", _wheels(root), "nbkitdemo_extra"]
     subprocess.run([uv_bin(), *extra], check=True)
     check = cli("env", "--check")
     assert check.code == 1
-    assert check.err.strip().splitlines() == [".venv: nbkitdemo-extra==1.0 is not in the lock"]
-    assert envlib.project_kernel(root) == old  # extras do not change the marker
+    shown = old_env.relative_to(root).as_posix()
+    assert check.err.strip().splitlines() == [f"{shown}: nbkitdemo-extra==1.0 is not in the lock"]
 
     offline_project("nbkitdemo_a<1.1\n")
     assert cli("lock").code == 0
     offline_project("nbkitdemo_a<1.1\n", no_index=False)
     assert envlib.project_kernel(root) is None  # the lock moved on
-    diff = cli("env", "--check")
-    assert diff.code == 1
-    assert ".venv: nbkitdemo-a is 1.1, locked 1.0" in diff.err
-    assert ".venv: nbkitdemo-b==1.0 is not in the lock" in diff.err
+    assert "no environment" in cli("env", "--check").err
 
     result = cli("env", "--offline")  # ipykernel comes from the warm uv cache
     assert result.code == 0, result.err
     new = cli("env", "--print-kernel").out.strip()
-    assert new != old and envlib.project_kernel(root) == new
+    assert new != old and envlib.project_kernel(root) == new and _env(root) != old_env
     assert _installed(root) == "1.0"
-    assert cli("env", "--check").code == 0  # nbkitdemo_b and the extra were removed
+    assert cli("env", "--check").code == 0
     kernels = Path(os.environ["JUPYTER_DATA_DIR"]) / "kernels"
-    assert not (kernels / old).exists() and (kernels / new).exists()
+    assert (kernels / old).exists() and (kernels / new).exists()  # the old env still works
+    assert (root / ".nbkit" / "envs" / ".gitignore").read_text().endswith("*\n")
+    assert git(root, "status", "--porcelain", "--untracked-files=all", ".nbkit") == ""
+
+    # A configured venv is synced in place: the other lock's packages and kernel go.
+    (root / "nbkit.toml").write_text((root / "nbkit.toml").read_text() + 'venv = "runenv"\n')
+    assert cli("env", "--offline").code == 0
+    offline_project("nbkitdemo_b\n")
+    assert cli("lock").code == 0
+    offline_project("nbkitdemo_b\n", no_index=False)
+    (root / "nbkit.toml").write_text((root / "nbkit.toml").read_text() + 'venv = "runenv"\n')
+    assert cli("env", "--offline").code == 0
+    assert not (kernels / new).exists()  # same venv, older lock: would not start
+    assert cli("env", "--check").code == 0
 
 
 def _wheels(root: Path) -> str:
@@ -186,3 +209,102 @@ def test_env_with_ipykernel_in_the_lock(repo: Path, uv_cache: str, cli: Cli) -> 
     assert result.code == 0, result.err
     assert "note:" not in result.err  # nothing installed beside the lock
     assert cli("env", "--check").code == 0
+
+
+def _tool_venv(root: Path, wheels: Path) -> Path:
+    """A venv where the user installed nbkit, as the README says (a stand-in nbkit-git)."""
+    venv = root / ".venv"
+    fake = wheels.parent / "tool-wheels"
+    fake.mkdir(exist_ok=True)
+    write_wheel(fake, "nbkit_git", "0.1.0")
+    subprocess.run([uv_bin(), "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    install = ["pip", "install", "-q", "--python", str(venv / "bin" / "python"), "--no-index"]
+    subprocess.run([uv_bin(), *install, "--find-links", str(fake), "nbkit_git"], check=True)
+    return venv
+
+
+def _has_nbkit(venv: Path) -> bool:
+    return any(venv.glob("lib/python*/site-packages/nbkit_git-*.dist-info"))
+
+
+@pytest.mark.slow
+def test_env_never_syncs_the_venv_nbkit_is_installed_in(
+    offline_project: Project, wheelhouse: Path, cli: Cli
+) -> None:
+    root = _locked(offline_project, cli, "nbkitdemo_a\n")
+    tool = _tool_venv(root, wheelhouse)
+    result = cli("env")
+    assert result.code == 0, result.err
+    assert _has_nbkit(tool) and _installed(root) == "1.1"  # built beside it, in .nbkit/envs
+    refused = cli("env", "--path", ".venv")
+    assert refused.code == 2
+    assert_one_line_error(refused.err, ".venv", "would uninstall nbkit", "hint: leave")
+    assert _has_nbkit(tool) and not list(tool.glob("lib/python*/site-packages/nbkitdemo_a*"))
+
+
+def test_env_refuses_the_interpreter_nbkit_runs_from(
+    offline_project: Project, tmp_path: Path, cli: Cli
+) -> None:
+    root = offline_project("nbkitdemo_a\n")
+    assert cli("lock").code == 0
+    venv = tmp_path / "tool"
+    subprocess.run([uv_bin(), "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+    # nbkit and its dependencies importable, but sys.prefix is the new venv
+    path = os.pathsep.join([str(REPO_ROOT), *(p for p in sys.path if "site-packages" in p)])
+    proc = subprocess.run(
+        [str(venv / "bin" / "python"), "-m", "nbkit", "env", "--path", str(venv)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": path},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert_one_line_error(proc.stderr, "is the environment nbkit runs from", "hint:")
+    assert not list(venv.glob("lib/python*/site-packages/nbkitdemo_a*"))
+
+
+@pytest.mark.slow
+def test_template_experiment_records_in_the_locked_kernel_without_nbkit(
+    offline_project: Project, cli: Cli
+) -> None:
+    """The README path: init's template, a lock without nbkit, nbkit env, nbkit run."""
+    root = _locked(offline_project, cli, "nbkitdemo_a\n")
+    assert cli("init").code == 0
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "init")
+    check = cli("lock", "--check")
+    assert check.code == 0, check.err  # `import nbkit` in the template is not undeclared
+    assert cli("env").code == 0
+    kernel = cli("env", "--print-kernel").out.strip()
+    site = next(_env(root).glob("lib/python*/site-packages"))
+    assert not [p for p in site.iterdir() if p.name.split("-")[0] in ("nbkit", "nbkit_git")]
+    run = cli("run", "notebooks/experiment.ipynb", "-p", "learning_rate=0.5", "--json")
+    assert run.code == 0, run.err
+    manifest = json.loads(run.out)
+    assert manifest["kernel"]["name"] == kernel
+    assert manifest["status"] == "succeeded" and isinstance(manifest["metrics"]["score"], float)
+
+
+@pytest.mark.slow
+def test_a_drifted_env_is_rebuilt_by_env_and_named_by_run(
+    offline_project: Project, cli: Cli
+) -> None:
+    root = _locked(offline_project, cli, "nbkitdemo_a\n")
+    assert cli("env").code == 0
+    downgrade = ["pip", "install", "-q", "--python", _venv_python(root), "--no-index"]
+    subprocess.run([uv_bin(), *downgrade, "--find-links", _wheels(root), "nbkitdemo_a==1.0"], check=True)
+    assert _installed(root) == "1.0"  # the marker still says "built from this lock"
+    write_nb(root / "nb.ipynb", make_nb("import nbkitdemo_a\nprint(nbkitdemo_a.VERSION)"))
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "nb")
+    shown = _env(root).relative_to(root).as_posix()
+    run = cli("run", "nb.ipynb")
+    assert run.code == 0, run.err
+    assert f"warning: {shown}: nbkitdemo-a is 1.0, locked 1.1" in run.err
+
+    result = cli("env")
+    assert result.code == 0 and "built from the lock" in result.out
+    assert _installed(root) == "1.1"
+    assert "already matches the lock" in cli("env").out
+    assert "warning:" not in cli("run", "nb.ipynb").err

@@ -129,6 +129,7 @@ def test_installed_metadata_maps_modules_of_the_project_venv(
     offline_project: Project, cli: Cli
 ) -> None:
     root = _project(offline_project, "Foo_Dist\n")
+    (root / "nbkit.toml").write_text((root / "nbkit.toml").read_text() + 'venv = ".venv"\n')
     info = root / ".venv" / "lib" / "python3.11" / "site-packages" / "foo_dist-1.0.dist-info"
     info.mkdir(parents=True)
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: foo-dist\nVersion: 1.0\n")

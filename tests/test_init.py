@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import nbformat
+import pytest
 import yaml
 
 from nbkit import __version__, config
+from nbkit.hooks import origin
+from nbkit.hooks.init import init
 from tests.conftest import REPO_ROOT, assert_one_line_error, git
 
 CREATED = (
@@ -46,8 +52,10 @@ def test_init_scaffolds_a_fresh_repo(repo: Path, cli: Callable[..., Any]) -> Non
     pre_commit = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text())
     hook_ids = {h["id"] for h in yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())}
     (entry,) = pre_commit["repos"]
-    assert entry["rev"] == f"v{__version__}"
+    # the dev install is an editable checkout: the hooks come from its HEAD commit
+    assert entry["repo"] == str(REPO_ROOT) and entry["rev"] == git(REPO_ROOT, "rev-parse", "HEAD").strip()
     assert {h["id"] for h in entry["hooks"]} <= hook_ids
+    assert "pre-commit install" in result.out and "nbkit-git[hooks]" in result.out
 
     assert git(repo, "check-attr", "merge", "--", "x.ipynb") == "x.ipynb: merge: nbkit\n"
     assert "@NBKIT_VERSION@" not in (repo / ".github/workflows/nbkit-review.yml").read_text()
@@ -131,3 +139,72 @@ def test_init_into_a_missing_folder_is_bad_input(tmp_path: Path, cli: Callable[.
     assert result.code == 2
     assert_one_line_error(result.err, "nope", "no such folder")
     assert not (tmp_path / "nope").exists()
+
+
+def _checkout(tmp_path: Path) -> tuple[Path, str]:
+    folder = tmp_path / "nbkit-clone"
+    folder.mkdir()
+    git(folder, "init", "-q", "-b", "main")
+    (folder / ".pre-commit-hooks.yaml").write_text((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
+    git(folder, "add", "-A")
+    git(folder, "commit", "-q", "-m", "hooks")
+    return folder, git(folder, "rev-parse", "HEAD").strip()
+
+
+def test_origin_from_pep_610_metadata(tmp_path: Path) -> None:
+    folder, sha = _checkout(tmp_path)
+    vcs = {"url": "https://example.invalid/team/nbkit.git", "vcs_info": {"vcs": "git", "commit_id": "ab" * 20}}
+    assert origin.from_direct_url(json.dumps(vcs)) == origin.Origin("vcs", vcs["url"], "ab" * 20)
+    for editable in (True, False):
+        local = {"url": folder.as_uri(), "dir_info": {"editable": editable}}
+        assert origin.from_direct_url(json.dumps(local)) == origin.Origin("checkout", str(folder), sha)
+    plain = tmp_path / "not-git"
+    plain.mkdir()
+    assert origin.from_direct_url(json.dumps({"url": plain.as_uri(), "dir_info": {}})).kind == "installed"
+    wheel = {"url": (tmp_path / "nbkit_git-0.1.0-py3-none-any.whl").as_uri(), "archive_info": {}}
+    assert origin.from_direct_url(json.dumps(wheel)).kind == "installed"
+    assert origin.from_direct_url(None).kind == "index"
+    assert origin.from_direct_url("not json").kind == "installed"
+
+
+def _manifest_hook() -> dict[str, Any]:
+    hooks = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
+    (hook,) = [h for h in hooks if h["id"] == "nbkit"]
+    return dict(hook)
+
+
+@pytest.mark.parametrize("kind", ["vcs", "checkout", "index", "installed"])
+def test_init_writes_a_valid_config_for_each_origin(repo: Path, tmp_path: Path, kind: str) -> None:
+    folder, sha = _checkout(tmp_path)
+    given = {
+        "vcs": origin.Origin("vcs", "https://example.invalid/team/nbkit.git", sha),
+        "checkout": origin.Origin("checkout", str(folder), sha),
+        "index": origin.Origin("index"),
+        "installed": origin.Origin("installed"),
+    }[kind]
+    init(repo, given)
+    text = (repo / ".pre-commit-config.yaml").read_text()
+    assert "@NBKIT" not in text
+    proc = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "validate-config", ".pre-commit-config.yaml"],
+        cwd=repo, capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr + text
+    (entry,) = yaml.safe_load(text)["repos"]
+    workflow = (repo / ".github/workflows/nbkit-review.yml").read_text()
+    if kind in ("vcs", "checkout"):
+        assert (entry["repo"], entry["rev"]) == (given.repo, sha)
+        assert [h["id"] for h in entry["hooks"]] == ["nbkit"]
+        return
+    (hook,) = entry["hooks"]
+    manifest = _manifest_hook()
+    assert entry["repo"] == "local"
+    for key in ("id", "name", "types_or", "require_serial"):
+        assert hook[key] == manifest[key], key
+    if kind == "index":  # the published form: pre-commit installs the pinned distribution
+        assert hook["language"] == "python" and hook["entry"] == manifest["entry"]
+        assert hook["additional_dependencies"] == [f"nbkit-git=={__version__}"]
+        assert f'"nbkit-git[review]=={__version__}"' in workflow
+    else:
+        assert hook["language"] == "system"
+        assert hook["entry"] == f"{sys.executable} -m {manifest['entry']}"

@@ -131,7 +131,7 @@ def lock(
     metavar="DIR",
     type=click.Path(file_okay=False),
     default=None,
-    help="Where the environment lives (default: [tool.nbkit.env] venv, or .venv).",
+    help="Where the environment lives (default: [tool.nbkit.env] venv, else .nbkit/envs/HASH).",
 )
 @click.option("--check", is_flag=True, help="Change nothing; list how it differs from the lock.")
 @click.option("--print-kernel", is_flag=True, help="Print the kernel name for the current lock.")
@@ -145,15 +145,16 @@ def env(
     index_url: str | None,
     offline: bool,
 ) -> int:
-    """Create or update the environment from the lock, and register its Jupyter kernel.
+    """Create or update the run environment from the lock, and register its Jupyter kernel.
 
-    The venv gets exactly the locked packages (others are removed); the kernel is named
-    nbkit-<project>-<lock hash>. When the venv already matches the lock nothing is run.
+    The venv (.nbkit/envs/<lock hash> unless configured) gets exactly the locked packages
+    (others are removed); the kernel is named nbkit-<project>-<lock hash>. It is never the
+    environment nbkit runs from. When the venv already matches the lock nothing is run.
 
     \b
     Examples:
-      nbkit env                     build .venv from requirements.lock, register the kernel
-      nbkit env --check             exit 1 and list differences if .venv does not match
+      nbkit env                     build the locked environment, register the kernel
+      nbkit env --check             exit 1 and list how the environment differs
       nbkit env --print-kernel      the kernel name for a notebook or `nbkit run --kernel`
     """
     from nbkit.env import venv as envlib

@@ -184,11 +184,16 @@ def init(folder: Path | None) -> int:
       nbkit init                set up the current folder
       nbkit init my-project     set up another folder
     """
+    from nbkit import DISTRIBUTION
     from nbkit.hooks.init import init as do_init
+    from nbkit.hooks.origin import describe, install_origin
 
-    for step in do_init(folder or Path.cwd()):
+    origin = install_origin()
+    for step in do_init(folder or Path.cwd(), origin):
         click.echo(str(step))
+    click.echo(f"the hooks install nbkit from {describe(origin)}")
     click.echo("next: git add the new files, then `pre-commit install` and `nbkit install`")
+    click.echo(f"      (pre-commit comes with [all], or: pip install '{DISTRIBUTION}[hooks]')")
     return 0
 
 

@@ -122,6 +122,11 @@ def run(
         inputs=inputs or defaults.inputs,
         ledger_dir=Path(defaults.ledger),
     )
+    if request.kernel is None:  # the project's kernel will be chosen: say if it drifted
+        from nbkit.env.venv import project_drift
+
+        for line in project_drift(cfg.root):
+            _err(f"warning: {line} (the run records what is installed; `nbkit env` resyncs)")
     result = execute(request)
     if as_json:
         click.echo(json.dumps(result.manifest, indent=1, sort_keys=True))

@@ -13,7 +13,7 @@ from nbkit.cache import Cache
 from nbkit.config import Config
 from nbkit.env import lockfile
 from nbkit.env.imports import Finding, is_paired_script, local_modules, scan, undeclared
-from nbkit.env.requirements import read_input
+from nbkit.env.requirements import foreign, read_input
 from nbkit.env.settings import EnvSettings
 from nbkit.selection import configured_notebooks
 
@@ -48,10 +48,11 @@ def check(s: EnvSettings, cfg: Config) -> list[Finding]:
     A paired script next to its notebook is not read again: the notebook speaks for both.
     """
     inp = read_input(s)
-    findings = [
-        Finding(s.lock, problem)
-        for problem in lockfile.problems(lockfile.read(s.lock_path), inp, s.python)
-    ]
+    lock = lockfile.read(s.lock_path)
+    findings = [Finding(s.lock, problem) for problem in lockfile.problems(lock, inp, s.python)]
+    problem = foreign(inp)
+    if problem:
+        findings.append(Finding(inp.label, problem))
     py_files = _python_files(s.root)
     notebooks = [p.relative_to(s.root).as_posix() for p in configured_notebooks(cfg)]
     files = _read_all(s.root, notebooks)
@@ -74,6 +75,6 @@ def check(s: EnvSettings, cfg: Config) -> list[Finding]:
         local=local_modules(py_files),
         ignore=s.ignore_imports,
         import_map=s.import_map,
-        venv=s.venv_path,
+        venv=s.env_path(lock.hash if lock else None),
     )
     return findings

@@ -64,6 +64,7 @@ BUILTIN: dict[str, tuple[str, ...]] = {
     "gi": ("pygobject",),
     "wx": ("wxpython",),
     "Levenshtein": ("levenshtein", "python-levenshtein"),
+    "nbkit": ("nbkit-git",),  # "nbkit" on the index is another project
 }
 # Fields that hold nested statements: bodies, else/finally blocks, except handlers, match cases.
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
@@ -249,7 +250,8 @@ def undeclared(
     venv: Path,
 ) -> list[Finding]:
     """Imports no declared distribution provides, and files whose imports could not be read."""
-    skip = set(sys.stdlib_module_names) | local | set(ignore) | {"__future__", "__main__"}
+    # `nbkit` (nbkit.record) is given to every kernel nbkit starts: never a declaration
+    skip = set(sys.stdlib_module_names) | local | set(ignore) | {"__future__", "__main__", "nbkit"}
     providers: dict[str, set[str]] | None = None
     findings: list[Finding] = []
     for rel in sorted(scanned):

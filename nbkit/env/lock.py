@@ -14,9 +14,9 @@ from pathlib import Path
 
 from nbkit.env import lockfile
 from nbkit.env import uv as uvrun
-from nbkit.env.requirements import LockInput, read_input, shown
+from nbkit.env.requirements import LockInput, foreign, read_input, shown
 from nbkit.env.settings import EnvSettings
-from nbkit.errors import NbkitError
+from nbkit.errors import BadInput, NbkitError
 from nbkit.fsutil import atomic_write_text
 
 
@@ -78,6 +78,9 @@ def resolve(s: EnvSettings, inp: LockInput, opts: LockOptions) -> str:
 def lock(s: EnvSettings, opts: LockOptions) -> LockResult:
     """Write the lock for the project's declared requirements; unchanged files keep mtime."""
     inp = read_input(s)
+    problem = foreign(inp)
+    if problem:
+        raise BadInput(problem, shown(inp.path), hint="remove it from the input, then nbkit lock")
     body = resolve(s, inp, opts)
     text = lockfile.render(
         inp,

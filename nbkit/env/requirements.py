@@ -169,6 +169,23 @@ def _pyproject(root: Path, selector: str) -> LockInput:
     return LockInput(label=label, path=path, digest=digest, names=found, text=text)
 
 
+# Names that resolve to another project's package than the one a user means: nbkit itself is
+# the "nbkit-git" distribution ("nbkit" on the index is an unrelated toolkit that also
+# installs an ``nbkit`` module and would shadow ours in the kernel).
+FOREIGN: dict[str, str] = {"nbkit": "nbkit-git"}
+
+
+def foreign(inp: LockInput) -> str | None:
+    """A problem line when the input names a package that is not what the user means."""
+    for name, meant in FOREIGN.items():
+        if name in inp.names:
+            return (
+                f"names '{name}', another project's package on the index; nbkit is "
+                f"'{meant}' (notebooks need neither: nbkit.record works without it)"
+            )
+    return None
+
+
 def read_input(s: EnvSettings) -> LockInput:
     """The project's declared requirements, as configured (or found)."""
     choice = s.input

@@ -11,6 +11,7 @@ from nbkit.config import Config, string_list
 from nbkit.errors import BadInput
 
 _WHERE = "[tool.nbkit.env]"
+ENVS_DIR = ".nbkit/envs"  # run environments, one per lock hash (git-ignored by nbkit env)
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class EnvSettings:
     root: Path
     input: str | None = None  # "requirements.in", "pyproject", "pyproject:GROUP"; None: auto
     lock: str = "requirements.lock"
-    venv: str = ".venv"
+    venv: str | None = None  # None: .nbkit/envs/<lock hash>, one environment per lock
     python: str | None = None  # resolution target such as "3.11"; None: this interpreter
     find_links: tuple[str, ...] = ()
     no_index: bool = False
@@ -33,9 +34,12 @@ class EnvSettings:
     def lock_path(self) -> Path:
         return self.root / self.lock
 
-    @property
-    def venv_path(self) -> Path:
-        return self.root / self.venv
+    def env_path(self, lock_hash: str | None) -> Path:
+        """Where the run environment for a lock lives: the configured ``venv``, else a folder
+        nbkit owns, keyed by the lock hash (never the environment nbkit itself runs from)."""
+        if self.venv:
+            return self.root / self.venv
+        return self.root / ENVS_DIR / (lock_hash or "none")[:16]
 
     @property
     def python_target(self) -> str:
@@ -85,7 +89,7 @@ def settings(cfg: Config) -> EnvSettings:
         root=cfg.root,
         input=_opt_str(table, "input", src),
         lock=_opt_str(table, "lock", src) or "requirements.lock",
-        venv=_opt_str(table, "venv", src) or ".venv",
+        venv=_opt_str(table, "venv", src),
         python=_opt_str(table, "python", src),
         find_links=string_list(table, "find_links", src, _WHERE),
         no_index=bool(table.get("no_index", False)),

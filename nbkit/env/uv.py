@@ -37,7 +37,7 @@ def uv_bin() -> str:
         if found is None:
             raise MissingDependency(
                 "environments need uv, which is not installed",
-                hint="pip install 'nbkit[env]'",
+                hint="pip install 'nbkit-git[env]'",
             ) from None
         return found
     return str(find_uv_bin())

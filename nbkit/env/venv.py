@@ -1,29 +1,34 @@
-"""``nbkit env``: the project's virtual environment and Jupyter kernel, exactly as locked.
+"""``nbkit env``: the project's run environment and Jupyter kernel, exactly as locked.
 
+A run environment is never the one nbkit and its hooks run from: by default it lives in
+``.nbkit/envs/<lock hash>`` (one per lock, git-ignored), and a configured or ``--path``
+folder that is nbkit's own interpreter, or holds an nbkit the lock would remove, is refused.
 ``uv venv`` + ``uv pip sync`` (exact: packages not in the lock are removed), then a kernel
 named after the project and the lock hash, so a notebook's kernelspec names the environment
-it needs. A marker inside the venv records the lock hash it was built from: an environment
-that already matches is recognised by reading two small files, without running uv.
+it needs. A marker inside the venv records the lock hash it was built from.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from nbkit import config
+from nbkit import DISTRIBUTION, config
 from nbkit.env import lockfile
 from nbkit.env import uv as uvrun
 from nbkit.env.lockfile import LockFile
 from nbkit.env.requirements import normalize, read_input, shown
-from nbkit.env.settings import EnvSettings, settings
+from nbkit.env.settings import ENVS_DIR, EnvSettings, settings
 from nbkit.errors import BadInput, ConflictError
 from nbkit.fsutil import atomic_write_text
+from nbkit.recording import shim_source
 
 MARKER = ".nbkit-env.json"
 
@@ -77,7 +82,7 @@ def read_marker(venv: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _matches(venv: Path, lock: LockFile, kernel: str) -> bool:
+def _registered(venv: Path, lock: LockFile, kernel: str) -> bool:
     """Whether the venv was built from this lock and its kernel is still registered."""
     marker = read_marker(venv)
     if marker is None or marker.get("lock_hash") != lock.hash or marker.get("kernel") != kernel:
@@ -90,10 +95,48 @@ def _matches(venv: Path, lock: LockFile, kernel: str) -> bool:
     return venv_python(venv).exists() and str(argv[0]).startswith(str(venv))
 
 
+def _same_version(have: str, locked: str) -> bool:
+    if have == locked:
+        return True
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        return Version(have) == Version(locked)
+    except InvalidVersion:
+        return False
+
+
+def drift(venv: Path, lock: LockFile) -> list[str]:
+    """How what is installed in ``venv`` differs from ``lock``, one line each (empty: same).
+    Packages ``nbkit env`` added for the kernel (recorded in the marker) are not drift."""
+    ignored = set((read_marker(venv) or {}).get("kernel_extras", []))
+    have = installed_dists(venv)
+    where = shown(venv)
+    found: list[str] = []
+    for name, version in sorted(lock.pins().items()):
+        if name not in have:
+            found.append(f"{where}: {name}=={version} is missing")
+        elif not _same_version(have[name], version):
+            found.append(f"{where}: {name} is {have[name]}, locked {version}")
+    for name in sorted(set(have) - set(lock.pins()) - ignored):
+        found.append(f"{where}: {name}=={have[name]} is not in the lock")
+    return found
+
+
+def _matches(venv: Path, lock: LockFile, kernel: str) -> bool:
+    """Registered for this lock, and exactly the lock is installed (dist-info listing)."""
+    return _registered(venv, lock, kernel) and not drift(venv, lock)
+
+
 def lock_hash(root: Path) -> str | None:
     """The hash of the project's lock (what kernel names and run manifests record)."""
     lock = lockfile.read(settings(config.load(root)).lock_path)
     return lock.hash if lock else None
+
+
+def env_dir(s: EnvSettings, lock: LockFile) -> Path:
+    """The run environment of ``lock``: ``[tool.nbkit.env] venv``, else .nbkit/envs/<hash>."""
+    return s.env_path(lock.hash).absolute()
 
 
 def project_kernel(root: Path) -> str | None:
@@ -103,7 +146,41 @@ def project_kernel(root: Path) -> str | None:
     if lock is None:
         return None
     kernel = kernel_name(s, lock)
-    return kernel if _matches(s.venv_path, lock, kernel) else None
+    return kernel if _registered(env_dir(s, lock), lock, kernel) else None
+
+
+def project_drift(root: Path) -> list[str]:
+    """How the project's environment for the current lock has drifted from it (what
+    ``nbkit run`` warns about); empty when it matches or was never built."""
+    s = settings(config.load(root))
+    lock = lockfile.read(s.lock_path)
+    if lock is None:
+        return []
+    venv = env_dir(s, lock)
+    return drift(venv, lock) if _registered(venv, lock, kernel_name(s, lock)) else []
+
+
+def _holds_nbkit(venv: Path) -> bool:
+    """Whether ``venv`` has nbkit installed (its dist-info; no interpreter is started)."""
+    folder = DISTRIBUTION.replace("-", "_")
+    for site in (*venv.glob("lib/python*/site-packages"), venv / "Lib" / "site-packages"):
+        if any(site.glob(f"{folder}-*.dist-info")):
+            return True
+    return False
+
+
+def refuse_own_environment(venv: Path, lock: LockFile) -> None:
+    """Never sync the interpreter nbkit runs from, nor a venv whose nbkit the lock would
+    remove: that would uninstall nbkit (and the hooks, drivers and merges that call it)."""
+    own = venv.resolve() == Path(sys.prefix).resolve()
+    if own or (_holds_nbkit(venv) and normalize(DISTRIBUTION) not in lock.pins()):
+        what = "is the environment nbkit runs from" if own else "has nbkit installed"
+        raise BadInput(
+            f"{what}; syncing it to the lock would uninstall nbkit",
+            shown(venv),
+            hint=f"leave [tool.nbkit.env] venv and --path unset: run environments live in "
+            f"{ENVS_DIR}/<lock hash>",
+        )
 
 
 def _venv_version(venv: Path) -> str | None:
@@ -130,15 +207,26 @@ def _create(s: EnvSettings, venv: Path, python: str) -> None:
     )
 
 
+def installed_dists(venv: Path) -> dict[str, str]:
+    """Normalized name -> version of what is installed in ``venv``, read from the names of
+    its ``*.dist-info`` folders (``{name}-{version}.dist-info``): a directory listing, no
+    interpreter and no uv, so every ``nbkit env`` and ``nbkit run`` can afford it."""
+    found: dict[str, str] = {}
+    for site in (*venv.glob("lib/python*/site-packages"), venv / "Lib" / "site-packages"):
+        try:
+            entries = os.listdir(site)
+        except OSError:
+            continue
+        for entry in entries:
+            if entry.endswith(".dist-info") and "-" in entry:
+                name, version = entry[: -len(".dist-info")].split("-", 1)
+                found[normalize(name)] = version
+    return found
+
+
 def installed(s: EnvSettings, venv: Path) -> dict[str, str]:
     """Normalized name -> version of what is installed in ``venv``."""
-    out = uvrun.run(
-        ["pip", "list", "--format", "json", "--python", str(venv_python(venv))],
-        cwd=s.root,
-        path=shown(venv),
-        what="listing the environment",
-    )
-    return {normalize(p["name"]): p["version"] for p in json.loads(out or "[]")}
+    return installed_dists(venv)
 
 
 def _sync(s: EnvSettings, venv: Path, lock: LockFile) -> tuple[str, ...]:
@@ -163,7 +251,22 @@ def _sync(s: EnvSettings, venv: Path, lock: LockFile) -> tuple[str, ...]:
     return tuple(sorted(set(installed(s, venv)) - before))
 
 
-def _register_kernel(s: EnvSettings, venv: Path, kernel: str) -> Path:
+SHIM_DIR = "nbkit-record"  # inside the run environment: a stand-in ``nbkit`` for Jupyter
+
+
+def _record_shim(venv: Path, lock: LockFile) -> list[str]:
+    """``--env PYTHONPATH`` options giving the kernel ``nbkit.record`` when the lock has no
+    nbkit (a kernel opened in Jupyter, not started by nbkit run, gets it this way)."""
+    folder = venv / SHIM_DIR
+    if normalize(DISTRIBUTION) in lock.pins():
+        shutil.rmtree(folder, ignore_errors=True)
+        return []
+    (folder / "nbkit").mkdir(parents=True, exist_ok=True)
+    atomic_write_text(folder / "nbkit" / "__init__.py", shim_source())
+    return ["--env", "PYTHONPATH", str(folder)]
+
+
+def _register_kernel(s: EnvSettings, venv: Path, kernel: str, lock: LockFile) -> Path:
     """Install the kernelspec into the user's Jupyter data dir (honours JUPYTER_DATA_DIR)."""
     display = f"Python ({project_name(s)}, lock {kernel.rsplit('-', 1)[-1]})"
     proc = subprocess.run(
@@ -177,6 +280,7 @@ def _register_kernel(s: EnvSettings, venv: Path, kernel: str) -> Path:
             kernel,
             "--display-name",
             display,
+            *_record_shim(venv, lock),
         ],
         capture_output=True,
         text=True,
@@ -192,7 +296,8 @@ def _register_kernel(s: EnvSettings, venv: Path, kernel: str) -> Path:
 
 
 def _forget_old_kernels(s: EnvSettings, venv: Path, kernel_dir: Path) -> None:
-    """Remove this project's kernels for older locks of the same venv (they would not start)."""
+    """Remove this project's kernels that would not start: older locks of the same venv, and
+    environments that are gone. Kernels of other locks' environments still work: kept."""
     prefix = f"nbkit-{project_name(s)}-"
     for spec in kernel_dir.parent.glob(f"{prefix}*/kernel.json"):
         if spec.parent == kernel_dir:
@@ -201,22 +306,32 @@ def _forget_old_kernels(s: EnvSettings, venv: Path, kernel_dir: Path) -> None:
             argv = json.loads(spec.read_bytes()).get("argv", [])
         except (OSError, ValueError, AttributeError):
             continue
-        if argv and str(argv[0]).startswith(str(venv)):
+        if argv and (str(argv[0]).startswith(str(venv)) or not Path(str(argv[0])).exists()):
             shutil.rmtree(spec.parent, ignore_errors=True)
+
+
+def _ignore_envs(s: EnvSettings, venv: Path) -> None:
+    """Run environments under .nbkit/envs are never committed: a .gitignore says so."""
+    envs = (s.root / ENVS_DIR).absolute()
+    if venv.parent == envs and not (envs / ".gitignore").exists():
+        envs.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(envs / ".gitignore", "# run environments built by nbkit env\n*\n")
 
 
 def ensure(s: EnvSettings, venv: Path | None = None) -> EnvResult:
     """Create or update the venv to match the lock exactly, and register its kernel."""
-    venv = (venv or s.venv_path).absolute()
     lock = current_lock(s)
+    venv = (venv or env_dir(s, lock)).absolute()
+    refuse_own_environment(venv, lock)
     kernel = kernel_name(s, lock)
     if _matches(venv, lock, kernel):
         return EnvResult(venv, kernel, changed=False)
     python = lock.header.get("python") or s.python_target
+    _ignore_envs(s, venv)
     _create(s, venv, python)
     (venv / MARKER).unlink(missing_ok=True)  # a half-updated venv must not look current
     extras = _sync(s, venv, lock)
-    kernel_dir = _register_kernel(s, venv, kernel)
+    kernel_dir = _register_kernel(s, venv, kernel, lock)
     marker = {
         "lock_hash": lock.hash,
         "kernel": kernel,
@@ -234,21 +349,12 @@ def ensure(s: EnvSettings, venv: Path | None = None) -> EnvResult:
 
 def differences(s: EnvSettings, venv: Path | None = None) -> list[str]:
     """How the venv differs from the lock, one line each (empty: it matches)."""
-    venv = (venv or s.venv_path).absolute()
     lock = current_lock(s)
+    venv = (venv or env_dir(s, lock)).absolute()
     if not venv_python(venv).exists():
         return [f"{shown(venv)}: no environment; run `nbkit env`"]
     marker = read_marker(venv) or {}
-    ignored = set(marker.get("kernel_extras", []))
-    have = installed(s, venv)
-    found: list[str] = []
-    for name, version in sorted(lock.pins().items()):
-        if name not in have:
-            found.append(f"{shown(venv)}: {name}=={version} is missing")
-        elif have[name] != version:
-            found.append(f"{shown(venv)}: {name} is {have[name]}, locked {version}")
-    for name in sorted(set(have) - set(lock.pins()) - ignored):
-        found.append(f"{shown(venv)}: {name}=={have[name]} is not in the lock")
+    found = drift(venv, lock)
     if not found and marker.get("lock_hash") != lock.hash:
         found.append(f"{shown(venv)}: its kernel was not registered for this lock; run `nbkit env`")
     return found

@@ -15,6 +15,7 @@ from typing import NamedTuple
 from nbkit import __version__, resources
 from nbkit.errors import BadInput, NbkitError
 from nbkit.fsutil import atomic_write_bytes, detect_newline, make_folder
+from nbkit.hooks.origin import Origin, describe, hooks_yaml, install_origin, review_requirement
 
 CONFIG_TEMPLATE = "nbkit.toml"
 # template name -> where it goes in the project
@@ -34,8 +35,18 @@ class InitStep(NamedTuple):
         return f"{self.path}: {self.action}"
 
 
-def _render(name: str) -> bytes:
-    return resources.read_text("templates", name).replace("@NBKIT_VERSION@", __version__).encode()
+def _render(name: str, origin: Origin) -> bytes:
+    """A template with nbkit's version and install origin filled in."""
+    values = {
+        "@NBKIT_VERSION@": __version__,
+        "@NBKIT_ORIGIN@": describe(origin),
+        "@NBKIT_HOOK_REPOS@\n": hooks_yaml(origin),
+        "@NBKIT_REVIEW_REQUIREMENT@": review_requirement(origin),
+    }
+    text = resources.read_text("templates", name)
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    return text.encode()
 
 
 def _create(root: Path, rel: str, data: bytes) -> InitStep:
@@ -73,8 +84,8 @@ def _add_to_pyproject(root: Path, template: bytes) -> InitStep:
     return InitStep("pyproject.toml", "added [tool.nbkit]")
 
 
-def _config(root: Path) -> InitStep:
-    template = _render(CONFIG_TEMPLATE)
+def _config(root: Path, origin: Origin) -> InitStep:
+    template = _render(CONFIG_TEMPLATE, origin)
     if (root / "nbkit.toml").exists():
         return InitStep("nbkit.toml", "skipped (exists)")
     if (root / "pyproject.toml").is_file():
@@ -82,12 +93,17 @@ def _config(root: Path) -> InitStep:
     return _create(root, "nbkit.toml", template)
 
 
-def init(root: Path) -> list[InitStep]:
-    """Scaffold ``root``; returns what was created and what was skipped, one step per file."""
+def init(root: Path, origin: Origin | None = None) -> list[InitStep]:
+    """Scaffold ``root``; returns what was created and what was skipped, one step per file.
+
+    The hook configuration installs the nbkit that is running (``origin``: where it was
+    installed from, read from its PEP 610 metadata unless given).
+    """
     if not root.is_dir():
         raise BadInput("no such folder", root)
-    steps = [_config(root)]
+    origin = origin or install_origin()
+    steps = [_config(root, origin)]
     for name, rel in FILES.items():
         if resources.exists("templates", name):  # the CI workflow ships with the review part
-            steps.append(_create(root, rel, _render(name)))
+            steps.append(_create(root, rel, _render(name, origin)))
     return steps

@@ -28,6 +28,7 @@ from nbkit.errors import BadInput, GitError
 from nbkit.fsutil import atomic_write_text
 from nbkit.notebook import Notebook, source_text
 from nbkit.recording import MIME_TYPE as RECORD_MIME
+from nbkit.recording import kernel_shim
 
 SETUP_FILE = ".nbkit_setup.py"
 KERNEL_INFO = ".kernel.json"
@@ -90,6 +91,7 @@ def write_setup(out_dir: Path) -> Path:
         json.dumps(str(out_dir / READS_LOG)),
         json.dumps(skip),
     )
+    code += kernel_shim()  # `import nbkit` works in a kernel without nbkit (nbkit.recording)
     path = out_dir / SETUP_FILE
     atomic_write_text(path, code)
     return path
