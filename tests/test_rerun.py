@@ -112,7 +112,7 @@ def test_deterministic_run_reproduces_and_package_drift_is_named(
     assert "likely cause: different Python: 3.0.1 -> 3." in result.out
     assert "likely cause: package drift: click 0.0.1 -> " in result.out
     assert "unseeded" not in result.out  # the drift explains it: no second execution
-    assert result.out.rstrip().endswith("NOT reproduced")
+    assert "\nNOT reproduced: 1 metric differs; outputs differ" in result.out
 
 
 def test_unseeded_randomness_is_detected_by_a_second_execution(
@@ -288,3 +288,54 @@ def test_a_project_in_a_subfolder_of_the_repository_is_found_in_the_worktree(
     result = cli("rerun", run_id, "--env", "locked")
     assert result.code == 2
     assert_one_line_error(result.err, "--env locked: the run's commit has no environment lock")
+
+
+def test_volatile_outputs_with_matching_metrics_reproduce_and_are_listed(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    volatile_cell = {
+        "cell_type": "code",
+        "source": "import random\nprint('noise', random.random())",
+        "metadata": {"tags": ["volatile"]},
+    }
+    experiment(
+        "import datetime, time, nbkit\nstart = time.perf_counter()\n"
+        "print('started at', datetime.datetime.now())\nprint(object())",
+        "%%time\ntotal = sum(range(1000))",
+        "print(f'trained in {time.perf_counter() - start:.6f} s')\nnbkit.record('total', total)",
+        volatile_cell,
+    )
+    assert cli("run", "exp.ipynb").code == 0
+    run_id = only_run(repo).name
+
+    result = cli("rerun", run_id)
+    assert result.code == 0, result.out + result.err
+    last = result.out.rstrip().splitlines()[-1]
+    assert last.startswith("reproduced: 1 metric reproduced; "), last
+    assert last.endswith("outputs differ only in volatile text"), last
+    assert "volatile: cell 2: volatile: date and time, object address: 'started at 20" in result.out
+    assert "volatile: cell 4: volatile: duration: 'trained in " in result.out
+    assert "volatile: cell 5: volatile: tagged volatile: 'noise " in result.out
+    assert "unseeded" not in result.out
+
+
+def test_metrics_only_decides_on_metrics_and_reports_outputs(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    experiment("import random, nbkit\nprint(random.random())\nnbkit.record('acc', 0.5)")
+    assert cli("run", "exp.ipynb").code == 0
+    run_id = only_run(repo).name
+
+    result = cli("rerun", run_id, "--metrics-only", "--json")
+    assert result.code == 0, result.out + result.err
+    report = json.loads(result.out)
+    assert report["reproduced"] is True
+    assert report["verdict"] == (
+        "1 metric reproduced; outputs differ (not required: --metrics-only)"
+    )
+    assert [c["ok"] for c in report["checks"] if c["name"] == "outputs"] == [False]
+
+    bare = _hand_made(repo, git={"commit": git(repo, "rev-parse", "HEAD").strip()})
+    result = cli("rerun", bare, "--metrics-only")
+    assert result.code == 2
+    assert_one_line_error(result.err, f"{bare}: --metrics-only: run {bare} recorded no metrics")

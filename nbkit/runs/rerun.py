@@ -25,7 +25,13 @@ from typing import Any
 from nbkit import git
 from nbkit.errors import BadInput, GitError
 from nbkit.fsutil import atomic_write_bytes
-from nbkit.runs.compare import OutputComparison, Tolerance, compare_outputs, values_equal
+from nbkit.runs.compare import (
+    OutputComparison,
+    OutputDiff,
+    Tolerance,
+    compare_outputs,
+    values_equal,
+)
 from nbkit.runs.ledger import Ledger, Run, run_file
 
 REPORT_FILE = "rerun.json"  # written next to the new run's manifest (which is write-once)
@@ -38,6 +44,7 @@ class RerunSettings:
     tolerance: Tolerance = field(default_factory=Tolerance)
     twice: bool = False  # always execute twice, to expose unseeded randomness
     timeout: float | None = None
+    metrics_only: bool = False  # recorded metrics decide; outputs are reported, not required
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,7 @@ class Check:
     name: str  # "inputs" | "environment" | "status" | "metrics" | "outputs" | "stability"
     ok: bool
     details: tuple[str, ...] = ()
+    volatile: tuple[str, ...] = ()  # differences expected between runs (times, addresses)
 
 
 @dataclass(frozen=True)
@@ -56,14 +64,22 @@ class RerunReport:
     reproduced: bool
     checks: tuple[Check, ...]
     causes: tuple[str, ...]  # likely causes of the differences, most likely first
+    verdict: str = ""  # which level matched: "metrics reproduced; outputs reproduced"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "original": self.original,
             "new_run": self.new_run,
             "reproduced": self.reproduced,
+            "verdict": self.verdict,
             "checks": [
-                {"name": c.name, "ok": c.ok, "details": list(c.details)} for c in self.checks
+                {
+                    "name": c.name,
+                    "ok": c.ok,
+                    "details": list(c.details),
+                    "volatile": list(c.volatile),
+                }
+                for c in self.checks
             ],
             "causes": list(self.causes),
         }
@@ -273,17 +289,20 @@ def metrics_check(old: Mapping[str, Any], new: Mapping[str, Any], tol: Tolerance
     return Check("metrics", ok, tuple(details))
 
 
+def _diff_line(diff: OutputDiff) -> str:
+    return f"cell {diff.cell}: {diff.kind}: {diff.detail}" if diff.cell >= 0 else diff.detail
+
+
 def outputs_check(comparison: OutputComparison) -> Check:
+    volatile = tuple(_diff_line(d) for d in comparison.volatile)
     if comparison.matched:
         line = (
             f"{comparison.outputs_compared} outputs in {comparison.cells_compared} code cells match"
         )
-        return Check("outputs", True, (line,))
-    details = tuple(
-        f"cell {d.cell}: {d.kind}: {d.detail}" if d.cell >= 0 else d.detail
-        for d in comparison.diffs
-    )
-    return Check("outputs", False, details)
+        if volatile:
+            line += f" ({len(volatile)} only in volatile text)"
+        return Check("outputs", True, (line,), volatile)
+    return Check("outputs", False, tuple(_diff_line(d) for d in comparison.diffs), volatile)
 
 
 def _executed(run_dir: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -380,7 +399,7 @@ def _causes(checks: dict[str, Check], stability: Check | None) -> list[str]:
             causes.append(f"package drift: {'; '.join(packages[:3])}{more}")
     if stability is not None and not stability.ok:
         cells = [d.split(":")[0].removeprefix("cell ") for d in stability.details]
-        cells = [c for c in cells if c.isdigit()]
+        cells = list(dict.fromkeys(c for c in cells if c.isdigit()))  # once per cell
         which = (
             f"cell {cells[0]} differs" if len(cells) == 1 else f"cells {', '.join(cells)} differ"
         )
@@ -437,11 +456,47 @@ def _stability(request: Any, new_run: Run, settings: RerunSettings) -> Check:
     return Check("stability", found.ok, found.details)
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def verdict(checks: Mapping[str, Check], settings: RerunSettings) -> str:
+    """Which level matched, in order of importance: status, recorded metrics, outputs."""
+    parts = []
+    if not checks["status"].ok:
+        parts.append(f"status {checks['status'].details[0]}")
+    metrics = checks["metrics"]
+    if not metrics.details:
+        parts.append("no metrics recorded")
+    elif metrics.ok:
+        parts.append(f"{_plural(len(metrics.details), 'metric')} reproduced")
+    else:
+        wrong = sum(1 for d in metrics.details if not d.endswith("(matches)"))
+        parts.append(f"{_plural(wrong, 'metric')} differ{'s' if wrong == 1 else ''}")
+    outputs = checks["outputs"]
+    volatile = len(outputs.volatile)
+    if not outputs.ok:
+        extra = " (not required: --metrics-only)" if settings.metrics_only else ""
+        parts.append(f"outputs differ{extra}")
+    elif volatile:
+        verb = "differs" if volatile == 1 else "differ"
+        parts.append(f"{_plural(volatile, 'output')} {verb} only in volatile text")
+    else:
+        parts.append("outputs reproduced")
+    return "; ".join(parts)
+
+
 def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
     """Reproduce ``run_id`` in a temporary worktree and report what matched and why not."""
     if settings.env not in ENV_MODES:
         raise BadInput(f"unknown environment mode {settings.env!r}", "--env")
     original = ledger.get(run_id)
+    if settings.metrics_only and not original.manifest.get("metrics"):
+        raise BadInput(
+            f"--metrics-only: run {original.id} recorded no metrics to compare",
+            original.dir,
+            hint="rerun without --metrics-only to compare its outputs",
+        )
     root = ledger.root.resolve()
     commit = _require_commit(root, original)
     top = git.toplevel(root) or root
@@ -457,12 +512,16 @@ def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
         if new_run.status == "interrupted":  # Ctrl-C reached the kernel: stop (exit 130)
             raise KeyboardInterrupt
         checks.update(_compare(original, new_run, settings))
-        differs = not all(checks[k].ok for k in ("status", "metrics", "outputs"))
+        required = (
+            ("status", "metrics") if settings.metrics_only else ("status", "metrics", "outputs")
+        )
+        differs = not all(checks[k].ok for k in required)
         explained = not all(checks[k].ok for k in ("notebook", "inputs", "environment"))
         stability = None
         if settings.twice or (differs and not explained):
             stability = _stability(request, new_run, settings)
-    reproduced = checks["inputs"].ok and not differs and (stability is None or stability.ok)
+    stable = stability is None or stability.ok or settings.metrics_only
+    reproduced = checks["inputs"].ok and not differs and stable
     listed = [*checks.values(), *([stability] if stability else [])]
     patch_lost = note is not None and not note.startswith("applied")
     if note:
@@ -470,7 +529,9 @@ def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
     causes = [] if reproduced else _causes(checks, stability)
     if patch_lost and not reproduced:
         causes.insert(0, "the run's uncommitted changes were not stored with it")
-    report = RerunReport(original.id, new_run.id, reproduced, tuple(listed), tuple(causes))
+    report = RerunReport(
+        original.id, new_run.id, reproduced, tuple(listed), tuple(causes), verdict(checks, settings)
+    )
     data = json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n"
     atomic_write_bytes(new_run.dir / REPORT_FILE, data.encode("utf-8"))
     return report
