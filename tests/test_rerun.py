@@ -60,6 +60,12 @@ def _fake_entry(
     return run_id
 
 
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _hand_made(repo: Path, **fields: Any) -> str:
     """A ledger entry written by hand (no execution), for the bad-input cases."""
     ledger = Ledger(repo)
@@ -339,3 +345,84 @@ def test_metrics_only_decides_on_metrics_and_reports_outputs(
     result = cli("rerun", bare, "--metrics-only")
     assert result.code == 2
     assert_one_line_error(result.err, f"{bare}: --metrics-only: run {bare} recorded no metrics")
+
+
+def test_a_notebook_that_appends_to_the_file_it_read_reproduces(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    (repo / "data.csv").write_text("a\nb\n")
+    experiment(
+        "import nbkit\nrows = open('data.csv').read().splitlines()\nnbkit.record('rows', len(rows))",
+        "with open('data.csv', 'a') as fh:\n    fh.write('c\\n')",
+    )
+    assert cli("run", "exp.ipynb").code == 0
+    run_dir = only_run(repo)
+    read = manifest_of(run_dir)["files_read"]
+    assert read == [{"path": "data.csv", "size": 4, "sha256": _sha("a\nb\n"), "modified": True}]
+
+    result = cli("rerun", run_dir.name)
+    assert result.code == 0, result.out + result.err
+    assert "inputs       ok   1 input file unchanged" in result.out
+
+
+def test_an_untracked_module_the_notebook_imports_is_stored_and_named(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    experiment("import nbkit, helpers\nnbkit.record('value', helpers.VALUE)")
+    (repo / "helpers.py").write_text("VALUE = 42\n")  # written after the commit: untracked
+    result = cli("run", "exp.ipynb")
+    assert result.code == 0, result.err
+    assert "the run read files git does not track: helpers.py (stored in its patch)" in result.err
+    run_dir = only_run(repo)
+    state = manifest_of(run_dir)["git"]
+    assert state["dirty"] is True and state["untracked"] == ["helpers.py"]
+    assert "untracked files read: helpers.py" in state["why"]
+    assert b"+VALUE = 42" in (run_dir / "dirty.patch").read_bytes()
+
+    result = cli("rerun", run_dir.name)
+    assert result.code == 0, result.out + result.err
+    assert "applied the recorded uncommitted changes (untracked: helpers.py)" in result.out
+
+    def recorded_before_the_fix(manifest: dict[str, Any], nb: dict[str, Any]) -> None:
+        manifest["git"] = {**manifest["git"], "dirty": False, "untracked": [], "why": ""}
+
+    old_id = _fake_entry(repo, run_dir.name, recorded_before_the_fix)
+    result = cli("rerun", old_id)
+    assert result.code == 1, result.out + result.err
+    assert "execution    DIFF cell 2 failed: ModuleNotFoundError: No module named 'helpers'" in (
+        result.out
+    )
+    assert "| import nbkit, helpers" in result.out
+    causes = [line for line in result.out.splitlines() if line.startswith("likely cause:")]
+    assert causes == [
+        "likely cause: untracked module: helpers.py is not in git, so the run's commit lacks "
+        "it (add and commit it, then run again)"
+    ]
+
+
+def test_outside_files_and_declared_variables_are_checked_and_named(
+    repo: Path, experiment: Callable[..., Path], cli: Cli, tmp_path: Path, monkeypatch: Any
+) -> None:
+    outside = tmp_path / "shared" / "labels.txt"
+    outside.parent.mkdir()
+    outside.write_text("3\n")
+    (repo / "nbkit.toml").write_text('[runs]\nenv = ["DATA_VERSION"]\n')
+    monkeypatch.setenv("DATA_VERSION", "v1")
+    experiment(f"import nbkit\nnbkit.record('labels', int(open({str(outside)!r}).read()))")
+    assert cli("run", "exp.ipynb").code == 0
+    run_dir = only_run(repo)
+    recorded = manifest_of(run_dir)
+    assert [f["path"] for f in recorded["files_read"]] == [str(outside)]
+    assert recorded["env"]["DATA_VERSION"] == "v1"
+
+    outside.write_text("4\n")
+    monkeypatch.setenv("DATA_VERSION", "v2")
+    result = cli("rerun", run_dir.name)
+    assert result.code == 1, result.out + result.err
+    assert f"outside      DIFF changed: {outside}" in result.out
+    assert "variables    DIFF DATA_VERSION v1 -> v2" in result.out
+    causes = [line for line in result.out.splitlines() if line.startswith("likely cause:")]
+    assert causes == [
+        f"likely cause: changed files outside the project: {outside}",
+        "likely cause: different environment variables: DATA_VERSION v1 -> v2",
+    ]

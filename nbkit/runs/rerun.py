@@ -15,12 +15,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from nbkit import git
 from nbkit.errors import BadInput, GitError
@@ -151,6 +152,9 @@ def _apply_patch(run: Run, tree: Path) -> str | None:
         git.run(tree, "apply", "--whitespace=nowarn", str(patch.resolve()))
     except GitError as exc:
         raise BadInput(f"the recorded dirty patch does not apply: {exc.message}", patch) from None
+    untracked = (run.manifest.get("git") or {}).get("untracked") or []
+    if untracked:
+        return f"applied the recorded uncommitted changes (untracked: {', '.join(untracked)})"
     return "applied the recorded uncommitted changes"
 
 
@@ -171,20 +175,36 @@ def project_path(rel: str, manifest: Mapping[str, Any], what: str) -> str:
     return rel
 
 
-def _recorded_files(manifest: Mapping[str, Any]) -> dict[str, str]:
-    """Declared inputs and the project files the kernel read: path -> sha256.
+class Recorded(NamedTuple):
+    """The files a run recorded, by where they are checked."""
 
-    Files read outside the project (caches, fonts) are not checked: they change without
-    meaning anything. A declared input outside the project is checked where it is.
+    project: dict[str, str]  # path relative to the project -> sha256 (declared inputs too)
+    outside: dict[str, str]  # files the kernel read outside the project -> sha256
+    unknown: tuple[str, ...]  # read, then changed in a way nbkit could not see: no hash
+
+
+def recorded_files(manifest: Mapping[str, Any]) -> Recorded:
+    """Declared inputs and the files the kernel read, sorted by how they are checked.
+
+    A declared input outside the project is an input like any other (checked where it is);
+    a file the kernel read outside the project is checked in place too, but reported on
+    its own: it names a cause, without failing a rerun whose results match.
     """
-    result: dict[str, str] = {}
+    project: dict[str, str] = {}
+    outside: dict[str, str] = {}
+    unknown: list[str] = []
     for key in ("files_read", "inputs"):
         for entry in manifest.get(key) or []:
-            if isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
-                path = str(entry.get("path", ""))
-                if path and (key == "inputs" or not os.path.isabs(path)):
-                    result[path] = entry["sha256"]
-    return result
+            if not isinstance(entry, dict) or not entry.get("path"):
+                continue
+            path, digest = str(entry["path"]), entry.get("sha256")
+            if not isinstance(digest, str):
+                unknown.append(path)
+            elif key == "inputs" or not os.path.isabs(path):
+                project[path] = digest
+            else:
+                outside[path] = digest
+    return Recorded(project, outside, tuple(unknown))
 
 
 def _copy_in(source: Path, target: Path) -> None:
@@ -224,7 +244,8 @@ def verify_inputs(root: Path, tree: Path, manifest: Mapping[str, Any]) -> Check:
     from nbkit.runs.manifest import sha256_file
 
     changed, missing, same = [], [], 0
-    for rel, digest in sorted(_recorded_files(manifest).items()):
+    recorded = recorded_files(manifest)
+    for rel, digest in sorted(recorded.project.items()):
         outside = os.path.isabs(rel)  # a declared input outside the project: checked in place
         target = Path(rel) if outside else tree / project_path(rel, manifest, "input")
         if not outside and not target.exists() and (root / rel).is_file():
@@ -238,7 +259,30 @@ def verify_inputs(root: Path, tree: Path, manifest: Mapping[str, Any]) -> Check:
     details = [f"changed: {p}" for p in changed] + [f"missing: {p}" for p in missing]
     if same:
         details.append(f"{same} input file{'s' if same != 1 else ''} unchanged")
+    details += [f"not checked: {p} (changed during the run)" for p in recorded.unknown]
     return Check("inputs", not changed and not missing, tuple(details))
+
+
+def outside_check(manifest: Mapping[str, Any]) -> Check | None:
+    """Files the run read outside the project, checked where they are (None: there were
+    none). Nothing is copied: they are the machine's, not the project's."""
+    from nbkit.runs.manifest import sha256_file
+
+    outside = recorded_files(manifest).outside
+    if not outside:
+        return None
+    changed, missing = [], []
+    for path, digest in sorted(outside.items()):
+        try:
+            if sha256_file(Path(path))[1] != digest:
+                changed.append(path)
+        except OSError:
+            missing.append(path)
+    details = [f"changed: {p}" for p in changed] + [f"missing: {p}" for p in missing]
+    same = len(outside) - len(details)
+    if same:
+        details.append(f"{same} file{'s' if same != 1 else ''} outside the project unchanged")
+    return Check("outside", not changed and not missing, tuple(details))
 
 
 # ---- comparisons ----------------------------------------------------------------------------
@@ -274,6 +318,86 @@ def environment_check(old: Mapping[str, Any], new: Mapping[str, Any]) -> Check:
     if old_name != new_name:
         details.append(f"kernel {old_name} -> {new_name}")
     return Check("environment", not diffs, tuple(details))
+
+
+def variables_check(old: Mapping[str, Any], new: Mapping[str, Any]) -> Check:
+    """Environment variables that steer numerics or data (``manifest.numeric_env`` and the
+    ones ``[tool.nbkit.runs] env`` declares): a difference explains, it does not fail."""
+    before, after = old.get("env") or {}, new.get("env") or {}
+    diffs = [
+        f"{key} {before.get(key, 'unset')} -> {after.get(key, 'unset')}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key)
+    ]
+    if diffs:
+        return Check("variables", False, tuple(diffs))
+    same = ", ".join(sorted(after)) if after else "none of the numerics variables set"
+    return Check("variables", True, (f"{same}, as recorded",))
+
+
+_MISSING_FILE = re.compile(r"No such file or directory: '([^']+)'|file '([^']+)'")
+_MISSING_MODULE = re.compile(r"No module named '([^'.]+)")
+
+
+def failure_cause(root: Path, error: Mapping[str, Any]) -> str:
+    """The likely cause of a rerun that failed, read from its error: a missing file is an
+    input that was not recorded; a missing module is an untracked module or the
+    environment."""
+    ename, evalue = str(error.get("ename")), str(error.get("evalue"))
+    module = _MISSING_MODULE.search(evalue)
+    if module and ename in ("ModuleNotFoundError", "ImportError"):
+        name = module.group(1)
+        for rel in (f"{name}.py", f"{name}/__init__.py"):
+            if (root / rel).is_file() and not git.tracked_files(root, [f":(literal){rel}"]):
+                return (
+                    f"untracked module: {rel} is not in git, so the run's commit lacks it "
+                    "(add and commit it, then run again)"
+                )
+        return (
+            f"environment: module {name!r} is not installed in the rerun's kernel "
+            "(see the packages above, or rerun with --env locked)"
+        )
+    missing = _MISSING_FILE.search(evalue)
+    if missing or ename == "FileNotFoundError":
+        path = (missing.group(1) or missing.group(2)) if missing else evalue
+        return (
+            f"missing input: {path} is neither in the run's commit nor recorded as read "
+            "(declare it with --inputs, or add it to git)"
+        )
+    first = evalue.splitlines()[0][:200] if evalue else ""
+    return f"the rerun failed where the run did not: {ename}: {first}"
+
+
+def _cell_source(nb: Mapping[str, Any], index: Any) -> list[str]:
+    """The first lines of the source cell ``index`` of an executed notebook."""
+    from nbkit.notebook import source_text
+    from nbkit.runs.outcome import source_cells
+
+    for number, cell in source_cells(dict(nb)):
+        if number is not None and number == index:
+            lines = source_text(cell).splitlines()
+            shown = [f"| {line}" for line in lines[:4]]
+            return shown + (["| …"] if len(lines) > 4 else [])
+    return []
+
+
+def execution_check(root: Path, original: Run, new_run: Run) -> tuple[Check, str] | None:
+    """When the rerun failed and the run had not failed that way: the cell, its error and
+    the likely cause."""
+    old, new = original.manifest, new_run.manifest
+    error = new.get("error")
+    if new.get("status") == "succeeded" or not isinstance(error, dict):
+        return None
+    before = old.get("error") or {}
+    if old.get("status") == new.get("status") and all(
+        before.get(k) == error.get(k) for k in ("cell", "ename", "evalue")
+    ):
+        return None
+    where = f"cell {error.get('cell')}" if error.get("cell") is not None else "the kernel"
+    evalue = str(error.get("evalue") or "").splitlines()
+    line = f"{where} failed: {error.get('ename')}: {evalue[0][:300] if evalue else ''}"
+    source = _cell_source(_executed(new_run.dir, new), error.get("cell"))
+    return Check("execution", False, (line, *source)), failure_cause(root, error)
 
 
 def metrics_check(old: Mapping[str, Any], new: Mapping[str, Any], tol: Tolerance) -> Check:
@@ -380,14 +504,24 @@ def _second_execution(request: Any) -> dict[str, Any]:
         return {"manifest": manifest, "nb": _executed(Path(tmp), manifest)}
 
 
-def _causes(checks: dict[str, Check], stability: Check | None) -> list[str]:
-    """The likely reasons a rerun differed, most specific first."""
-    causes: list[str] = []
-    if not checks["notebook"].ok:
-        causes.append("the notebook checked out is not the one that ran")
+def _input_causes(checks: Mapping[str, Check]) -> list[str]:
+    causes = []
     if not checks["inputs"].ok:
-        names = [d.split(": ", 1)[1] for d in checks["inputs"].details if ": " in d]
+        names = [
+            d.split(": ", 1)[1]
+            for d in checks["inputs"].details
+            if d.startswith(("changed", "missing"))
+        ]
         causes.append(f"changed inputs: {', '.join(names)}")
+    outside = checks.get("outside")
+    if outside is not None and not outside.ok:
+        names = [d.split(": ", 1)[1] for d in outside.details if ": " in d]
+        causes.append(f"changed files outside the project: {', '.join(names)}")
+    return causes
+
+
+def _environment_causes(checks: Mapping[str, Check]) -> list[str]:
+    causes = []
     env = checks["environment"]
     if not env.ok:
         python = [d for d in env.details if d.startswith("python ")]
@@ -397,22 +531,57 @@ def _causes(checks: dict[str, Check], stability: Check | None) -> list[str]:
         if packages:
             more = f" (+{len(packages) - 3} more)" if len(packages) > 3 else ""
             causes.append(f"package drift: {'; '.join(packages[:3])}{more}")
-    if stability is not None and not stability.ok:
-        cells = [d.split(":")[0].removeprefix("cell ") for d in stability.details]
-        cells = list(dict.fromkeys(c for c in cells if c.isdigit()))  # once per cell
-        which = (
-            f"cell {cells[0]} differs" if len(cells) == 1 else f"cells {', '.join(cells)} differ"
-        )
-        causes.append(
-            f"unseeded randomness: {which} between two executions with the same inputs and "
-            "environment"
-        )
-    if not causes:
-        causes.append(
-            "unexplained: inputs, environment and repeated executions agree; look for files "
-            "read but not declared, the clock, the network or the hardware"
-        )
+    variables = checks.get("variables")
+    if variables is not None and not variables.ok:
+        causes.append(f"different environment variables: {'; '.join(variables.details)}")
     return causes
+
+
+def _randomness_cause(stability: Check | None) -> list[str]:
+    if stability is None or stability.ok:
+        return []
+    cells = [d.split(":")[0].removeprefix("cell ") for d in stability.details]
+    cells = list(dict.fromkeys(c for c in cells if c.isdigit()))  # once per cell
+    which = f"cell {cells[0]} differs" if len(cells) == 1 else f"cells {', '.join(cells)} differ"
+    return [
+        f"unseeded randomness: {which} between two executions with the same inputs and environment"
+    ]
+
+
+def _unexplained(checks: Mapping[str, Check]) -> str:
+    """The last resort, with what could not be checked."""
+    unchecked = [
+        d.removeprefix("not checked: ")
+        for d in checks["inputs"].details
+        if d.startswith("not checked: ")
+    ]
+    unchecked += [
+        "files read by native code outside the project",
+        "the clock",
+        "the network",
+        "the hardware",
+    ]
+    return (
+        "unexplained: inputs, environment and repeated executions agree; not checked: "
+        + ", ".join(unchecked)
+    )
+
+
+def _causes(
+    checks: dict[str, Check], stability: Check | None, failure: str | None = None
+) -> list[str]:
+    """The likely reasons a rerun differed, most specific first; each said once."""
+    causes: list[str] = []
+    if not checks["notebook"].ok:
+        causes.append("the notebook checked out is not the one that ran")
+    if failure:
+        causes.append(failure)
+    causes += _input_causes(checks)
+    causes += _environment_causes(checks)
+    causes += _randomness_cause(stability)
+    if not causes:
+        causes.append(_unexplained(checks))
+    return list(dict.fromkeys(causes))
 
 
 def _request(tree: Path, original: Run, commit: str, settings: RerunSettings) -> Any:
@@ -442,6 +611,7 @@ def _compare(original: Run, new_run: Run, settings: RerunSettings) -> dict[str, 
     status = (f"{old.get('status')} -> {new.get('status')}",)
     return {
         "environment": environment_check(old, new),
+        "variables": variables_check(old, new),
         "status": Check("status", old.get("status") == new.get("status"), status),
         "metrics": metrics_check(old, new, settings.tolerance),
         "outputs": outputs_check(outputs),
@@ -507,16 +677,23 @@ def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
             "notebook": notebook_check(project, original.manifest),
             "inputs": verify_inputs(root, project, original.manifest),
         }
+        outside = outside_check(original.manifest)
+        if outside is not None:
+            checks["outside"] = outside
         request = _request(project, original, commit, settings)
         new_run = _execute(ledger, request)
         if new_run.status == "interrupted":  # Ctrl-C reached the kernel: stop (exit 130)
             raise KeyboardInterrupt
         checks.update(_compare(original, new_run, settings))
+        failed = execution_check(root, original, new_run)
+        if failed is not None:
+            checks["execution"] = failed[0]
         required = (
             ("status", "metrics") if settings.metrics_only else ("status", "metrics", "outputs")
         )
         differs = not all(checks[k].ok for k in required)
-        explained = not all(checks[k].ok for k in ("notebook", "inputs", "environment"))
+        context = ("notebook", "inputs", "outside", "environment", "variables")
+        explained = failed is not None or not all(checks[k].ok for k in context if k in checks)
         stability = None
         if settings.twice or (differs and not explained):
             stability = _stability(request, new_run, settings)
@@ -526,7 +703,7 @@ def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
     patch_lost = note is not None and not note.startswith("applied")
     if note:
         listed.insert(0, Check("commit", not patch_lost, (commit[:12], note)))
-    causes = [] if reproduced else _causes(checks, stability)
+    causes = [] if reproduced else _causes(checks, stability, failed[1] if failed else None)
     if patch_lost and not reproduced:
         causes.insert(0, "the run's uncommitted changes were not stored with it")
     report = RerunReport(
