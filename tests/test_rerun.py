@@ -426,3 +426,35 @@ def test_outside_files_and_declared_variables_are_checked_and_named(
         f"likely cause: changed files outside the project: {outside}",
         "likely cause: different environment variables: DATA_VERSION v1 -> v2",
     ]
+
+
+def test_files_read_by_native_code_are_recorded_and_checked(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (repo / ".gitignore").write_text("data/\n")
+    (repo / "data").mkdir()
+    pq.write_table(pa.table({"x": [1, 2, 3]}), repo / "data" / "train.parquet")
+    np.save(repo / "data" / "w.npy", np.arange(4))
+    experiment(
+        "import nbkit, numpy as np, pyarrow.parquet as pq\n"
+        "x = pq.read_table('data/train.parquet').column('x').to_pylist()\n"
+        "nbkit.record('total', sum(x) + int(np.load('data/w.npy').sum()))"
+    )
+    assert cli("run", "exp.ipynb").code == 0
+    run_dir = only_run(repo)
+    recorded = manifest_of(run_dir)
+    assert [f["path"] for f in recorded["files_read"]] == ["data/train.parquet", "data/w.npy"]
+    assert recorded["native_reads"] == "watched"
+
+    result = cli("rerun", run_dir.name)  # the data is ignored by git: copied from the checkout
+    assert result.code == 0, result.out + result.err
+    assert "inputs       ok   2 input files unchanged" in result.out
+
+    pq.write_table(pa.table({"x": [1, 2, 4]}), repo / "data" / "train.parquet")
+    result = cli("rerun", run_dir.name)
+    assert result.code == 1, result.out + result.err
+    assert "likely cause: changed inputs: data/train.parquet" in result.out

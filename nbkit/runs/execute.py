@@ -37,7 +37,7 @@ from nbkit import __version__
 from nbkit import notebook as nbio
 from nbkit.errors import BadInput
 from nbkit.fsutil import atomic_write_bytes
-from nbkit.runs import kernels, manifest, params
+from nbkit.runs import kernels, manifest, params, watch
 from nbkit.runs.ledger import DEFAULT_FOLDER, Ledger, Run
 
 EXECUTED = "executed.ipynb"
@@ -287,11 +287,14 @@ def execute_prepared(prepared: Prepared, out_dir: Path) -> dict[str, Any]:
             "inputs": manifest.fingerprint(root, prepared.inputs, hashes),
             "started": _now(),
         }
-        error, interrupted = _run(prepared, out_dir, received)
+        with watch.watch_opens(*_watched(prepared, out_dir)) as native:
+            error, interrupted = _run(prepared, out_dir, received)
         run["ended"] = _now()
         executed = outcome.read_executed(out_dir / EXECUTED)
         run["status"], run["error"] = outcome.status_of(error, interrupted, executed)
         log = manifest.read_log(out_dir)
+        manifest.add_native(log, native.read, native.written)
+        run["native_reads"] = native.note or "watched"
         reads = manifest.data_reads(out_dir, log.read, [prepared.notebook])
         run["git"] = _with_untracked(prepared, out_dir, log.modules, reads)
         run["files_read"] = manifest.fingerprint_reads(root, log, reads, hashes)
@@ -301,6 +304,19 @@ def execute_prepared(prepared: Prepared, out_dir: Path) -> dict[str, Any]:
         with contextlib.suppress(OSError):
             (out_dir / name).unlink()
     return result
+
+
+def _watched(prepared: Prepared, out_dir: Path) -> tuple[list[Path], list[Path]]:
+    """Folders watched for native reads: the project, and those of declared inputs outside
+    it; minus the ledger (the run's own files)."""
+    root = Path(prepared.request.root).resolve()
+    roots = [root]
+    for path in prepared.inputs:
+        folder = path.resolve().parent
+        if not folder.is_relative_to(root):
+            roots.append(folder)
+    ledger = Ledger(root, _folder(prepared.request)).dir
+    return list(dict.fromkeys(roots)), [ledger, out_dir]
 
 
 def _with_untracked(
@@ -344,6 +360,7 @@ def _manifest(
         "lock_hash": prepared.lock_hash,
         "inputs": run["inputs"],
         "files_read": run["files_read"],
+        "native_reads": run["native_reads"],
         "started": run["started"],
         "ended": run["ended"],
         "duration": outcome.seconds_between(run["started"], run["ended"]),

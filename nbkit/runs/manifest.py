@@ -250,6 +250,18 @@ def read_log(out_dir: Path) -> ReadLog:
     return log
 
 
+def add_native(
+    log: ReadLog, read: Mapping[Path, tuple[int, int] | None], written: Iterable[Path]
+) -> None:
+    """Merge what the inotify watch saw (``nbkit.runs.watch``) into the audit log: files
+    opened by native code, which Python's ``open`` never saw."""
+    log.written |= {p for p in written if p not in log.read}
+    for path, stat in read.items():
+        known = path in log.read or path in log.written or path in log.modules
+        if stat is not None and not known:
+            log.read[path] = stat
+
+
 def data_reads(out_dir: Path, paths: Iterable[Path], exclude: Iterable[Path]) -> list[Path]:
     """The data files among ``paths``: not excluded, not tool state (libraries, caches)."""
     skip = {str(p.resolve()) for p in exclude}
