@@ -173,6 +173,14 @@ SETTINGS: tuple[Setting, ...] = (
         "[]",
         "Input files always fingerprinted in run manifests.",
     ),
+    Setting(
+        "runs",
+        "env",
+        "list of names",
+        "[]",
+        "Environment variables recorded in run manifests and compared by `nbkit rerun`, "
+        "besides PYTHONHASHSEED, OMP_NUM_THREADS, MKL_*, OPENBLAS_*, CUDA_VISIBLE_DEVICES.",
+    ),
 )
 
 

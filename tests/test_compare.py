@@ -16,6 +16,7 @@ from nbkit.runs.compare import (
     image_difference,
     text_close,
     values_equal,
+    volatile_difference,
 )
 from nbkit.runs.gate import evaluate, parse_gate
 
@@ -178,8 +179,31 @@ def test_values_and_text_within_tolerance() -> None:
     assert text_close("loss 0.30000000000000004 at step 3", "loss 0.3 at step 3", tol)
     assert not text_close("loss 0.31 at step 3", "loss 0.3 at step 3", tol)
     assert not text_close("loss 0.3 at step 3", "loss 0.3 at step 4 more", tol)
-    assert text_close("<Model at 0x7f3a9c2e1d50>", "<Model at 0x7f11000a0b20>", tol)
-    assert not text_close("<Model at 0x7f3a9c2e1d50>", "<Other at 0x7f11000a0b20>", tol)
+
+
+def test_volatile_text_is_recognised_by_kind() -> None:
+    tol = Tolerance()
+    cases = [
+        ("now 2026-11-28 11:00:55.123456", "now 2026-11-29 09:01:02.000001", ("date and time",)),
+        ("Sat Nov 28 11:00:55 2026", "Sun Nov 29 01:00:05 2026", ("date and time", "clock time")),
+        ("Wall time: 2.3 ms", "Wall time: 5.01 µs", ("duration",)),
+        ("trained in 0.003 s", "trained in 0.0041 s", ("duration",)),
+        ("<Model at 0x7f3a9c2e1d50>", "<Model at 0x7f11000a0b20>", ("object address",)),
+        (
+            "100%|##########| 10/10 [00:01<00:00,  9.52it/s]",
+            "100%|##########| 10/10 [00:00<00:00, 100.1it/s]",
+            ("progress bar",),
+        ),
+    ]
+    for old, new, kinds in cases:
+        assert not text_close(old, new, tol)
+        assert volatile_difference(old, new, tol) == kinds, (old, new)
+    for old, new in [
+        ("<Model at 0x7f3a9c2e1d50>", "<Other at 0x7f11000a0b20>"),
+        ("acc 0.9 at 11:00:00", "acc 0.8 at 11:00:01"),
+        ("5 samples", "6 samples"),
+    ]:
+        assert volatile_difference(old, new, tol) is None, (old, new)
 
 
 def _png(color: tuple[int, int, int], size: tuple[int, int] = (8, 8), dot: bool = False) -> str:
@@ -252,6 +276,20 @@ def test_stream_chunks_are_compared_as_one_text() -> None:
     old = executed([stream("a\nb\n"), stream("warn\n", "stderr"), stream("c\n")])
     new = executed([stream("a\n"), stream("b\nc\n")])
     assert compare_outputs(old, new, Tolerance()).matched
+
+
+def test_volatile_outputs_and_tagged_cells_are_kept_apart_from_differences() -> None:
+    old = executed([stream("at 2026-01-01 10:00:00\n")], [stream("0.1\n")], [stream("x\n")])
+    new = executed([stream("at 2026-01-02 11:00:00\n")], [stream("0.7\n")], [stream("y\n")])
+    new["cells"][2]["metadata"]["tags"] = ["volatile"]
+    # a progress bar redrawn with carriage returns is compared as the terminal shows it
+    old["cells"][3]["outputs"] = [stream("10%\r50%\rdone\n")]
+    new["cells"][3]["outputs"] = [stream("done\n")]
+    found = compare_outputs(old, new, Tolerance())
+    assert found.matched
+    assert [(d.cell, d.kind) for d in found.volatile] == [(1, "volatile"), (2, "volatile")]
+    assert found.volatile[0].detail.startswith("date and time: ")
+    assert found.volatile[1].detail == "tagged volatile: '0.1' -> '0.7'"
 
 
 def test_errors_records_and_missing_outputs_differ() -> None:

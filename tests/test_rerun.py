@@ -62,6 +62,12 @@ def _fake_entry(
     return run_id
 
 
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _hand_made(repo: Path, **fields: Any) -> str:
     """A ledger entry written by hand (no execution), for the bad-input cases."""
     ledger = Ledger(repo)
@@ -114,7 +120,7 @@ def test_deterministic_run_reproduces_and_package_drift_is_named(
     assert "likely cause: different Python: 3.0.1 -> 3." in result.out
     assert "likely cause: package drift: click 0.0.1 -> " in result.out
     assert "unseeded" not in result.out  # the drift explains it: no second execution
-    assert result.out.rstrip().endswith("NOT reproduced")
+    assert "\nNOT reproduced: 1 metric differs; outputs differ" in result.out
 
 
 def test_unseeded_randomness_is_detected_by_a_second_execution(
@@ -291,3 +297,167 @@ def test_a_project_in_a_subfolder_of_the_repository_is_found_in_the_worktree(
     result = cli("rerun", run_id, "--env", "locked")
     assert result.code == 2
     assert_one_line_error(result.err, "--env locked: the run's commit has no environment lock")
+
+
+def test_volatile_outputs_with_matching_metrics_reproduce_and_are_listed(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    volatile_cell = {
+        "cell_type": "code",
+        "source": "import random\nprint('noise', random.random())",
+        "metadata": {"tags": ["volatile"]},
+    }
+    experiment(
+        "import datetime, time, nbkit\nstart = time.perf_counter()\n"
+        "print('started at', datetime.datetime.now())\nprint(object())",
+        "%%time\ntotal = sum(range(1000))",
+        "print(f'trained in {time.perf_counter() - start:.6f} s')\nnbkit.record('total', total)",
+        volatile_cell,
+    )
+    assert cli("run", "exp.ipynb").code == 0
+    run_id = only_run(repo).name
+
+    result = cli("rerun", run_id)
+    assert result.code == 0, result.out + result.err
+    last = result.out.rstrip().splitlines()[-1]
+    assert last.startswith("reproduced: 1 metric reproduced; "), last
+    assert last.endswith("outputs differ only in volatile text"), last
+    assert "volatile: cell 2: volatile: date and time, object address: 'started at 20" in result.out
+    assert "volatile: cell 4: volatile: duration: 'trained in " in result.out
+    assert "volatile: cell 5: volatile: tagged volatile: 'noise " in result.out
+    assert "unseeded" not in result.out
+
+
+def test_metrics_only_decides_on_metrics_and_reports_outputs(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    experiment("import random, nbkit\nprint(random.random())\nnbkit.record('acc', 0.5)")
+    assert cli("run", "exp.ipynb").code == 0
+    run_id = only_run(repo).name
+
+    result = cli("rerun", run_id, "--metrics-only", "--json")
+    assert result.code == 0, result.out + result.err
+    report = json.loads(result.out)
+    assert report["reproduced"] is True
+    assert report["verdict"] == (
+        "1 metric reproduced; outputs differ (not required: --metrics-only)"
+    )
+    assert [c["ok"] for c in report["checks"] if c["name"] == "outputs"] == [False]
+
+    bare = _hand_made(repo, git={"commit": git(repo, "rev-parse", "HEAD").strip()})
+    result = cli("rerun", bare, "--metrics-only")
+    assert result.code == 2
+    assert_one_line_error(result.err, f"{bare}: --metrics-only: run {bare} recorded no metrics")
+
+
+def test_a_notebook_that_appends_to_the_file_it_read_reproduces(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    (repo / "data.csv").write_text("a\nb\n")
+    experiment(
+        "import nbkit\nrows = open('data.csv').read().splitlines()\nnbkit.record('rows', len(rows))",
+        "with open('data.csv', 'a') as fh:\n    fh.write('c\\n')",
+    )
+    assert cli("run", "exp.ipynb").code == 0
+    run_dir = only_run(repo)
+    read = manifest_of(run_dir)["files_read"]
+    assert read == [{"path": "data.csv", "size": 4, "sha256": _sha("a\nb\n"), "modified": True}]
+
+    result = cli("rerun", run_dir.name)
+    assert result.code == 0, result.out + result.err
+    assert "inputs       ok   1 input file unchanged" in result.out
+
+
+def test_an_untracked_module_the_notebook_imports_is_stored_and_named(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    experiment("import nbkit, helpers\nnbkit.record('value', helpers.VALUE)")
+    (repo / "helpers.py").write_text("VALUE = 42\n")  # written after the commit: untracked
+    result = cli("run", "exp.ipynb")
+    assert result.code == 0, result.err
+    assert "the run read files git does not track: helpers.py (stored in its patch)" in result.err
+    run_dir = only_run(repo)
+    state = manifest_of(run_dir)["git"]
+    assert state["dirty"] is True and state["untracked"] == ["helpers.py"]
+    assert "untracked files read: helpers.py" in state["why"]
+    assert b"+VALUE = 42" in (run_dir / "dirty.patch").read_bytes()
+
+    result = cli("rerun", run_dir.name)
+    assert result.code == 0, result.out + result.err
+    assert "applied the recorded uncommitted changes (untracked: helpers.py)" in result.out
+
+    def recorded_before_the_fix(manifest: dict[str, Any], nb: dict[str, Any]) -> None:
+        manifest["git"] = {**manifest["git"], "dirty": False, "untracked": [], "why": ""}
+
+    old_id = _fake_entry(repo, run_dir.name, recorded_before_the_fix)
+    result = cli("rerun", old_id)
+    assert result.code == 1, result.out + result.err
+    assert "execution    DIFF cell 2 failed: ModuleNotFoundError: No module named 'helpers'" in (
+        result.out
+    )
+    assert "| import nbkit, helpers" in result.out
+    causes = [line for line in result.out.splitlines() if line.startswith("likely cause:")]
+    assert causes == [
+        "likely cause: untracked module: helpers.py is not in git, so the run's commit lacks "
+        "it (add and commit it, then run again)"
+    ]
+
+
+def test_outside_files_and_declared_variables_are_checked_and_named(
+    repo: Path, experiment: Callable[..., Path], cli: Cli, tmp_path: Path, monkeypatch: Any
+) -> None:
+    outside = tmp_path / "shared" / "labels.txt"
+    outside.parent.mkdir()
+    outside.write_text("3\n")
+    (repo / "nbkit.toml").write_text('[runs]\nenv = ["DATA_VERSION"]\n')
+    monkeypatch.setenv("DATA_VERSION", "v1")
+    experiment(f"import nbkit\nnbkit.record('labels', int(open({str(outside)!r}).read()))")
+    assert cli("run", "exp.ipynb").code == 0
+    run_dir = only_run(repo)
+    recorded = manifest_of(run_dir)
+    assert [f["path"] for f in recorded["files_read"]] == [str(outside)]
+    assert recorded["env"]["DATA_VERSION"] == "v1"
+
+    outside.write_text("4\n")
+    monkeypatch.setenv("DATA_VERSION", "v2")
+    result = cli("rerun", run_dir.name)
+    assert result.code == 1, result.out + result.err
+    assert f"outside      DIFF changed: {outside}" in result.out
+    assert "variables    DIFF DATA_VERSION v1 -> v2" in result.out
+    causes = [line for line in result.out.splitlines() if line.startswith("likely cause:")]
+    assert causes == [
+        f"likely cause: changed files outside the project: {outside}",
+        "likely cause: different environment variables: DATA_VERSION v1 -> v2",
+    ]
+
+
+def test_files_read_by_native_code_are_recorded_and_checked(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    (repo / ".gitignore").write_text("data/\n")
+    (repo / "data").mkdir()
+    pq.write_table(pa.table({"x": [1, 2, 3]}), repo / "data" / "train.parquet")
+    np.save(repo / "data" / "w.npy", np.arange(4))
+    experiment(
+        "import nbkit, numpy as np, pyarrow.parquet as pq\n"
+        "x = pq.read_table('data/train.parquet').column('x').to_pylist()\n"
+        "nbkit.record('total', sum(x) + int(np.load('data/w.npy').sum()))"
+    )
+    assert cli("run", "exp.ipynb").code == 0
+    run_dir = only_run(repo)
+    recorded = manifest_of(run_dir)
+    assert [f["path"] for f in recorded["files_read"]] == ["data/train.parquet", "data/w.npy"]
+    assert recorded["native_reads"] == "watched"
+
+    result = cli("rerun", run_dir.name)  # the data is ignored by git: copied from the checkout
+    assert result.code == 0, result.out + result.err
+    assert "inputs       ok   2 input files unchanged" in result.out
+
+    pq.write_table(pa.table({"x": [1, 2, 4]}), repo / "data" / "train.parquet")
+    result = cli("rerun", run_dir.name)
+    assert result.code == 1, result.out + result.err
+    assert "likely cause: changed inputs: data/train.parquet" in result.out

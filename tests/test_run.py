@@ -264,14 +264,26 @@ def test_manifest_pieces_without_a_kernel(tmp_path: Path) -> None:
     cache = Path(os.environ["XDG_CACHE_HOME"]) / "tool" / "fonts.json"  # tool state, not data
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text("{}")
-    log = [str(tmp_path / "data.csv"), str(tmp_path / "gone.csv"), str(tmp_path), str(cache)]
-    log.append(sys.executable)
+    (tmp_path / "gone.csv").write_text("y")
     out = tmp_path / "run"
     out.mkdir()
-    (out / ".reads.log").write_text("\n".join([*log, str(out / ".kernel.json")]) + "\n")
     (out / ".kernel.json").write_text("{}")
-    assert manifest.files_read(out, []) == [tmp_path / "data.csv"]
-    assert manifest.files_read(out, [tmp_path / "data.csv"]) == []
+    reads = [tmp_path / "data.csv", tmp_path / "gone.csv", cache, Path(sys.executable)]
+    reads.append(out / ".kernel.json")
+    entries = [{"p": str(p), "s": p.stat().st_size, "m": p.stat().st_mtime_ns} for p in reads]
+    entries += [{"p": str(tmp_path / "out.csv"), "w": 1}, {"p": str(tmp_path / "m.py"), "py": 1}]
+    lines = [json.dumps(e) for e in entries]
+    (out / ".reads.log").write_text("\n".join(lines) + '\n{"p": "torn')
+    (tmp_path / "gone.csv").unlink()
+    log = manifest.read_log(out)
+    assert log.written == {tmp_path / "out.csv"} and log.modules == {tmp_path / "m.py"}
+    found = manifest.data_reads(out, log.read, [])
+    assert found == [tmp_path / "data.csv", tmp_path / "gone.csv"]
+    assert manifest.data_reads(out, log.read, [tmp_path / "data.csv"]) == [tmp_path / "gone.csv"]
+    assert manifest.fingerprint_reads(tmp_path, log, found, None) == [
+        {"path": "data.csv", "size": 1, "sha256": _sha256(tmp_path / "data.csv")},
+        {"path": "gone.csv", "size": 1, "sha256": None, "modified": True},
+    ]
 
 
 def test_second_ctrl_c_kills_a_kernel_that_ignores_the_first(

@@ -171,9 +171,12 @@ def _print_report(report: RerunReport) -> None:
         _say(f"  {check.name:12} {status:5}{lines[0]}")
         for line in lines[1:]:
             _say(f"  {'':12} {'':5}{line}")
+        for line in check.volatile:
+            _say(f"  {'':12} {'':5}volatile: {line}")
     for cause in report.causes:
         _say(f"likely cause: {cause}")
-    click.echo("reproduced" if report.reproduced else "NOT reproduced")
+    verdict = f": {report.verdict}" if report.verdict else ""
+    _say(("reproduced" if report.reproduced else "NOT reproduced") + verdict)
 
 
 @click.command()
@@ -190,6 +193,11 @@ def _print_report(report: RerunReport) -> None:
 @click.option("--atol", type=float, default=0.0, show_default=True, help="Absolute tolerance.")
 @click.option("--twice", is_flag=True, help="Execute twice to expose unseeded randomness.")
 @click.option(
+    "--metrics-only",
+    is_flag=True,
+    help="Decide on the recorded metrics alone; output differences are reported only.",
+)
+@click.option(
     "--timeout",
     type=click.FloatRange(min=0, min_open=True),
     help="Seconds each cell may run before the run is timed_out.",
@@ -201,6 +209,7 @@ def rerun(
     rtol: float,
     atol: float,
     twice: bool,
+    metrics_only: bool,
     timeout: float | None,
     as_json: bool,
 ) -> int:
@@ -209,21 +218,25 @@ def rerun(
     The run's commit is checked out in a temporary git worktree (your tree is untouched),
     its uncommitted changes re-applied, its inputs' fingerprints verified, and the notebook
     executed with the recorded parameters as a new run linked to the original. Metrics are
-    compared within --rtol/--atol, text outputs cell by cell, images by pixels; the report
-    names the likely cause of a difference (changed inputs, package drift, another Python,
-    unseeded randomness).
+    compared within --rtol/--atol, text outputs cell by cell, images by pixels; times,
+    dates, durations, object addresses, progress bars and cells tagged `volatile` are
+    reported as volatile, not as differences. The report names the likely cause of a
+    difference (changed inputs, package drift, another Python, unseeded randomness).
 
     \b
     Examples:
       nbkit rerun 20240601-101500-a1b2c3
       nbkit rerun 20240601-101500-a1b2c3 --rtol 1e-4 --twice
+      nbkit rerun 20240601-101500-a1b2c3 --metrics-only
       nbkit rerun 20240601-101500-a1b2c3 --env locked
     """
     from nbkit.runs.compare import Tolerance
     from nbkit.runs.rerun import RerunSettings
     from nbkit.runs.rerun import rerun as do_rerun
 
-    settings = RerunSettings(env_mode, Tolerance(rtol=rtol, atol=atol), twice, timeout)
+    settings = RerunSettings(
+        env_mode, Tolerance(rtol=rtol, atol=atol), twice, timeout, metrics_only=metrics_only
+    )
     report = do_rerun(_ledger(), run_id, settings)
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=1, ensure_ascii=False))

@@ -132,6 +132,12 @@ def run(
         click.echo(json.dumps(result.manifest, indent=1, sort_keys=True))
     else:
         _err(_run_line(result.manifest, result.dir, cfg.root))
+    untracked = (result.manifest.get("git") or {}).get("untracked") or []
+    if untracked:
+        _err(
+            f"nbkit: warning: the run read files git does not track: {', '.join(untracked)} "
+            "(stored in its patch)\nhint: git add them, so the commit alone reproduces the run"
+        )
     return _EXIT.get(result.status, 1)
 
 
@@ -343,7 +349,9 @@ def _describe(m: dict[str, Any], executed: Path, root: Path) -> str:
     ]
     for label, key in (("inputs", "inputs"), ("files read", "files_read")):
         for item in m.get(key) or []:
-            lines.append(f"{label:<10} {item['path']} ({item['size']} B, {item['sha256'][:12]})")
+            digest = str(item.get("sha256") or "content unknown")[:12]
+            changed = ", modified during the run" if item.get("modified") else ""
+            lines.append(f"{label:<10} {item['path']} ({item['size']} B, {digest}{changed})")
     for key, value in (m.get("experiment") or {}).items():
         lines.append(f"{key:<10} {value}")
     try:

@@ -16,12 +16,14 @@ from nbkit.errors import BadInput
 
 @dataclass(frozen=True)
 class RunSettings:
-    """``[tool.nbkit.runs]``: ledger folder, default kernel, per-cell timeout, input globs."""
+    """``[tool.nbkit.runs]``: ledger folder, default kernel, per-cell timeout, input globs,
+    environment variables to record."""
 
     ledger: str = DEFAULT_LEDGER
     kernel: str | None = None
     timeout: float | None = None
     inputs: tuple[str, ...] = ()
+    env: tuple[str, ...] = ()
 
 
 def settings(config: Config) -> RunSettings:
@@ -47,4 +49,10 @@ def settings(config: Config) -> RunSettings:
         )
     if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
         raise BadInput("[tool.nbkit.runs] 'inputs' must be a list of globs", config.source)
-    return RunSettings(ledger, kernel, float(timeout) if timeout else None, tuple(inputs))
+    env = table.get("env", [])
+    if not isinstance(env, list) or not all(isinstance(n, str) and n for n in env):
+        raise BadInput(
+            "[tool.nbkit.runs] 'env' must be a list of environment variable names", config.source
+        )
+    timeout_s = float(timeout) if timeout else None
+    return RunSettings(ledger, kernel, timeout_s, tuple(inputs), tuple(env))

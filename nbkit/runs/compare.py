@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
     from nbkit.runs.ledger import Run
@@ -21,7 +21,34 @@ if TYPE_CHECKING:
 MISSING = "—"  # how an absent value is shown; never a value a manifest can hold
 
 _NUMBER_RE = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
-_ADDRESS_RE = re.compile(r"\b0x[0-9a-fA-F]{6,16}\b")
+VOLATILE_TAG = "volatile"  # a cell tag: its outputs are expected to change between runs
+_MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+# Text expected to change between two executions of the same code: (kind, pattern), applied
+# in order (a progress bar holds durations; a date-time holds a clock time).
+_VOLATILE: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("progress bar", re.compile(r"\d{1,3}%\|[^|\n]*\|[^\n]*")),
+    (
+        "date and time",
+        re.compile(
+            r"\b\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?"
+            r"(?:Z|[+-]\d{2}:?\d{2})?)?\b"
+        ),
+    ),
+    (
+        "date and time",
+        re.compile(rf"\b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? +(?:{_MONTHS})[a-z]* +\d{{1,2}}\b"),
+    ),
+    ("clock time", re.compile(r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b")),
+    (
+        "duration",
+        re.compile(
+            r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?\s*"
+            r"(?:ns|µs|μs|us|ms|s|secs?|seconds?|mins?|minutes?|h|hrs?|hours?)\b"
+        ),
+    ),
+    ("object address", re.compile(r"\b0x[0-9a-fA-F]{6,16}\b")),
+    ("clock time", re.compile(r"\b1[5-9]\d{8}\.\d+\b")),  # time.time(): seconds since 1970
+)
 _TEXT_MIMES = ("text/plain", "text/markdown", "text/latex", "text/html")
 _IMAGE_MIMES = ("image/png", "image/jpeg")
 _RECORD_MIME = "application/vnd.nbkit.record+json"
@@ -222,6 +249,7 @@ class OutputComparison:
     cells_compared: int
     outputs_compared: int
     diffs: tuple[OutputDiff, ...]
+    volatile: tuple[OutputDiff, ...] = ()  # differences only in volatile text or cells
 
     @property
     def matched(self) -> bool:
@@ -235,13 +263,44 @@ def text_close(a: str, b: str, tol: Tolerance) -> bool:
     """Texts equal except for numbers, which must be close: ``0.30000000000000004`` == ``0.3``."""
     if a == b:
         return True
-    # object addresses (<Foo at 0x7f3a9c2e1d50>) change every execution and mean nothing
-    a, b = _ADDRESS_RE.sub("0x…", a), _ADDRESS_RE.sub("0x…", b)
     parts_a, parts_b = _NUMBER_RE.split(a), _NUMBER_RE.split(b)
     if parts_a != parts_b:
         return False
     nums_a, nums_b = _NUMBER_RE.findall(a), _NUMBER_RE.findall(b)
     return all(tol.close(float(x), float(y)) for x, y in zip(nums_a, nums_b, strict=True))
+
+
+def rendered(text: str) -> str:
+    """Text as a terminal shows it: a carriage return starts the line over (progress bars
+    redraw themselves this way), so only what follows the last one is kept."""
+    if "\r" not in text:
+        return text
+    lines = []
+    for line in text.split("\n"):
+        frames = [f for f in line.split("\r") if f]
+        lines.append(frames[-1] if frames else "")
+    return "\n".join(lines)
+
+
+def mask_volatile(text: str) -> tuple[str, tuple[str, ...]]:
+    """The text with times, dates, durations, object addresses and progress bars replaced by
+    a placeholder, and the kinds found (in first-seen order)."""
+    kinds: list[str] = []
+    for kind, pattern in _VOLATILE:
+        text, count = pattern.subn("\x00", text)
+        if count and kind not in kinds:
+            kinds.append(kind)
+    return text, tuple(kinds)
+
+
+def volatile_difference(a: str, b: str, tol: Tolerance) -> tuple[str, ...] | None:
+    """The kinds of volatile text two differing texts differ in, or None when they also
+    differ elsewhere (a real difference)."""
+    masked_a, kinds_a = mask_volatile(a)
+    masked_b, kinds_b = mask_volatile(b)
+    if not text_close(masked_a, masked_b, tol):
+        return None
+    return tuple(dict.fromkeys(kinds_a + kinds_b)) or ("text",)
 
 
 def _text(value: Any) -> str:
@@ -273,16 +332,24 @@ def _comparable(output: Mapping[str, Any]) -> tuple[str, Any] | None:
     return None
 
 
-def _code_cells(nb: Mapping[str, Any]) -> list[tuple[int, list[tuple[str, Any]]]]:
-    """(index in the source notebook, comparable outputs) of each code cell; papermill's
-    injected cells are left out so cell numbers are the ones the user sees."""
+class _Cell(NamedTuple):
+    number: int  # index in the source notebook
+    volatile: bool  # tagged ``volatile``: any difference is expected
+    outputs: list[tuple[str, Any]]
+
+
+def _code_cells(nb: Mapping[str, Any]) -> list[_Cell]:
+    """The comparable outputs of each code cell; papermill's injected cells are left out so
+    cell numbers are the ones the user sees."""
     from nbkit.runs.outcome import source_cells
 
     cells = []
     for index, cell in source_cells(dict(nb)):
         if index is not None and cell.get("cell_type") == "code":
             outs = [c for o in cell.get("outputs") or [] if (c := _comparable(o)) is not None]
-            cells.append((index, _merge_streams(outs)))
+            tags = (cell.get("metadata") or {}).get("tags") or []
+            tagged = isinstance(tags, list) and VOLATILE_TAG in tags
+            cells.append(_Cell(index, tagged, _merge_streams(outs)))
     return cells
 
 
@@ -295,7 +362,7 @@ def _merge_streams(outputs: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
             merged[-1] = ("stdout", merged[-1][1] + value)
         else:
             merged.append((kind, value))
-    return [("text", v) if k == "stdout" else (k, v) for k, v in merged]
+    return [("text", rendered(v)) if k == "stdout" else (k, v) for k, v in merged]
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -303,17 +370,23 @@ def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _compare_one(kind: str, old: Any, new: Any, tol: Tolerance) -> str | None:
-    """None when the outputs match, else what differs."""
+def _compare_one(kind: str, old: Any, new: Any, tol: Tolerance) -> OutputDiff | None:
+    """None when the outputs match, else what differs (cell -1: the caller sets it); kind
+    ``volatile`` when texts differ only in volatile text."""
     if kind == "image":
-        return image_difference(old, new)
+        problem = image_difference(old, new)
+        return OutputDiff(-1, kind, problem) if problem else None
     if kind == "record":
         if values_equal(old, new, tol):
             return None
-        return f"recorded {_short(str(old))} -> {_short(str(new))}"
+        return OutputDiff(-1, kind, f"recorded {_short(str(old))} -> {_short(str(new))}")
     if text_close(str(old), str(new), tol):
         return None
-    return f"{_short(str(old))!r} -> {_short(str(new))!r}"
+    change = f"{_short(str(old))!r} -> {_short(str(new))!r}"
+    volatile = volatile_difference(str(old), str(new), tol)
+    if volatile:
+        return OutputDiff(-1, "volatile", f"{', '.join(volatile)}: {change}")
+    return OutputDiff(-1, kind, change)
 
 
 def compare_outputs(
@@ -321,24 +394,32 @@ def compare_outputs(
 ) -> OutputComparison:
     """Code cells' outputs compared in order: text within tolerance, images by pixels."""
     old_cells, new_cells = _code_cells(old_nb), _code_cells(new_nb)
-    diffs: list[OutputDiff] = []
+    found: list[OutputDiff] = []
     count = 0
     if len(old_cells) != len(new_cells):
-        diffs.append(
+        found.append(
             OutputDiff(-1, "missing", f"{len(old_cells)} code cells recorded, {len(new_cells)} now")
         )
-    for (index, old), (_index, new) in zip(old_cells, new_cells, strict=False):
-        kinds_old, kinds_new = [k for k, _ in old], [k for k, _ in new]
+    for old, new in zip(old_cells, new_cells, strict=False):
+        kinds_old, kinds_new = [k for k, _ in old.outputs], [k for k, _ in new.outputs]
+        cell: list[OutputDiff] = []
         if kinds_old != kinds_new:
             detail = f"outputs {kinds_old or 'none'} recorded, {kinds_new or 'none'} now"
-            diffs.append(OutputDiff(index, "missing", detail))
-            continue
-        for (kind, old_value), (_kind, new_value) in zip(old, new, strict=True):
-            count += 1
-            problem = _compare_one(kind, old_value, new_value, tol)
-            if problem:
-                diffs.append(OutputDiff(index, kind, problem))
-    return OutputComparison(len(old_cells), count, tuple(diffs))
+            cell.append(OutputDiff(old.number, "missing", detail))
+        else:
+            for (kind, old_value), (_kind, new_value) in zip(old.outputs, new.outputs, strict=True):
+                count += 1
+                problem = _compare_one(kind, old_value, new_value, tol)
+                if problem:
+                    cell.append(replace(problem, cell=old.number))
+        if old.volatile or new.volatile:  # tagged: whatever differs is expected to
+            cell = [
+                replace(d, kind="volatile", detail=f"tagged volatile: {d.detail}") for d in cell
+            ]
+        found.extend(cell)
+    diffs = tuple(d for d in found if d.kind != "volatile")
+    volatile = tuple(d for d in found if d.kind == "volatile")
+    return OutputComparison(len(old_cells), count, diffs, volatile)
 
 
 def image_difference(old_b64: str, new_b64: str) -> str | None:

@@ -37,7 +37,7 @@ from nbkit import __version__
 from nbkit import notebook as nbio
 from nbkit.errors import BadInput
 from nbkit.fsutil import atomic_write_bytes, make_folder
-from nbkit.runs import kernels, manifest, params
+from nbkit.runs import kernels, manifest, params, watch
 from nbkit.runs.ledger import DEFAULT_FOLDER, Ledger, Run
 
 EXECUTED = "executed.ipynb"
@@ -80,6 +80,7 @@ class Prepared:
     inputs: tuple[Path, ...]
     language: str
     lock_hash: str | None
+    env_names: tuple[str, ...] = ()  # environment variables the project declares
 
 
 def _language(nb: dict[str, Any]) -> str:
@@ -132,7 +133,16 @@ def prepare(request: RunRequest) -> Prepared:
         inputs=inputs,
         language=_language(nb),
         lock_hash=manifest.lock_hash(root),
+        env_names=_declared_env(root),
     )
+
+
+def _declared_env(root: Path) -> tuple[str, ...]:
+    """``[tool.nbkit.runs] env``, read here so every caller (run, sweep, rerun) records it."""
+    from nbkit import config
+    from nbkit.runs import settings
+
+    return settings(config.load(root)).env
 
 
 def _folder(request: RunRequest) -> str:
@@ -277,18 +287,55 @@ def execute_prepared(prepared: Prepared, out_dir: Path) -> dict[str, Any]:
             "inputs": manifest.fingerprint(root, prepared.inputs, hashes),
             "started": _now(),
         }
-        error, interrupted = _run(prepared, out_dir, received)
+        with watch.watch_opens(*_watched(prepared, out_dir)) as native:
+            error, interrupted = _run(prepared, out_dir, received)
         run["ended"] = _now()
         executed = outcome.read_executed(out_dir / EXECUTED)
         run["status"], run["error"] = outcome.status_of(error, interrupted, executed)
-        reads = manifest.files_read(out_dir, [prepared.notebook])
-        run["files_read"] = manifest.fingerprint(root, reads, hashes)
+        log = manifest.read_log(out_dir)
+        manifest.add_native(log, native.read, native.written)
+        run["native_reads"] = native.note or "watched"
+        reads = manifest.data_reads(out_dir, log.read, [prepared.notebook])
+        run["git"] = _with_untracked(prepared, out_dir, log.modules, reads)
+        run["files_read"] = manifest.fingerprint_reads(root, log, reads, hashes)
         result = _manifest(prepared, out_dir, executed, run)
     cache.save()
     for name in (manifest.KERNEL_INFO, manifest.READS_LOG, manifest.SETUP_FILE, PID_FILE):
         with contextlib.suppress(OSError):
             (out_dir / name).unlink()
     return result
+
+
+def _watched(prepared: Prepared, out_dir: Path) -> tuple[list[Path], list[Path]]:
+    """Folders watched for native reads: the project, and those of declared inputs outside
+    it; minus the ledger (the run's own files)."""
+    root = Path(prepared.request.root).resolve()
+    roots = [root]
+    for path in prepared.inputs:
+        folder = path.resolve().parent
+        if not folder.is_relative_to(root):
+            roots.append(folder)
+    ledger = Ledger(root, _folder(prepared.request)).dir
+    return list(dict.fromkeys(roots)), [ledger, out_dir]
+
+
+def _with_untracked(
+    prepared: Prepared, out_dir: Path, modules: set[Path], reads: list[Path]
+) -> dict[str, Any]:
+    """The run's git state, made dirty by untracked files the kernel imported or read: they
+    are added to the stored patch so a rerun has them (``untracked`` names them)."""
+    state = dict(prepared.git)
+    if state.get("commit") is None:  # no git: nothing to be untracked from
+        return state
+    root = Path(prepared.request.root).resolve()
+    names, patch = manifest.untracked_reads(root, modules - {prepared.notebook}, reads)
+    if not names:
+        return state
+    state["patch"] = (state.get("patch") or b"") + patch
+    atomic_write_bytes(out_dir / PATCH, state["patch"])
+    why = f"untracked files read: {', '.join(names)}"
+    state.update(dirty=True, untracked=names, why="; ".join(filter(None, [state["why"], why])))
+    return state
 
 
 def _manifest(
@@ -308,11 +355,12 @@ def _manifest(
         "notebook": prepared.notebook_rel,
         "notebook_sha256": prepared.notebook_sha256,
         "parameters": dict(request.parameters),
-        "git": {k: v for k, v in prepared.git.items() if k != "patch"},
+        "git": {k: v for k, v in run["git"].items() if k != "patch"},
         "kernel": {**prepared.kernel._asdict(), **facts, "argv": list(prepared.kernel.argv)},
         "lock_hash": prepared.lock_hash,
         "inputs": run["inputs"],
         "files_read": run["files_read"],
+        "native_reads": run["native_reads"],
         "started": run["started"],
         "ended": run["ended"],
         "duration": outcome.seconds_between(run["started"], run["ended"]),
@@ -322,7 +370,7 @@ def _manifest(
         "metrics": manifest.recorded_values(executed or {}),
         "experiment": manifest.experiment_header(prepared.nb),
         "platform": manifest.platform_facts(),
-        "env": manifest.numeric_env(),
+        "env": manifest.numeric_env(declared=prepared.env_names),
         "timeout": request.timeout,
         "parent": request.parent,
         "files": {

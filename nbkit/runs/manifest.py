@@ -18,7 +18,8 @@ import os
 import platform
 import re
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,10 +40,14 @@ _NOISE_DIRS = ("/proc/", "/sys/", "/dev/", "/etc/", "/usr/lib/", "/usr/share/", 
 _CHUNK = 1 << 20
 
 # Runs in the kernel before the notebook's first cell. Only the stdlib; never raises out of
-# the hook (an exception in an audit hook would fail the user's open()).
+# the hook (an exception in an audit hook would fail the user's open()). Each log line is
+# JSON: {"p": path, "s": size, "m": mtime_ns} when a file is first opened for reading (or
+# imported: "py"), {"p", "h": sha256} just before a file read earlier is opened for writing
+# (the content the notebook read, before it changes it), {"p", "w": 1} when a file is
+# opened for writing before it was ever read (an output, not an input).
 _SETUP_CODE = """\
 def _nbkit_setup(info_path, log_path, skip):
-    import json, os, platform, sys
+    import hashlib, json, os, platform, sys
     pkgs = {}
     # Folder names give name and version without parsing every METADATA file (10x faster).
     for folder in reversed([p for p in sys.path if p and os.path.isdir(p)]):
@@ -56,24 +61,47 @@ def _nbkit_setup(info_path, log_path, skip):
     with open(info_path, "w", encoding="utf-8") as fh:
         json.dump(info, fh)
     log = open(log_path, "a", buffering=1, encoding="utf-8")
-    seen = set()
+    read, done = set(), set()
     skip = tuple(skip) + tuple(os.path.join(p, "") for p in
                                {sys.prefix, sys.base_prefix, sys.exec_prefix})
+    def write(entry):
+        log.write(json.dumps(entry) + "\\n")
     def hook(event, args):
         if event != "open":
             return
         try:
             path, mode, flags = args
-            if isinstance(path, int) or (flags & 3) == os.O_WRONLY:
+            if isinstance(path, int):
                 return
-            if isinstance(mode, str) and ("w" in mode or "a" in mode or "x" in mode):
-                if "+" not in mode:
-                    return
+            writes = (flags & 3) != os.O_RDONLY or (
+                isinstance(mode, str) and any(c in mode for c in "wax+"))
             path = os.path.abspath(os.fsdecode(path))
-            if path in seen or path.startswith(skip) or path.endswith((".pyc", ".py")):
+            if path in done or path.startswith(skip):
                 return
-            seen.add(path)
-            log.write(path + "\\n")
+            if writes:
+                done.add(path)  # the first write decides: before it the content is the input
+                # r+ / a+ on an existing file reads it too: an input about to change
+                updates = (flags & 3) == os.O_RDWR and not flags & os.O_TRUNC
+                if not os.path.isfile(path) or (path not in read and not updates):
+                    write({"p": path, "w": 1})
+                    return
+                st = os.stat(path)
+                digest = hashlib.sha256()
+                with open(path, "rb") as fh:  # audited again: ``done`` stops the recursion
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        digest.update(chunk)
+                write({"p": path, "s": st.st_size, "m": st.st_mtime_ns, "h": digest.hexdigest()})
+                return
+            if path in read:
+                return
+            read.add(path)
+            st = os.stat(path)
+            if (st.st_mode & 0o170000) != 0o100000:  # not a regular file (a folder, a pipe)
+                return
+            entry = {"p": path, "s": st.st_size, "m": st.st_mtime_ns}
+            if path.endswith((".py", ".pyc")):
+                entry["py"] = 1
+            write(entry)
         except Exception:
             pass
     sys.addaudithook(hook)
@@ -181,23 +209,110 @@ def declared_inputs(root: Path, patterns: Sequence[str]) -> list[Path]:
     return found
 
 
-def files_read(out_dir: Path, exclude: Iterable[Path]) -> list[Path]:
-    """Regular files the kernel opened for reading, minus the excluded ones and run files."""
+@dataclass
+class ReadLog:
+    """What the kernel's audit hook saw, by absolute path."""
+
+    read: dict[Path, tuple[int, int]] = field(default_factory=dict)  # size, mtime_ns at open
+    before_write: dict[Path, str] = field(default_factory=dict)  # sha256 before it changed
+    written: set[Path] = field(default_factory=set)  # written before any read: outputs
+    modules: set[Path] = field(default_factory=set)  # Python source the kernel imported
+
+
+def _module_source(path: Path) -> Path:
+    """``pkg/__pycache__/mod.cpython-311.pyc`` -> ``pkg/mod.py`` (imports may read only the
+    cached bytecode)."""
+    if path.suffix == ".pyc" and path.parent.name == "__pycache__":
+        return path.parent.parent / (path.name.split(".", 1)[0] + ".py")
+    return path
+
+
+def read_log(out_dir: Path) -> ReadLog:
+    """Parse the audit hook's log (one JSON object a line; a torn last line is skipped)."""
+    log = ReadLog()
     try:
         lines = (out_dir / READS_LOG).read_text(encoding="utf-8").splitlines()
     except OSError:
-        return []
+        return log
+    for line in lines:
+        try:
+            entry = json.loads(line)
+            path = Path(entry["p"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        if entry.get("w"):
+            log.written.add(path)
+        elif entry.get("py"):
+            log.modules.add(_module_source(path))
+        else:
+            if isinstance(entry.get("h"), str):
+                log.before_write[path] = entry["h"]
+            if isinstance(entry.get("s"), int) and isinstance(entry.get("m"), int):
+                log.read.setdefault(path, (entry["s"], entry["m"]))
+    return log
+
+
+def add_native(
+    log: ReadLog, read: Mapping[Path, tuple[int, int] | None], written: Iterable[Path]
+) -> None:
+    """Merge what the inotify watch saw (``nbkit.runs.watch``) into the audit log: files
+    opened by native code, which Python's ``open`` never saw."""
+    log.written |= {p for p in written if p not in log.read}
+    for path, stat in read.items():
+        known = path in log.read or path in log.written or path in log.modules
+        if stat is not None and not known:
+            log.read[path] = stat
+
+
+def data_reads(out_dir: Path, paths: Iterable[Path], exclude: Iterable[Path]) -> list[Path]:
+    """The data files among ``paths``: not excluded, not tool state (libraries, caches)."""
     skip = {str(p.resolve()) for p in exclude}
     noise = _noise_prefixes(out_dir)
     result = []
-    for line in dict.fromkeys(lines):
-        path = Path(line)
-        resolved = str(path.resolve()) if path.exists() else ""
-        if not resolved or resolved in skip or not path.is_file():
-            continue
-        if resolved.startswith(noise) or "site-packages" in line:
+    for path in dict.fromkeys(paths):
+        text = str(path)
+        resolved = str(path.resolve())
+        if resolved in skip or resolved.startswith(noise) or "site-packages" in text:
             continue
         result.append(path)
+    return result
+
+
+def fingerprint_reads(
+    root: Path, log: ReadLog, paths: Iterable[Path], hashes: FileHashes | None
+) -> list[dict[str, Any]]:
+    """Fingerprints of files as the kernel first read them.
+
+    A file changed after it was read (the notebook appended to it, or rewrote it) is
+    recorded with the hash taken just before its first write and ``modified: true``; one
+    that changed without nbkit seeing the write (native code, another process) keeps its
+    size at open and ``sha256: null``, since its content at open is unknown.
+    """
+    result = []
+    for path in sorted(set(paths)):
+        opened = log.read.get(path)
+        shown = _display_path(root, path)
+        if path in log.before_write:
+            size = opened[0] if opened else None
+            entry = {"path": shown, "size": size, "sha256": log.before_write[path]}
+            result.append({**entry, "modified": True})
+            continue
+        try:
+            stat = path.stat()
+        except OSError:
+            stat = None
+        if stat is None or not path.is_file():
+            if opened is not None:  # read, then deleted or replaced by a folder
+                result.append({"path": shown, "size": opened[0], "sha256": None, "modified": True})
+            continue
+        if opened is not None and opened != (stat.st_size, stat.st_mtime_ns):
+            result.append({"path": shown, "size": opened[0], "sha256": None, "modified": True})
+            continue
+        try:
+            size, digest = sha256_file(path, hashes)
+        except OSError:
+            continue
+        result.append({"path": shown, "size": size, "sha256": digest})
     return result
 
 
@@ -252,6 +367,49 @@ def git_state(root: Path, notebook: Path, ledger_dir: Path) -> dict[str, Any]:
     }
 
 
+_UNTRACKED_LIMIT = 1 << 20  # larger untracked files are data: fingerprinted, not stored
+
+
+def untracked_reads(
+    root: Path, modules: Iterable[Path], files: Iterable[Path]
+) -> tuple[list[str], bytes]:
+    """Files in the work tree the kernel imported or read that git does not track: the run
+    depended on them, so its commit alone cannot reproduce it. Returns their paths
+    (relative to ``root``) and a patch that adds them.
+
+    Imported modules count even when ignored; other files only when not ignored (ignored
+    data is the usual place for data, fingerprinted and copied by a rerun). Files over
+    1 MiB are left to the fingerprints: a patch is no place for data.
+    """
+    top = git.toplevel(root)
+    if top is None:
+        return [], b""
+
+    def inside(paths: Iterable[Path]) -> list[str]:
+        rels = []
+        for path in paths:
+            try:
+                path.resolve().relative_to(top.resolve())
+            except ValueError:
+                continue
+            if path.is_file() and path.stat().st_size <= _UNTRACKED_LIMIT:
+                rels.append(git.relpath(root, path))
+        return rels
+
+    found: list[str] = []
+    for rels, flags in ((inside(modules), ()), (inside(files), ("--exclude-standard",))):
+        if rels:
+            specs = [f":(literal){rel}" for rel in rels]
+            out = git.run(root, "ls-files", "-z", "--others", *flags, "--", *specs)
+            found += [e for e in out.decode("utf-8", "surrogateescape").split("\0") if e]
+    found = sorted(set(found))
+    patch = b"".join(
+        git.run(root, "diff", "--no-index", "--binary", "--", "/dev/null", rel, check=False)
+        for rel in found
+    )
+    return found, patch
+
+
 def platform_facts() -> dict[str, Any]:
     return {
         "system": platform.system(),
@@ -274,13 +432,17 @@ def _cpu_model() -> str:
     return ""
 
 
-def numeric_env(environ: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment variables that change numerical results (threads, hashing, devices)."""
+def numeric_env(
+    environ: Mapping[str, str] | None = None, declared: Iterable[str] = ()
+) -> dict[str, str]:
+    """Environment variables that change numerical results (threads, hashing, devices),
+    and the ones the project declares (``[tool.nbkit.runs] env``) that are set."""
     env = os.environ if environ is None else environ
+    names = {*NUMERIC_ENV, *declared}
     return {
         key: value
         for key, value in sorted(env.items())
-        if key in NUMERIC_ENV or key.startswith(NUMERIC_PREFIXES)
+        if key in names or key.startswith(NUMERIC_PREFIXES)
     }
 
 

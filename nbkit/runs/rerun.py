@@ -8,6 +8,8 @@ status, metrics within tolerance, outputs cell by cell (images by pixels).
 
 When outputs differ although inputs and environment are the same, the notebook is executed
 once more: cells that differ between two identical executions are unseeded randomness.
+The checks live in ``runs/checks.py``; the verdict line and likely causes in
+``runs/verdict.py``.
 """
 
 from __future__ import annotations
@@ -24,9 +26,26 @@ from typing import Any
 
 from nbkit import git
 from nbkit.errors import BadInput, GitError
-from nbkit.fsutil import atomic_write_bytes, confined, make_folder
-from nbkit.runs.compare import OutputComparison, Tolerance, compare_outputs, values_equal
+from nbkit.fsutil import atomic_write_bytes
+from nbkit.runs.checks import (
+    Check,
+    environment_check,
+    executed_notebook,
+    execution_check,
+    kernel_of,
+    metrics_check,
+    notebook_check,
+    outputs_check,
+    outside_check,
+    variables_check,
+    verify_inputs,
+)
+from nbkit.runs.compare import (
+    Tolerance,
+    compare_outputs,
+)
 from nbkit.runs.ledger import Ledger, Run, run_file
+from nbkit.runs.verdict import likely_causes, verdict
 
 REPORT_FILE = "rerun.json"  # written next to the new run's manifest (which is write-once)
 ENV_MODES = ("current", "locked")
@@ -38,15 +57,7 @@ class RerunSettings:
     tolerance: Tolerance = field(default_factory=Tolerance)
     twice: bool = False  # always execute twice, to expose unseeded randomness
     timeout: float | None = None
-
-
-@dataclass(frozen=True)
-class Check:
-    """One thing compared: ``ok`` and the lines that say what matched or differed."""
-
-    name: str  # "inputs" | "environment" | "status" | "metrics" | "outputs" | "stability"
-    ok: bool
-    details: tuple[str, ...] = ()
+    metrics_only: bool = False  # recorded metrics decide; outputs are reported, not required
 
 
 @dataclass(frozen=True)
@@ -56,14 +67,22 @@ class RerunReport:
     reproduced: bool
     checks: tuple[Check, ...]
     causes: tuple[str, ...]  # likely causes of the differences, most likely first
+    verdict: str = ""  # which level matched: "metrics reproduced; outputs reproduced"
 
     def to_json(self) -> dict[str, Any]:
         return {
             "original": self.original,
             "new_run": self.new_run,
             "reproduced": self.reproduced,
+            "verdict": self.verdict,
             "checks": [
-                {"name": c.name, "ok": c.ok, "details": list(c.details)} for c in self.checks
+                {
+                    "name": c.name,
+                    "ok": c.ok,
+                    "details": list(c.details),
+                    "volatile": list(c.volatile),
+                }
+                for c in self.checks
             ],
             "causes": list(self.causes),
         }
@@ -135,164 +154,10 @@ def _apply_patch(run: Run, tree: Path) -> str | None:
         git.run(tree, "apply", "--whitespace=nowarn", str(patch.resolve()))
     except GitError as exc:
         raise BadInput(f"the recorded dirty patch does not apply: {exc.message}", patch) from None
+    untracked = (run.manifest.get("git") or {}).get("untracked") or []
+    if untracked:
+        return f"applied the recorded uncommitted changes (untracked: {', '.join(untracked)})"
     return "applied the recorded uncommitted changes"
-
-
-# ---- inputs ---------------------------------------------------------------------------------
-
-
-def project_path(rel: str, manifest: Mapping[str, Any], what: str) -> str:
-    """A relative path from a manifest, refused when it would leave the project.
-
-    Manifests are data from the repository; one edited to say ``../../x`` must not make a
-    rerun read, copy or execute anything outside the worktree."""
-    parts = Path(rel).parts
-    if not rel or os.path.isabs(rel) or ".." in parts:
-        raise BadInput(
-            f"the run's {what} path {rel!r} leaves the project; the manifest was edited",
-            str(manifest.get("id", "")),
-        )
-    return rel
-
-
-def _recorded_files(manifest: Mapping[str, Any]) -> dict[str, str]:
-    """Declared inputs and the project files the kernel read: path -> sha256.
-
-    Files read outside the project (caches, fonts) are not checked: they change without
-    meaning anything. A declared input outside the project is checked where it is.
-    """
-    result: dict[str, str] = {}
-    for key in ("files_read", "inputs"):
-        for entry in manifest.get(key) or []:
-            if isinstance(entry, dict) and isinstance(entry.get("sha256"), str):
-                path = str(entry.get("path", ""))
-                if path and (key == "inputs" or not os.path.isabs(path)):
-                    result[path] = entry["sha256"]
-    return result
-
-
-def _copy_in(source: Path, target: Path) -> None:
-    """A copy, not a link: a notebook that writes to a file it read must not reach into the
-    user's checkout through the worktree."""
-    make_folder(target.parent)
-    shutil.copy2(source, confined(target))
-
-
-def notebook_check(tree: Path, manifest: Mapping[str, Any]) -> Check:
-    """The notebook in the worktree is byte for byte the one the run executed."""
-    from nbkit.runs.manifest import sha256_file
-
-    rel = project_path(str(manifest.get("notebook") or ""), manifest, "notebook")
-    recorded = manifest.get("notebook_sha256")
-    try:
-        digest = sha256_file(tree / rel)[1]
-    except OSError:
-        commit = str((manifest.get("git") or {}).get("commit"))[:12]
-        raise BadInput(
-            f"the run's notebook {rel} is not in commit {commit} (nor in its stored patch)",
-            str(manifest.get("id", "")),
-        ) from None
-    if recorded is None:
-        return Check("notebook", True, (f"{rel} (no fingerprint recorded)",))
-    if digest != recorded:
-        return Check("notebook", False, (f"{rel} differs from the one that ran",))
-    return Check("notebook", True, (f"{rel} as it ran (sha256 {digest[:12]})",))
-
-
-def verify_inputs(root: Path, tree: Path, manifest: Mapping[str, Any]) -> Check:
-    """Make the recorded inputs visible in the worktree and check their fingerprints.
-
-    Data is often untracked (too big for git): a file the worktree lacks is copied from the
-    user's checkout, where the original run read it.
-    """
-    from nbkit.runs.manifest import sha256_file
-
-    changed, missing, same = [], [], 0
-    for rel, digest in sorted(_recorded_files(manifest).items()):
-        outside = os.path.isabs(rel)  # a declared input outside the project: checked in place
-        target = Path(rel) if outside else tree / project_path(rel, manifest, "input")
-        if not outside and not target.exists() and (root / rel).is_file():
-            _copy_in(root / rel, target)
-        if not target.is_file():
-            missing.append(rel)
-        elif sha256_file(target)[1] != digest:
-            changed.append(rel)
-        else:
-            same += 1
-    details = [f"changed: {p}" for p in changed] + [f"missing: {p}" for p in missing]
-    if same:
-        details.append(f"{same} input file{'s' if same != 1 else ''} unchanged")
-    return Check("inputs", not changed and not missing, tuple(details))
-
-
-# ---- comparisons ----------------------------------------------------------------------------
-
-
-def _kernel(manifest: Mapping[str, Any]) -> Mapping[str, Any]:
-    kernel = manifest.get("kernel")
-    return kernel if isinstance(kernel, dict) else {}
-
-
-def _python(manifest: Mapping[str, Any]) -> Any:
-    kernel = _kernel(manifest)
-    return kernel.get("python", kernel.get("python_version"))
-
-
-def environment_check(old: Mapping[str, Any], new: Mapping[str, Any]) -> Check:
-    """Python version and package versions of the original kernel and of the rerun's.
-
-    A different kernel name is mentioned but is not a difference by itself: what runs the
-    code is the interpreter and its packages.
-    """
-    diffs: list[str] = []
-    old_py, new_py = _python(old), _python(new)
-    if old_py != new_py:
-        diffs.append(f"python {old_py} -> {new_py}")
-    old_pk = _kernel(old).get("packages") or {}
-    new_pk = _kernel(new).get("packages") or {}
-    for name in sorted(set(old_pk) | set(new_pk)):
-        if old_pk.get(name) != new_pk.get(name):
-            diffs.append(f"{name} {old_pk.get(name, 'absent')} -> {new_pk.get(name, 'absent')}")
-    details = diffs or [f"python {new_py} and {len(new_pk)} packages as recorded"]
-    old_name, new_name = _kernel(old).get("name"), _kernel(new).get("name")
-    if old_name != new_name:
-        details.append(f"kernel {old_name} -> {new_name}")
-    return Check("environment", not diffs, tuple(details))
-
-
-def metrics_check(old: Mapping[str, Any], new: Mapping[str, Any], tol: Tolerance) -> Check:
-    old_m, new_m = old.get("metrics") or {}, new.get("metrics") or {}
-    details, ok = [], True
-    for name in sorted(set(old_m) | set(new_m)):
-        a, b = old_m.get(name, "absent"), new_m.get(name, "absent")
-        if name in old_m and name in new_m and values_equal(a, b, tol):
-            details.append(f"{name} = {b!r} (matches)")
-        else:
-            ok = False
-            details.append(f"{name}: {a!r} -> {b!r}")
-    return Check("metrics", ok, tuple(details))
-
-
-def outputs_check(comparison: OutputComparison) -> Check:
-    if comparison.matched:
-        line = (
-            f"{comparison.outputs_compared} outputs in {comparison.cells_compared} code cells match"
-        )
-        return Check("outputs", True, (line,))
-    details = tuple(
-        f"cell {d.cell}: {d.kind}: {d.detail}" if d.cell >= 0 else d.detail
-        for d in comparison.diffs
-    )
-    return Check("outputs", False, details)
-
-
-def _executed(run_dir: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:
-    from nbkit.notebook import read
-
-    path = run_file(run_dir, manifest, "executed", "executed.ipynb")
-    if not path.is_file():
-        return {"cells": []}
-    return read(path)
 
 
 # ---- the rerun ------------------------------------------------------------------------------
@@ -305,7 +170,7 @@ def _kernel_for(tree: Path, manifest: Mapping[str, Any], settings: RerunSettings
         return _locked_kernel(tree, manifest)
     from nbkit.runs import kernels
 
-    name = _kernel(manifest).get("name")
+    name = kernel_of(manifest).get("name")
     if name == kernels.CURRENT or (isinstance(name, str) and name in kernels.installed()):
         return str(name)
     return None
@@ -358,42 +223,7 @@ def _second_execution(request: Any) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="nbkit-rerun2-") as tmp:
         manifest = execute_to_dir(request, Path(tmp))
-        return {"manifest": manifest, "nb": _executed(Path(tmp), manifest)}
-
-
-def _causes(checks: dict[str, Check], stability: Check | None) -> list[str]:
-    """The likely reasons a rerun differed, most specific first."""
-    causes: list[str] = []
-    if not checks["notebook"].ok:
-        causes.append("the notebook checked out is not the one that ran")
-    if not checks["inputs"].ok:
-        names = [d.split(": ", 1)[1] for d in checks["inputs"].details if ": " in d]
-        causes.append(f"changed inputs: {', '.join(names)}")
-    env = checks["environment"]
-    if not env.ok:
-        python = [d for d in env.details if d.startswith("python ")]
-        packages = [d for d in env.details if not d.startswith(("python ", "kernel "))]
-        if python:
-            causes.append(f"different Python: {python[0].removeprefix('python ')}")
-        if packages:
-            more = f" (+{len(packages) - 3} more)" if len(packages) > 3 else ""
-            causes.append(f"package drift: {'; '.join(packages[:3])}{more}")
-    if stability is not None and not stability.ok:
-        cells = [d.split(":")[0].removeprefix("cell ") for d in stability.details]
-        cells = [c for c in cells if c.isdigit()]
-        which = (
-            f"cell {cells[0]} differs" if len(cells) == 1 else f"cells {', '.join(cells)} differ"
-        )
-        causes.append(
-            f"unseeded randomness: {which} between two executions with the same inputs and "
-            "environment"
-        )
-    if not causes:
-        causes.append(
-            "unexplained: inputs, environment and repeated executions agree; look for files "
-            "read but not declared, the clock, the network or the hardware"
-        )
-    return causes
+        return {"manifest": manifest, "nb": executed_notebook(Path(tmp), manifest)}
 
 
 def _request(tree: Path, original: Run, commit: str, settings: RerunSettings) -> Any:
@@ -418,11 +248,14 @@ def _request(tree: Path, original: Run, commit: str, settings: RerunSettings) ->
 def _compare(original: Run, new_run: Run, settings: RerunSettings) -> dict[str, Check]:
     old, new = original.manifest, new_run.manifest
     outputs = compare_outputs(
-        _executed(original.dir, old), _executed(new_run.dir, new), settings.tolerance
+        executed_notebook(original.dir, old),
+        executed_notebook(new_run.dir, new),
+        settings.tolerance,
     )
     status = (f"{old.get('status')} -> {new.get('status')}",)
     return {
         "environment": environment_check(old, new),
+        "variables": variables_check(old, new),
         "status": Check("status", old.get("status") == new.get("status"), status),
         "metrics": metrics_check(old, new, settings.tolerance),
         "outputs": outputs_check(outputs),
@@ -432,7 +265,7 @@ def _compare(original: Run, new_run: Run, settings: RerunSettings) -> dict[str, 
 def _stability(request: Any, new_run: Run, settings: RerunSettings) -> Check:
     """Execute once more and compare with the first rerun: what differs is randomness."""
     again = _second_execution(request)
-    first = _executed(new_run.dir, new_run.manifest)
+    first = executed_notebook(new_run.dir, new_run.manifest)
     found = outputs_check(compare_outputs(first, again["nb"], settings.tolerance))
     return Check("stability", found.ok, found.details)
 
@@ -442,6 +275,12 @@ def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
     if settings.env not in ENV_MODES:
         raise BadInput(f"unknown environment mode {settings.env!r}", "--env")
     original = ledger.get(run_id)
+    if settings.metrics_only and not original.manifest.get("metrics"):
+        raise BadInput(
+            f"--metrics-only: run {original.id} recorded no metrics to compare",
+            original.dir,
+            hint="rerun without --metrics-only to compare its outputs",
+        )
     root = ledger.root.resolve()
     commit = _require_commit(root, original)
     top = git.toplevel(root) or root
@@ -452,25 +291,44 @@ def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
             "notebook": notebook_check(project, original.manifest),
             "inputs": verify_inputs(root, project, original.manifest),
         }
+        outside = outside_check(original.manifest)
+        if outside is not None:
+            checks["outside"] = outside
         request = _request(project, original, commit, settings)
         new_run = _execute(ledger, request)
         if new_run.status == "interrupted":  # Ctrl-C reached the kernel: stop (exit 130)
             raise KeyboardInterrupt
         checks.update(_compare(original, new_run, settings))
-        differs = not all(checks[k].ok for k in ("status", "metrics", "outputs"))
-        explained = not all(checks[k].ok for k in ("notebook", "inputs", "environment"))
+        failed = execution_check(root, original, new_run)
+        if failed is not None:
+            checks["execution"] = failed[0]
+        required = (
+            ("status", "metrics") if settings.metrics_only else ("status", "metrics", "outputs")
+        )
+        differs = not all(checks[k].ok for k in required)
+        context = ("notebook", "inputs", "outside", "environment", "variables")
+        explained = failed is not None or not all(checks[k].ok for k in context if k in checks)
         stability = None
         if settings.twice or (differs and not explained):
             stability = _stability(request, new_run, settings)
-    reproduced = checks["inputs"].ok and not differs and (stability is None or stability.ok)
+    stable = stability is None or stability.ok or settings.metrics_only
+    reproduced = checks["inputs"].ok and not differs and stable
     listed = [*checks.values(), *([stability] if stability else [])]
     patch_lost = note is not None and not note.startswith("applied")
     if note:
         listed.insert(0, Check("commit", not patch_lost, (commit[:12], note)))
-    causes = [] if reproduced else _causes(checks, stability)
+    failure = failed[1] if failed else None
+    causes = [] if reproduced else likely_causes(checks, stability, original.manifest, failure)
     if patch_lost and not reproduced:
         causes.insert(0, "the run's uncommitted changes were not stored with it")
-    report = RerunReport(original.id, new_run.id, reproduced, tuple(listed), tuple(causes))
+    report = RerunReport(
+        original.id,
+        new_run.id,
+        reproduced,
+        tuple(listed),
+        tuple(causes),
+        verdict(checks, settings.metrics_only),
+    )
     data = json.dumps(report.to_json(), indent=1, ensure_ascii=False) + "\n"
     atomic_write_bytes(new_run.dir / REPORT_FILE, data.encode("utf-8"))
     return report
