@@ -222,3 +222,40 @@ def textconv(path: str) -> int:
 
     click.echo(textconv_text(path), nl=False)
     return 0
+
+
+@click.command()
+@click.option(
+    "--forge",
+    type=click.Choice(["github", "gitlab"]),
+    default=None,
+    help="Where to post (default: the CI this runs in, from its environment).",
+)
+@click.argument("report", type=click.Path(dir_okay=False))
+def comment(forge: str | None, report: str) -> int:
+    """Post a Markdown review as the one nbkit comment on the pull or merge request.
+
+    Run in CI after `nbkit review --format markdown -o REPORT`. The first run creates the
+    comment; later runs (new pushes) update that same comment, found by a hidden marker.
+    GitHub Actions: needs GITHUB_TOKEN with pull-requests write permission. GitLab CI: needs
+    a project access token (api scope) in NBKIT_GITLAB_TOKEN, in a merge-request pipeline.
+
+    \b
+    Examples:
+      nbkit comment review.md                 (in GitHub Actions or GitLab CI)
+      nbkit comment --forge gitlab review.md
+    """
+    from nbkit.errors import BadInput
+    from nbkit.review.comments import post_from_env
+
+    try:
+        with open(report, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(
+            f"cannot read the report: {getattr(exc, 'strerror', None) or exc}", report
+        ) from None
+    posted = post_from_env(text, forge)
+    where = f" ({posted.url})" if posted.url else ""
+    click.echo(f"nbkit: {posted.action} the review comment{where}", err=True)
+    return 0
