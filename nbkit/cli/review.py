@@ -38,6 +38,18 @@ def _emit(text: str, output: str | None, color: bool = False) -> None:
     click.echo(f"nbkit: report written to {output}", err=True)
 
 
+def _color(flag: bool | None, output: str | None, fmt: str) -> bool:
+    """Colour for a terminal report: ``--color/--no-color`` when given; else only on a
+    terminal, and never when NO_COLOR is set to anything (https://no-color.org)."""
+    import os
+
+    if fmt != "terminal":
+        return False
+    if flag is not None:
+        return flag
+    return output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 def _settings(context: int) -> tuple[Config, DiffSettings]:
     """The project's config and the diff settings its clean policy implies."""
     from nbkit import config
@@ -112,7 +124,11 @@ _outputs_option = click.option(
     show_default=True,
     help="Lines of context around source changes.",
 )
-@click.option("--color/--no-color", default=None, help="Colour (default: when a terminal).")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour (default: on a terminal, unless NO_COLOR is set).",
+)
 @click.argument("args", nargs=-1, metavar="[A.ipynb B.ipynb | REV [REV]] [-- PATH...]")
 @click.pass_context
 def diff(
@@ -147,8 +163,7 @@ def diff(
     cfg, settings = _settings(context)
     paths = ctx.meta.get("nbkit.selection", ())
     report = compare(Path.cwd(), args, paths, cached=cached, settings=settings, formats=cfg.formats)
-    use_color = color if color is not None else (output is None and sys.stdout.isatty())
-    options = render.RenderOptions(outputs=show_outputs, color=use_color and fmt == "terminal")
+    options = render.RenderOptions(outputs=show_outputs, color=_color(color, output, fmt))
     _emit(render.get(fmt)(report, options), output, options.color)
     if report.sources_changed:
         return 1
@@ -196,7 +211,7 @@ def review(
     report = review_range(Path.cwd(), range_spec, paths, settings, cfg.formats)
     options = render.RenderOptions(
         outputs=show_outputs,
-        color=output is None and sys.stdout.isatty() and fmt == "terminal",
+        color=_color(None, output, fmt),
         max_chars=max_chars,
         command=f"nbkit review {range_spec} --format html -o review.html",
     )
