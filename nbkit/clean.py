@@ -21,6 +21,20 @@ from nbkit.notebook import copy_json
 VOLATILE_CELL_METADATA = ("ExecuteTime", "execution", "collapsed", "scrolled", "papermill")
 # Notebook metadata that records a run (papermill), widget state, or the local interpreter.
 VOLATILE_NOTEBOOK_METADATA = ("widgets", "papermill", "vscode", "execution")
+# language_info fields that describe the language, not the interpreter that last ran it:
+# `jupyter nbconvert --to script` picks the extension and exporter from them (nbstripout keeps
+# them too). Everything else there (`version`) changes with every Python upgrade.
+STABLE_LANGUAGE_INFO = (
+    "codemirror_mode",
+    "file_extension",
+    "mimetype",
+    "name",
+    "nbconvert_exporter",
+    "pygments_lexer",
+)
+# Bumped when the cleaning rules change, so cache entries made under older rules are not
+# trusted (they are keyed by content and policy only).
+RULES_VERSION = "2"
 
 
 class CleanResult(NamedTuple):
@@ -44,20 +58,42 @@ def _drop(meta: dict[str, Any], keys: tuple[str, ...], keep: tuple[str, ...]) ->
             target.pop(parts[-1], None)
 
 
-def _keep_outputs(cell: dict[str, Any], policy: CleanPolicy) -> bool:
+def nbstripout_marker(cell: dict[str, Any]) -> bool | None:
+    """nbstripout's own per-cell decision (None when the cell says nothing), so a team moving
+    from nbstripout keeps the outputs it chose to keep: ``init_cell`` decides when present,
+    then a ``keep_output`` tag or ``keep_output`` metadata (the tag wins a contradiction)."""
+    meta = cell.get("metadata")
+    if not isinstance(meta, dict):
+        return None
+    if "init_cell" in meta:
+        return bool(meta["init_cell"])
+    tags = meta.get("tags")
+    if isinstance(tags, list) and "keep_output" in tags:
+        return True
+    if "keep_output" in meta:
+        return bool(meta["keep_output"])
+    return None
+
+
+def _keep_outputs(cell: dict[str, Any], policy: CleanPolicy, notebook_keeps: bool) -> bool:
+    """Whether a code cell keeps its outputs: the policy's mode and tag, then nbstripout's
+    markers (cell, then notebook) when the policy honours them."""
     if policy.keep_output == "all":
         return True
-    if policy.keep_output == "tagged":
-        tags = cell.get("metadata", {}).get("tags", [])
-        return isinstance(tags, list) and policy.keep_output_tag in tags
-    return False
+    tags = cell.get("metadata", {}).get("tags", [])
+    if policy.keep_output == "tagged" and isinstance(tags, list) and policy.keep_output_tag in tags:
+        return True
+    if not policy.nbstripout_markers:
+        return False
+    marker = nbstripout_marker(cell)
+    return notebook_keeps if marker is None else marker
 
 
-def _clean_cell(cell: dict[str, Any], policy: CleanPolicy) -> dict[str, Any]:
+def _clean_cell(cell: dict[str, Any], policy: CleanPolicy, notebook_keeps: bool) -> dict[str, Any]:
     """A cleaned copy of one cell. Dropped outputs are never copied: on an executed
     notebook they are most of the bytes, and copying them cost more than the rest of
     ``clean`` together (see docs/benchmarks.md)."""
-    keep = cell.get("cell_type") != "code" or _keep_outputs(cell, policy)
+    keep = cell.get("cell_type") != "code" or _keep_outputs(cell, policy, notebook_keeps)
     cell = {k: ([] if k == "outputs" and not keep else copy_json(v)) for k, v in cell.items()}
     meta = cell.get("metadata")
     if isinstance(meta, dict):
@@ -84,9 +120,32 @@ def _clean_cell(cell: dict[str, Any], policy: CleanPolicy) -> dict[str, Any]:
     return cell
 
 
+def _requires_ids(nb: notebook.Notebook) -> bool:
+    """nbformat 4.5 made cell ids required."""
+    minor = nb.get("nbformat_minor")
+    return nb.get("nbformat") == 4 and isinstance(minor, int) and minor >= 5
+
+
+def _fill_missing_ids(cells: list[Any]) -> None:
+    """Give each cell without an id one derived from its position and source: valid
+    (``[a-zA-Z0-9-_]``), unique in the notebook, and the same every time, so that a clean
+    filter run twice on the same content stages the same bytes."""
+    taken = {c.get("id") for c in cells if isinstance(c, dict)}
+    for index, cell in enumerate(cells):
+        if not isinstance(cell, dict) or cell.get("id") is not None:
+            continue
+        seed = f"{index}\0{notebook.source_text(cell)}"
+        new = digest(seed.encode("utf-8", "surrogatepass"))[:8]
+        while new in taken:
+            seed += "\0"
+            new = digest(seed.encode("utf-8", "surrogatepass"))[:8]
+        cell["id"] = new
+        taken.add(new)
+
+
 def clean_notebook(nb: notebook.Notebook, policy: CleanPolicy | None = None) -> notebook.Notebook:
     """A cleaned copy of ``nb`` (``nb`` is not changed). Cell ids, tags, kernelspec and
-    language name are kept."""
+    the stable language_info fields are kept; a missing id is filled where 4.5+ needs one."""
     policy = policy or CleanPolicy()
     cells = nb.get("cells")
     nb = {k: copy_json(v) for k, v in nb.items() if k != "cells"}
@@ -98,16 +157,25 @@ def clean_notebook(nb: notebook.Notebook, policy: CleanPolicy | None = None) -> 
     )
     info = meta.get("language_info")
     if isinstance(info, dict) and "language_info" not in policy.keep_notebook_metadata:
-        meta["language_info"] = {k: v for k, v in info.items() if k == "name"}
+        meta["language_info"] = {k: v for k, v in info.items() if k in STABLE_LANGUAGE_INFO}
+    notebook_keeps = policy.nbstripout_markers and meta.get("keep_output") is True
     if isinstance(cells, list):
-        nb["cells"] = [_clean_cell(c, policy) if isinstance(c, dict) else c for c in cells]
+        nb["cells"] = [
+            _clean_cell(c, policy, notebook_keeps) if isinstance(c, dict) else c for c in cells
+        ]
+        if _requires_ids(nb):
+            _fill_missing_ids(nb["cells"])
     elif cells is not None:
         nb["cells"] = copy_json(cells)
     return nb
 
 
 def cache_key(data: bytes, policy: CleanPolicy) -> str:
-    return digest(data + b"\0" + policy.key().encode())
+    return digest(data + b"\0" + _rules_key(policy).encode())
+
+
+def _rules_key(policy: CleanPolicy) -> str:
+    return f"{RULES_VERSION}\0{policy.key()}"
 
 
 def clean_bytes(data: bytes, path: str | Path, policy: CleanPolicy) -> bytes:
@@ -130,7 +198,7 @@ def _stat_key(path: str | Path, policy: CleanPolicy) -> tuple[str, bool] | None:
         return None
     raw = f"{os.path.abspath(path)}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}"
     settled = st.st_mtime < time.time() - _SETTLED_SECONDS
-    return digest(f"{raw}\0{policy.key()}".encode()), settled
+    return digest(f"{raw}\0{_rules_key(policy)}".encode()), settled
 
 
 def clean_file(

@@ -81,6 +81,13 @@ SETTINGS: tuple[Setting, ...] = (
         'The tag that keeps a cell\'s outputs with `keep_output = "tagged"`.',
     ),
     Setting(
+        "clean",
+        "nbstripout_markers",
+        "boolean",
+        "true",
+        "Keep the outputs nbstripout keeps: cells tagged `keep_output`, with `keep_output` or `init_cell` true in their metadata, and every cell of a notebook whose metadata has `keep_output: true`.",
+    ),
+    Setting(
         "clean", "max_output_bytes", "integer", "none", "Kept outputs larger than this are dropped."
     ),
     Setting(
@@ -238,6 +245,7 @@ class CleanPolicy:
 
     keep_output: str = "none"  # "none" | "all" | "tagged" (cells tagged keep-output)
     keep_output_tag: str = "keep-output"
+    nbstripout_markers: bool = True  # honour nbstripout's keep_output / init_cell markers
     drop_cell_metadata: tuple[str, ...] = ()
     keep_cell_metadata: tuple[str, ...] = ()
     drop_notebook_metadata: tuple[str, ...] = ()
@@ -324,6 +332,13 @@ def _optional_int(table: dict[str, Any], key: str, source: Path | None) -> int |
     return value
 
 
+def _bool(table: dict[str, Any], key: str, default: bool, source: Path | None) -> bool:
+    value = table.get(key, default)
+    if not isinstance(value, bool):
+        raise BadInput(f"'{key}' must be true or false", source)
+    return value
+
+
 def _clean_policy(table: dict[str, Any], source: Path | None) -> CleanPolicy:
     keep = table.get("keep_output", "none")
     if keep is True:
@@ -335,6 +350,7 @@ def _clean_policy(table: dict[str, Any], source: Path | None) -> CleanPolicy:
     return CleanPolicy(
         keep_output=keep,
         keep_output_tag=str(table.get("keep_output_tag", "keep-output")),
+        nbstripout_markers=_bool(table, "nbstripout_markers", True, source),
         drop_cell_metadata=string_list(table, "drop_cell_metadata", source),
         keep_cell_metadata=string_list(table, "keep_cell_metadata", source),
         drop_notebook_metadata=string_list(table, "drop_notebook_metadata", source),

@@ -49,7 +49,7 @@ def test_clean_strips_volatile_and_keeps_ids_tags_kernelspec() -> None:
     assert c0["execution_count"] is None and c1["outputs"] == []
     meta = cleaned["metadata"]
     assert "widgets" not in meta and "papermill" not in meta
-    assert meta["language_info"] == {"name": "python"}
+    assert meta["language_info"] == {"name": "python", "mimetype": "text/x-python"}
     assert meta["kernelspec"]["name"] == "python3"
     nbformat.validate(nbformat.from_dict(cleaned))
 

@@ -7,6 +7,7 @@ works: there the scripts do run, so their absence on the review page means somet
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,82 @@ def test_control_page_proves_the_check_can_fail(browser: str, tmp_path: Path) ->
         browser, tmp_path, "--virtual-time-budget=2000", "--dump-dom", control.as_uri()
     ).stdout
     assert f"<title>{HOSTILE_TITLE}" in dom and "<pwned-img" in dom
+
+
+# --- a page people read: rendered markdown, highlighted code, marked words ----------------
+
+READABLE_OLD = "# Results\n\nThe *mean* is $a_1 * b_2$ here."
+READABLE_NEW = "# Results\n\nThe **median** is $a_1 * b_2$ here."
+# What the "before" markdown must look like: written by hand, not produced by nbkit.
+KNOWN_GOOD = (
+    '<h1>Results</h1>\n<p>The <em>mean</em> is <span class="math inline">$a_1 * b_2$</span> '
+    "here.</p>\n"
+)
+KEYWORD_GREEN = (0, 128, 0)  # pygments' default style for `def` / `return`
+WORD_MARK = (0x4A, 0xC2, 0x6B)  # a changed word on the "after" side
+LINE_MARK = (0xDA, 0xFB, 0xE1)  # the rest of a changed line
+
+
+@pytest.fixture
+def readable_page(repo: Path) -> Path:
+    src = "def f(x):\n    return x + {}  # add {}\n"
+    write(repo / "nb.ipynb", notebook(md(READABLE_OLD, cid="m"), code(src.format(1, "one"), cid="c")))
+    commit_all(repo, "base")
+    write(repo / "nb.ipynb", notebook(md(READABLE_NEW, cid="m"), code(src.format(2, "two"), cid="c")))
+    commit_all(repo, "edit")
+    proc = run_nbkit("review", "HEAD~1...HEAD", "-o", "review.html", cwd=repo)
+    assert proc.returncode == 0, proc.stderr
+    return repo / "review.html"
+
+
+def _shot(browser: str, tmp: Path, page: Path, name: str) -> Any:
+    from PIL import Image
+
+    shot = tmp / f"{name}.png"
+    proc = chromium(browser, tmp, f"--screenshot={shot}", "--window-size=1200,1000", page.as_uri())
+    assert shot.is_file(), proc.stderr[-2000:]
+    return Image.open(shot).convert("RGB")
+
+
+def _count(img: Any, colour: tuple[int, int, int], tolerance: int = 0) -> int:
+    """Pixels within ``tolerance`` of ``colour`` on every channel."""
+    from PIL import ImageChops
+
+    flat = img.copy()
+    flat.paste(colour, (0, 0, *img.size))
+    diff = ImageChops.difference(img, flat).split()
+    inside = [band.point(lambda v: 255 if v <= tolerance else 0) for band in diff]
+    mask = ImageChops.darker(ImageChops.darker(inside[0], inside[1]), inside[2])
+    return int(mask.histogram()[255])
+
+
+def _differing(a: Any, b: Any) -> float:
+    from PIL import ImageChops
+
+    diff = ImageChops.difference(a, b).convert("L").point(lambda v: 255 if v > 16 else 0)
+    return diff.histogram()[255] / (a.size[0] * a.size[1])
+
+
+def test_readable_page_in_chromium(browser: str, readable_page: Path, tmp_path: Path) -> None:
+    html = readable_page.read_text(encoding="utf-8")
+    fragment = re.search(r'<div class="md">(.*?)</div></td>', html, flags=re.S)
+    assert fragment is not None, "no rendered markdown on the page"
+    dom = chromium(browser, tmp_path, "--dump-dom", readable_page.as_uri()).stdout
+    assert "<h1>Results</h1>" in dom and "<strong>median</strong>" in dom
+
+    page = _shot(browser, tmp_path, readable_page, "page")
+    # highlighting and word marks reach the screen (the CSP lets the inline styles apply)
+    assert _count(page, KEYWORD_GREEN, tolerance=40) > 20
+    words, lines = _count(page, WORD_MARK), _count(page, LINE_MARK)
+    assert 0 < words < lines / 4, (words, lines)  # the changed words, not whole lines
+
+    # the rendered markdown looks exactly like the known-good HTML in the same page...
+    good = tmp_path / "good.html"
+    good.write_text(html.replace(fragment.group(1), KNOWN_GOOD, 1), encoding="utf-8")
+    assert _differing(page, _shot(browser, tmp_path, good, "good")) < 0.001
+    # ...and the comparison can fail: the markdown left as source text looks different
+    raw = tmp_path / "raw.html"
+    raw.write_text(
+        html.replace(fragment.group(1), f"<pre>{READABLE_OLD}</pre>", 1), encoding="utf-8"
+    )
+    assert _differing(page, _shot(browser, tmp_path, raw, "raw")) > 0.002

@@ -249,26 +249,36 @@ def rerun(
 
 
 class _Progress:
-    """A bar redrawn in place on a terminal; one plain line per finished run otherwise."""
+    """tqdm's bar on a terminal (imported only then); one plain line per finished run
+    otherwise, so a CI log reads as a list."""
 
     def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
         self.failed = 0
+        self.bar: Any = None
+        self.tty = sys.stderr.isatty()
 
     def __call__(self, outcome: Outcome, done: int, total: int) -> None:
         if outcome.status != "succeeded":
             self.failed += 1
-        params = " ".join(f"{k}={v}" for k, v in outcome.parameters.items())
         if not self.tty:
+            params = " ".join(f"{k}={v}" for k, v in outcome.parameters.items())
             _echo(f"[{done}/{total}] {params}: {outcome.status}")
             return
-        width = 30
-        filled = width * done // total
-        bar = "#" * filled + "-" * (width - filled)
-        end = "\n" if done == total else ""
-        click.echo(f"\r[{bar}] {done}/{total} ({self.failed} failed)", err=True, nl=False)
-        if end:
-            click.echo("", err=True)
+        if self.bar is None:
+            import shutil
+
+            from tqdm import tqdm
+
+            # the size from COLUMNS/LINES or the terminal, else 80x24: a terminal that says
+            # it is 0x0 (as some containers do) would otherwise hide the bar
+            size = shutil.get_terminal_size()
+            self.bar = tqdm(
+                total=total, unit="run", file=sys.stderr, ncols=size.columns, nrows=size.lines
+            )
+        self.bar.set_postfix_str(f"{self.failed} failed", refresh=False)
+        self.bar.update(done - self.bar.n)
+        if done == total:
+            self.bar.close()
 
 
 def _print_summary(summary: SweepSummary) -> None:

@@ -145,7 +145,26 @@ def install(with_filter: bool) -> int:
     options = InstallOptions(repo_root(Path.cwd()), sys.executable, with_filter)
     for change in do_install(options):
         click.echo(str(change))
+    if with_filter:
+        _renormalize_hint(options.root)
     return 0
+
+
+def _renormalize_hint(root: Path) -> None:
+    """Notebooks committed with outputs now show as modified: say how to restage them once."""
+    from nbkit import config
+    from nbkit.hooks.install import unclean_committed
+    from nbkit.selection import managed_filter
+
+    cfg = config.load(root)
+    found = unclean_committed(root, cfg.clean, managed_filter(cfg))
+    if not found:
+        return
+    # paths come from the repository: untrusted, so no control characters reach the terminal
+    found = ["".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in p) for p in found]
+    names = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+    click.echo(f"{len(found)} committed notebook(s) will now show as modified: {names}")
+    click.echo("hint: restage them once through the filter: git add --renormalize . && git commit")
 
 
 @click.command()

@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str, bool]] = {
     # review and merge
     "diff": ("nbkit.cli.review", "diff", "Show a notebook-aware diff.", False),
     "review": ("nbkit.cli.review", "review", "Report on notebooks changed in a range.", False),
+    "comment": ("nbkit.cli.review", "comment", "Post the review on a PR/MR (CI).", False),
     "textconv": ("nbkit.cli.review", "textconv", "Readable text of a notebook for git.", True),
     "merge-driver": ("nbkit.cli.merge", "merge_driver", "git merge driver for notebooks.", True),
     "resolve": ("nbkit.cli.merge", "resolve", "Repair notebooks with conflict markers.", False),

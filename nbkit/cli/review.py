@@ -38,6 +38,18 @@ def _emit(text: str, output: str | None, color: bool = False) -> None:
     click.echo(f"nbkit: report written to {output}", err=True)
 
 
+def _color(flag: bool | None, output: str | None, fmt: str) -> bool:
+    """Colour for a terminal report: ``--color/--no-color`` when given; else only on a
+    terminal, and never when NO_COLOR is set to anything (https://no-color.org)."""
+    import os
+
+    if fmt != "terminal":
+        return False
+    if flag is not None:
+        return flag
+    return output is None and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
 def _settings(context: int) -> tuple[Config, DiffSettings]:
     """The project's config and the diff settings its clean policy implies."""
     from nbkit import config
@@ -112,7 +124,11 @@ _outputs_option = click.option(
     show_default=True,
     help="Lines of context around source changes.",
 )
-@click.option("--color/--no-color", default=None, help="Colour (default: when a terminal).")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour (default: on a terminal, unless NO_COLOR is set).",
+)
 @click.argument("args", nargs=-1, metavar="[A.ipynb B.ipynb | REV [REV]] [-- PATH...]")
 @click.pass_context
 def diff(
@@ -147,8 +163,7 @@ def diff(
     cfg, settings = _settings(context)
     paths = ctx.meta.get("nbkit.selection", ())
     report = compare(Path.cwd(), args, paths, cached=cached, settings=settings, formats=cfg.formats)
-    use_color = color if color is not None else (output is None and sys.stdout.isatty())
-    options = render.RenderOptions(outputs=show_outputs, color=use_color and fmt == "terminal")
+    options = render.RenderOptions(outputs=show_outputs, color=_color(color, output, fmt))
     _emit(render.get(fmt)(report, options), output, options.color)
     if report.sources_changed:
         return 1
@@ -196,7 +211,7 @@ def review(
     report = review_range(Path.cwd(), range_spec, paths, settings, cfg.formats)
     options = render.RenderOptions(
         outputs=show_outputs,
-        color=output is None and sys.stdout.isatty() and fmt == "terminal",
+        color=_color(None, output, fmt),
         max_chars=max_chars,
         command=f"nbkit review {range_spec} --format html -o review.html",
     )
@@ -221,4 +236,41 @@ def textconv(path: str) -> int:
     from nbkit.review.textconv import textconv_text
 
     click.echo(textconv_text(path), nl=False)
+    return 0
+
+
+@click.command()
+@click.option(
+    "--forge",
+    type=click.Choice(["github", "gitlab"]),
+    default=None,
+    help="Where to post (default: the CI this runs in, from its environment).",
+)
+@click.argument("report", type=click.Path(dir_okay=False))
+def comment(forge: str | None, report: str) -> int:
+    """Post a Markdown review as the one nbkit comment on the pull or merge request.
+
+    Run in CI after `nbkit review --format markdown -o REPORT`. The first run creates the
+    comment; later runs (new pushes) update that same comment, found by a hidden marker.
+    GitHub Actions: needs GITHUB_TOKEN with pull-requests write permission. GitLab CI: needs
+    a project access token (api scope) in NBKIT_GITLAB_TOKEN, in a merge-request pipeline.
+
+    \b
+    Examples:
+      nbkit comment review.md                 (in GitHub Actions or GitLab CI)
+      nbkit comment --forge gitlab review.md
+    """
+    from nbkit.errors import BadInput
+    from nbkit.review.comments import post_from_env
+
+    try:
+        with open(report, encoding="utf-8") as fh:
+            text = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(
+            f"cannot read the report: {getattr(exc, 'strerror', None) or exc}", report
+        ) from None
+    posted = post_from_env(text, forge)
+    where = f" ({posted.url})" if posted.url else ""
+    click.echo(f"nbkit: {posted.action} the review comment{where}", err=True)
     return 0

@@ -14,10 +14,12 @@ import os
 import shlex
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from nbkit import git, resources
+from nbkit.config import CleanPolicy
 from nbkit.errors import BadInput
 from nbkit.fsutil import atomic_write_bytes, detect_newline
 
@@ -305,6 +307,30 @@ def _remove_attributes(root: Path, record: dict[str, Any]) -> list[Change]:
     if removed:
         atomic_write_bytes(path, data, root=root)
     return [Change(_shown(path), f"removed {line!r}") for line in removed]
+
+
+# --- notebooks committed before the filter ------------------------------------------------
+
+
+def unclean_committed(
+    root: Path, policy: CleanPolicy, managed: Callable[[str | Path], bool]
+) -> list[str]:
+    """Tracked notebooks whose staged content the clean filter would change. git shows them
+    as modified once the filter is on, until ``git add --renormalize .`` restages them."""
+    from nbkit.clean import clean_bytes
+
+    paths = [p for p in git.tracked_files(root, ["*.ipynb"]) if managed(root / p)]
+    blobs = git.index_blobs(root, paths)
+    contents = git.read_blobs(root, blobs.values())
+    found = []
+    for path, sha in blobs.items():
+        data = contents.get(sha, b"")
+        try:
+            if data and clean_bytes(data, path, policy) != data:
+                found.append(path)
+        except BadInput:  # the filter passes such a file through unchanged
+            continue
+    return found
 
 
 # --- the two commands -----------------------------------------------------------------------

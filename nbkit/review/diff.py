@@ -141,6 +141,7 @@ class NotebookDiff:
     metadata: tuple[MetadataChange, ...]
     unchanged: int
     paired: tuple[str, ...] = field(default=())  # paired scripts changed with this notebook
+    language: str | None = None  # the kernel's language, for highlighting code cells
 
     @property
     def counts(self) -> Counts:
@@ -342,7 +343,9 @@ def diff_notebooks(
         cells = new_cells if old is None else old_cells
         changes = tuple(_one_side(c, k, kind, budget) for k, c in enumerate(cells))
         status = "added" if old is None else "deleted"
-        return NotebookDiff(path, old_path, status, changes, (), 0)
+        return NotebookDiff(
+            path, old_path, status, changes, (), 0, language=language(new or old or {})
+        )
     matches = align(old_cells, new_cells)
     moves = moved(matches)
     result: list[CellChange] = []
@@ -366,7 +369,22 @@ def diff_notebooks(
     meta += _language_change(old, new)
     renamed = old_path is not None and old_path != path
     status = "modified" if result or meta else ("renamed" if renamed else "unchanged")
-    return NotebookDiff(path, old_path, status, tuple(result), meta, unchanged)
+    return NotebookDiff(
+        path, old_path, status, tuple(result), meta, unchanged, language=language(new)
+    )
+
+
+def language(nb: Notebook) -> str | None:
+    """The notebook's programming language, from language_info, else the kernelspec."""
+    meta = nb.get("metadata")
+    if not isinstance(meta, dict):
+        return None
+    for key, field_name in (("language_info", "name"), ("kernelspec", "language")):
+        table = meta.get(key)
+        value = table.get(field_name) if isinstance(table, dict) else None
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def _language_change(old: Notebook, new: Notebook) -> tuple[MetadataChange, ...]:

@@ -130,7 +130,7 @@ def image_size(mime: str, payload: str) -> Size | None:
     return None
 
 
-def _no_data_links(tag: str, attr: str, value: str) -> str | None:
+def no_data_links(tag: str, attr: str, value: str) -> str | None:
     """``data:`` only where it is an image; a data: link could open a page of its own."""
     if value.strip().lower().startswith("data:") and not (tag == "img" and attr == "src"):
         return None
@@ -143,7 +143,7 @@ def sanitize_html(html: str) -> str:
 
     return str(
         nh3.clean(
-            html, url_schemes={"data", "http", "https", "mailto"}, attribute_filter=_no_data_links
+            html, url_schemes={"data", "http", "https", "mailto"}, attribute_filter=no_data_links
         )
     )
 

@@ -7,6 +7,7 @@ entry); a paired script changed alone gets a note, since the pair is then out of
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
@@ -120,9 +121,7 @@ def diff_revisions(
 
 
 def _with_paired(nb: NotebookDiff, paired: tuple[str, ...]) -> NotebookDiff:
-    return NotebookDiff(
-        nb.path, nb.old_path, nb.status, nb.cells, nb.metadata, nb.unchanged, paired
-    )
+    return dataclasses.replace(nb, paired=paired)
 
 
 def _lone_scripts(root: Path, new: Side, scripts: dict[str, FileChange]) -> tuple[str, ...]:

@@ -14,6 +14,14 @@ from html import escape
 from nbkit.review.diff import CellChange, NotebookDiff, Report
 from nbkit.review.outputs import OutputChange, OutputView, PixelBudget, highlight
 from nbkit.review.render import RenderOptions, cell_where, change_phrase, summary_line
+from nbkit.review.render.markup import (
+    Span,
+    changed_words,
+    highlight_lines,
+    line_html,
+    markdown_html,
+    stylesheet,
+)
 
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 _CONTEXT = 3
@@ -35,12 +43,23 @@ pre{margin:0;white-space:pre-wrap;word-break:break-word;font:12px/1.4 ui-monospa
 .out img{max-width:100%;height:auto;border:1px solid #d0d7de;background:#fff}
 .label{color:#57606a;font-size:12px}.meta{font-size:12px;color:#57606a;padding:4px 10px}
 .badge{font-size:12px;padding:1px 6px;border-radius:10px;background:#eaeef2;margin-left:6px}
+pre.hl{background:transparent}.del .wd{background:#ff8182}.ins .wd{background:#4ac26b}
+.md{padding:2px 4px;overflow-wrap:anywhere}.md h1{font-size:1.6em}.md h2{font-size:1.35em}
+.md h1,.md h2,.md h3{margin:.4em 0;border:0}.md p{margin:.4em 0}
+.md pre{background:#f6f8fa;padding:6px;border-radius:4px}
+.md code{font:12px ui-monospace,monospace;background:#eff1f3;padding:0 3px;border-radius:3px}
+.md table{border-collapse:collapse}.md td,.md th{border:1px solid #d0d7de;padding:2px 6px}
+.md img{max-width:100%}.md blockquote{margin:0;padding:0 10px;border-left:3px solid #d0d7de}
+.math{font-family:ui-monospace,monospace;color:#0550ae}div.math{margin:.4em 0}
+details summary{color:#57606a;font-size:12px;cursor:pointer;padding:2px 6px}
 """
 
 
-def _source_rows(old: str, new: str) -> str:
-    """Side-by-side rows of a line diff; long unchanged stretches are folded."""
+def _source_rows(old: str, new: str, language: str | None) -> str:
+    """Side-by-side rows of a line diff, highlighted, changed words marked inside changed
+    lines; long unchanged stretches are folded."""
     a, b = old.splitlines(), new.splitlines()
+    hl_a, hl_b = highlight_lines(old, language), highlight_lines(new, language)
     rows = []
     for op, a0, a1, b0, b1 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op == "equal":
@@ -48,31 +67,58 @@ def _source_rows(old: str, new: str) -> str:
             if span > 2 * _CONTEXT + 1:
                 keep = list(range(a0, a0 + _CONTEXT)) if a0 else []
                 tail = list(range(a1 - _CONTEXT, a1)) if a1 < len(a) else []
-                for k in keep:
-                    rows.append(_row(a[k], "", b[b0 + k - a0], ""))
+                rows += [_row(line_html(hl_a[k]), "", line_html(hl_a[k]), "") for k in keep]
                 rows.append(
                     f'<tr><td colspan="2" class="skip">… {span - len(keep) - len(tail)}'
                     " unchanged lines</td></tr>"
                 )
-                for k in tail:
-                    rows.append(_row(a[k], "", b[b0 + k - a0], ""))
+                rows += [_row(line_html(hl_a[k]), "", line_html(hl_a[k]), "") for k in tail]
             else:
-                rows += [_row(a[k], "", b[b0 + k - a0], "") for k in range(a0, a1)]
+                rows += [
+                    _row(line_html(hl_a[k]), "", line_html(hl_a[k]), "") for k in range(a0, a1)
+                ]
             continue
         for k in range(max(a1 - a0, b1 - b0)):
-            left = a[a0 + k] if a0 + k < a1 else None
-            right = b[b0 + k] if b0 + k < b1 else None
-            rows.append(_row(left, "del", right, "ins"))
+            i, j = a0 + k, b0 + k
+            left, right = (hl_a[i] if i < a1 else None), (hl_b[j] if j < b1 else None)
+            words: tuple[list[Span], list[Span]] = ([], [])
+            if left is not None and right is not None:
+                words = changed_words(a[i], b[j])
+            rows.append(
+                _row(
+                    None if left is None else line_html(left, words[0]),
+                    "del",
+                    None if right is None else line_html(right, words[1]),
+                    "ins",
+                )
+            )
     return "".join(rows)
 
 
 def _row(left: str | None, lcls: str, right: str | None, rcls: str) -> str:
-    def td(text: str | None, cls: str) -> str:
-        if text is None:
+    """One row of two already-escaped lines (None: no line on that side)."""
+
+    def td(html: str | None, cls: str) -> str:
+        if html is None:
             return "<td></td>"
-        return f'<td class="{cls}"><pre>{escape(text) or " "}</pre></td>'
+        return f'<td class="{cls}"><pre class="hl">{html or " "}</pre></td>'
 
     return f"<tr>{td(left, lcls)}{td(right, rcls)}</tr>"
+
+
+def _rendered_row(cell: CellChange) -> str:
+    """Markdown cells as a reader sees them, before and after."""
+    if cell.cell_type != "markdown" and cell.old_cell_type != "markdown":
+        return ""
+
+    def side(source: str, kind: str | None, present: bool) -> str:
+        if not present or kind != "markdown":
+            return "<td></td>"
+        return f'<td><div class="md">{markdown_html(source)}</div></td>'
+
+    old_side = side(cell.old_source, cell.old_cell_type or cell.cell_type, cell.change != "added")
+    new_side = side(cell.new_source, cell.cell_type, cell.change != "removed")
+    return f'<tr class="rendered">{old_side}{new_side}</tr>'
 
 
 def _view(v: OutputView | None) -> str:
@@ -87,6 +133,8 @@ def _view(v: OutputView | None) -> str:
         )
     if v.html is not None:
         return f'{label}<div class="html-output">{v.html}</div>'
+    if v.kind == "text/markdown":
+        return f'{label}<div class="md">{markdown_html(v.text)}</div>'
     text = v.text if len(v.text) < 20000 else v.text[:20000] + "\n…"
     return f"{label}<pre>{escape(text)}</pre>"
 
@@ -115,7 +163,22 @@ def _output_row(o: OutputChange, budget: PixelBudget) -> str:
     )
 
 
-def _cell(cell: CellChange, budget: PixelBudget) -> str:
+def _source_block(cell: CellChange, language: str | None) -> str:
+    """The source diff: code highlighted in the notebook's language; under a markdown
+    cell's rendered view it folds away (open when the text was edited)."""
+    lang = language if cell.cell_type == "code" else None
+    rows = _source_rows(cell.old_source, cell.new_source, lang)
+    rendered = _rendered_row(cell)
+    if not rendered:
+        return rows
+    opened = " open" if cell.change not in ("added", "removed") else ""
+    return (
+        f'{rendered}<tr><td colspan="2"><details{opened}><summary>markdown source</summary>'
+        f'<table class="sbs">{rows}</table></details></td></tr>'
+    )
+
+
+def _cell(cell: CellChange, budget: PixelBudget, language: str | None) -> str:
     where = cell_where(cell.new_index, cell.old_index)
     kind = cell.cell_type
     if cell.old_cell_type and cell.old_cell_type != cell.cell_type:
@@ -131,7 +194,7 @@ def _cell(cell: CellChange, budget: PixelBudget) -> str:
         )
     rows = [_output_row(o, budget) for o in cell.outputs]
     if cell.old_source != cell.new_source or cell.change in ("added", "removed"):
-        rows.insert(0, _source_rows(cell.old_source, cell.new_source))
+        rows.insert(0, _source_block(cell, language))
     elif cell.moved:
         parts.append('<div class="meta">source unchanged</div>')
     if rows:
@@ -156,7 +219,7 @@ def _notebook(nb: NotebookDiff, anchor: str, budget: PixelBudget) -> str:
             f'<div class="meta">notebook metadata {escape(m.key)}: '
             f"{escape(str(m.old))} → {escape(str(m.new))}</div>"
         )
-    parts += [_cell(c, budget) for c in nb.cells]
+    parts += [_cell(c, budget, nb.language) for c in nb.cells]
     parts.append("</section>")
     return "".join(parts)
 
@@ -188,7 +251,7 @@ def render(report: Report, options: RenderOptions) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
         '<meta name="referrer" content="no-referrer">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>"
+        f"<title>{escape(title)}</title><style>{_STYLE}{stylesheet()}</style></head><body>"
         f"<header><h1>Notebook review</h1><p>{escape(report.old_label)} → "
         f"{escape(report.new_label)}</p></header>{_summary(report, changed)}{body}"
         "</body></html>\n"
