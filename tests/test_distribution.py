@@ -43,7 +43,7 @@ def _written_by_us() -> list[Path]:
 def test_the_distribution_name_is_ours() -> None:
     doc = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())
     assert doc["project"]["name"] == DISTRIBUTION == "nbkit-git"
-    assert doc["project"]["scripts"] == {"nbkit": "nbkit.cli.main:entry"}  # the command stays
+    assert doc["project"]["scripts"] == {"nbkit": "nbkit.__main__:entry"}  # the command stays
     for extra, reqs in doc["project"]["optional-dependencies"].items():
         for req in reqs:
             assert not _BARE.match(req), f"[{extra}] {req}"

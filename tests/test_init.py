@@ -192,6 +192,7 @@ def test_init_writes_a_valid_config_for_each_origin(repo: Path, tmp_path: Path, 
     assert proc.returncode == 0, proc.stdout + proc.stderr + text
     (entry,) = yaml.safe_load(text)["repos"]
     workflow = (repo / ".github/workflows/nbkit-review.yml").read_text()
+    assert "@NBKIT" not in workflow and "nbkit/nbkit@" not in workflow
     if kind in ("vcs", "checkout"):
         assert (entry["repo"], entry["rev"]) == (given.repo, sha)
         assert [h["id"] for h in entry["hooks"]] == ["nbkit"]
@@ -204,7 +205,16 @@ def test_init_writes_a_valid_config_for_each_origin(repo: Path, tmp_path: Path, 
     if kind == "index":  # the published form: pre-commit installs the pinned distribution
         assert hook["language"] == "python" and hook["entry"] == manifest["entry"]
         assert hook["additional_dependencies"] == [f"nbkit-git=={__version__}"]
-        assert f'"nbkit-git[review]=={__version__}"' in workflow
+        assert yaml.safe_load(workflow)["jobs"]["review"]["steps"][-1]["uses"] == "OWNER/REPOSITORY@REF"
     else:
         assert hook["language"] == "system"
         assert hook["entry"] == f"{sys.executable} -m {manifest['entry']}"
+
+
+def test_review_action_is_the_github_repository_nbkit_came_from() -> None:
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    github = origin.Origin("vcs", "https://github.com/team/nbkit-fork.git", sha)
+    assert origin.action_ref(github) == f"team/nbkit-fork@{sha}"
+    elsewhere = origin.Origin("vcs", "https://example.invalid/team/nbkit.git", sha)
+    assert origin.action_ref(elsewhere) == origin.UNKNOWN_ACTION
+    assert origin.action_ref(origin.Origin("index")) == origin.UNKNOWN_ACTION

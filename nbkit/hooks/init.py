@@ -15,7 +15,14 @@ from typing import NamedTuple
 from nbkit import __version__, resources
 from nbkit.errors import BadInput, NbkitError
 from nbkit.fsutil import atomic_write_bytes, detect_newline, make_folder
-from nbkit.hooks.origin import Origin, describe, hooks_yaml, install_origin, review_requirement
+from nbkit.hooks.origin import (
+    Origin,
+    action_ref,
+    describe,
+    hooks_yaml,
+    install_origin,
+    review_requirement,
+)
 
 CONFIG_TEMPLATE = "nbkit.toml"
 # template name -> where it goes in the project
@@ -42,6 +49,7 @@ def _render(name: str, origin: Origin) -> bytes:
         "@NBKIT_ORIGIN@": describe(origin),
         "@NBKIT_HOOK_REPOS@\n": hooks_yaml(origin),
         "@NBKIT_REVIEW_REQUIREMENT@": review_requirement(origin),
+        "@NBKIT_ACTION@": action_ref(origin),
     }
     text = resources.read_text("templates", name)
     for placeholder, value in values.items():

@@ -59,7 +59,7 @@ def repo_root(start: Path) -> Path:
 # current folder never goes on sys.path (-P), and neither do PYTHONPATH, PYTHONSTARTUP or
 # PYTHONUSERBASE from the environment of whoever runs git (-E), nor the user site (-s; -I is
 # all three). nbkit's entry points run no user code, so they need none of these: only nbkit
-# itself must stay importable. A `pip install --user` nbkit lives in the user site (in the
+# itself must stay importable. A user install (pip --user) puts nbkit in the user site (in the
 # home, not in a repository): -E -P keeps it. An nbkit found only through PYTHONPATH keeps
 # that (-P): then PYTHONPATH is the user's to keep free of relative entries.
 ISOLATION = ("-I", "-E -P", "-P")

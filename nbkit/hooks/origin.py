@@ -145,6 +145,23 @@ def describe(origin: Origin) -> str:
     return f"this machine's nbkit ({sys.executable}); it works only where that interpreter is"
 
 
+# Written when nbkit was not installed from a GitHub repository: a GitHub workflow can only
+# name an action by owner/repository, and nbkit/nbkit belongs to someone else, so the line
+# must be edited (init says so) rather than resolve to another project.
+UNKNOWN_ACTION = "OWNER/REPOSITORY@REF"
+
+
+def action_ref(origin: Origin) -> str:
+    """The review action's ``uses:`` for the nbkit that runs: the GitHub repository and
+    commit it was installed from, else ``UNKNOWN_ACTION`` for the user to fill in."""
+    if origin.kind == "vcs":
+        parsed = urlparse(origin.repo.removeprefix("git+"))
+        parts = parsed.path.strip("/").removesuffix(".git").split("/")
+        if parsed.hostname == "github.com" and len(parts) == 2 and all(parts):
+            return f"{parts[0]}/{parts[1]}@{origin.rev}"
+    return UNKNOWN_ACTION
+
+
 def review_requirement(origin: Origin) -> str:
     """What the review workflow installs: the same commit when there is a public one."""
     if origin.kind == "vcs" and not origin.repo.startswith("file:"):

@@ -95,8 +95,8 @@ def _backup(top: Path, items: Sequence[SetAside]) -> Path:
     try:
         folder.mkdir(parents=True, exist_ok=True)
         for index, item in enumerate(items):
-            atomic_write_bytes(folder / f"{index}.orig", item.mine)
-            atomic_write_bytes(folder / f"{index}.path", os.fsencode(item.path))
+            atomic_write_bytes(folder / f"{index}.orig", item.mine, private=True)
+            atomic_write_bytes(folder / f"{index}.path", os.fsencode(item.path), private=True)
     except OSError as exc:
         raise NbkitError(f"cannot back up unstaged changes: {exc}", folder) from exc
     return folder
