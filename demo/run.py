@@ -1,15 +1,20 @@
-"""`make demo`: nbkit end to end on a throwaway data-science repository.
+"""`make demo`: the README's path, literally, on a throwaway data-science project.
 
-Every step prints one line saying what it does, the commands it runs with their exit codes,
-and what came of it. The demo stops (exit 1) at the first result that is not what a user
-should see. Nothing outside a temporary folder is touched: git identity, HOME-level Jupyter
-kernels and pre-commit's cache all live in the temp folder.
+A clone of this repository; a fresh project with its own venv and nbkit installed from the
+clone; the exact .pre-commit-config.yaml `nbkit init` writes, with real `pre-commit install`
+and real commits; `nbkit env` in its default place; the template experiment recording with
+`nbkit.record` in the locked kernel; a teammate's clone pulling the runs. Every step prints
+what it does, the commands with their exit codes, and what came of it; the demo stops (exit
+1) at the first result that is not what a user should see. Nothing outside a temporary folder
+is touched: git identity, Jupyter kernels and pre-commit's cache live there (uv's package
+cache is shared, so installs are quick after the first time).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -95,33 +100,20 @@ ANALYSIS = {
     "nbformat_minor": 5,
 }
 
-LOCAL_HOOKS = """\
-# The demo runs nbkit's hooks from this virtual environment (language: system) so it needs no
-# network; a real project uses the published hooks written by `nbkit init`.
-repos:
-  - repo: local
-    hooks:
-      - id: nbkit
-        name: nbkit (pair, sync, clean, validate)
-        entry: nbkit hook nbkit
-        language: system
-        types_or: [jupyter, python, markdown]
-        require_serial: true
-      - id: nbkit-lock-check
-        name: nbkit lock --check
-        entry: nbkit lock --check
-        language: system
-        pass_filenames: false
-        files: (requirements\\.in|requirements\\.lock|pyproject\\.toml|\\.ipynb|\\.py)$
-"""
+
+def clean_path() -> str:
+    """PATH without the make venv: the project's own venv is what the user activates."""
+    keep = [p for p in os.environ.get("PATH", "").split(os.pathsep) if p and Path(p) != BIN]
+    return os.pathsep.join(keep)
 
 
 def set_up_environment(tmp: Path) -> None:
-    os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
-    os.environ["HOME"] = str(tmp / "home")
-    (tmp / "home").mkdir()
     real_cache = Path(os.path.expanduser("~")).joinpath(".cache")
     os.environ.setdefault("UV_CACHE_DIR", str(real_cache / "uv"))  # warm cache from `make`
+    os.environ["PATH"] = clean_path()
+    os.environ.pop("VIRTUAL_ENV", None)
+    os.environ["HOME"] = str(tmp / "home")
+    (tmp / "home").mkdir()
     os.environ["JUPYTER_DATA_DIR"] = str(tmp / "jupyter")
     os.environ["PRE_COMMIT_HOME"] = str(tmp / "pre-commit")
     os.environ["GIT_CONFIG_GLOBAL"] = str(tmp / "gitconfig")
@@ -131,72 +123,86 @@ def set_up_environment(tmp: Path) -> None:
     )
 
 
+def activate(venv: Path) -> None:
+    """`. .venv/bin/activate`: this project's venv first on PATH."""
+    os.environ["PATH"] = f"{venv / 'bin'}{os.pathsep}{clean_path()}"
+    os.environ["VIRTUAL_ENV"] = str(venv)
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="nbkit-demo-") as tmp_name:
         tmp = Path(tmp_name)
-        repo = tmp / "sales-forecast"
-        repo.mkdir()
-        real_home = os.path.expanduser("~")
         set_up_environment(tmp)
-        os.environ.setdefault("UV_CACHE_DIR", os.path.join(real_home, ".cache", "uv"))
-        demo(repo, tmp)
+        demo(tmp)
     print(
         f"\ndemo finished in {time.monotonic() - STARTED:.0f} s: every step gave the expected result"
     )
     return 0
 
 
-def demo(repo: Path, tmp: Path) -> None:
-    step(f"a new data-science repository: {repo}")
-    sh("git", "init", "-q", "-b", "main", cwd=repo)
+def install_nbkit(project: Path, clone: Path) -> None:
+    """README: `python -m venv .venv && . .venv/bin/activate`, `pip install './nbkit[all]'`."""
+    print("   (uv stands in for `python -m venv` and `pip install`: the same install, faster)")
+    uv = str(BIN / "uv")
+    sh(uv, "venv", "-q", "--python", sys.executable, ".venv", cwd=project)
+    python = ".venv/bin/python"
+    sh(uv, "pip", "install", "-q", "--python", python, f"{clone}[all]", cwd=project, quiet=True)
+    activate(project / ".venv")
+    (project / ".gitignore").write_text(".venv/\n")
 
-    step("nbkit init scaffolds config, hooks config, attributes and an experiment template")
+
+def demo(tmp: Path) -> None:
+    print(
+        "network: only the package index is reached (uv's cache usually answers); a local"
+        " folder stands in for the git server the teammate pulls from"
+    )
+    step("clone nbkit (the README starts from a clone of this repository)")
+    clone = tmp / "nbkit"
+    sh("git", "clone", "-q", str(CHECKOUT), str(clone), cwd=tmp)
+    head = sh("git", "rev-parse", "HEAD", cwd=clone, quiet=True).stdout.strip()
+    if sh("git", "status", "--porcelain", cwd=CHECKOUT, quiet=True).stdout.strip():
+        print("   note: the checkout has uncommitted changes; the clone (and the demo) has HEAD")
+    print(f"   nbkit at {head[:12]}")
+
+    repo = tmp / "sales-forecast"
+    repo.mkdir()
+    step(f"a new data-science project with its own venv, nbkit installed from the clone: {repo}")
+    sh("git", "init", "-q", "-b", "main", cwd=repo)
+    install_nbkit(repo, clone)
+    sh("nbkit", "--version", cwd=repo)
+    where = shutil.which("nbkit")
+    check(where == str(repo / ".venv" / "bin" / "nbkit"), "nbkit runs from the project's venv")
+
+    step("nbkit init: config, a pre-commit config that installs this very nbkit, an experiment")
     sh("nbkit", "init", cwd=repo)
-    check((repo / "notebooks" / "experiment.ipynb").is_file(), "an experiment template")
-    (repo / ".pre-commit-config.yaml").write_text(LOCAL_HOOKS)
+    config = (repo / ".pre-commit-config.yaml").read_text()
+    show("\n".join(line for line in config.splitlines() if not line.startswith("#")))
+    check(
+        f'repo: "{clone}"' in config and f"rev: {head}" in config,
+        "the hooks come from the clone at its HEAD commit",
+    )
     sh("pre-commit", "install", cwd=repo)
     sh("nbkit", "install", cwd=repo)
 
-    step(
-        "nbkit lock pins what the notebooks need (nbkit itself and ipykernel), offline from wheels and uv's cache"
-    )
-    wheels = tmp / "wheels"
-    sh(
-        str(BIN / "uv"),
-        "build",
-        "--wheel",
-        "-q",
-        "-o",
-        str(wheels),
-        str(CHECKOUT),
-        cwd=repo,
-        quiet=True,
-    )
-    (repo / "requirements.in").write_text("nbkit\nipykernel\n")
-    lock = sh("nbkit", "lock", "--find-links", str(wheels), "--offline", cwd=repo, expect=None)
-    if lock.returncode != 0:
-        print("   (uv's cache lacks something: resolving against the package index instead)")
-        sh("nbkit", "lock", "--find-links", str(wheels), cwd=repo)
-    lock_text = (repo / "requirements.lock").read_text()
-    check(
-        "--hash=sha256:" in lock_text and "nbkit-input-sha256" in lock_text,
-        "a hashed lock whose header records its input's digest",
-    )
+    step("first commit: pre-commit builds the hook env from the clone; the hook pairs the template")
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "commit", "-q", "-m", "nbkit", cwd=repo, expect=1)
+    check((repo / "notebooks" / "experiment.py").is_file(), "notebooks/experiment.py paired")
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "commit", "-q", "-m", "nbkit", cwd=repo)
 
-    step("nbkit env builds .venv exactly from the lock and registers its Jupyter kernel")
-    sh("nbkit", "env", "--find-links", str(wheels), cwd=repo)
-    kernel = sh("nbkit", "env", "--print-kernel", cwd=repo).stdout.strip()
-    check(kernel.startswith("nbkit-"), f"a kernel named after the project and lock: {kernel}")
-    t0 = time.monotonic()
-    sh("nbkit", "env", cwd=repo, quiet=True)
-    print(f"   a second nbkit env, nothing to do: {time.monotonic() - t0:.2f} s")
+    commits(repo)
+    environment(repo)
+    experiments(repo)
+    teammate(tmp, repo, clone)
 
+
+def commits(repo: Path) -> None:
     step(
         "commit a notebook with outputs: the hooks pair, clean and validate it, and say what to re-add"
     )
     nb = repo / "notebooks" / "analysis.ipynb"
     nb.write_text(json.dumps(ANALYSIS, indent=2))
-    (repo / ".gitignore").write_text(".venv/\n")
     sh("git", "add", "-A", cwd=repo)
     sh("git", "commit", "-q", "-m", "analysis", cwd=repo, expect=1)
     sh("git", "add", "-A", cwd=repo)
@@ -244,28 +250,77 @@ def demo(repo: Path, tmp: Path) -> None:
 
     step("review the merged branch as a pull request: Markdown for the PR comment, an HTML page")
     sh("nbkit", "review", "main~1...forecast", "--format", "markdown", cwd=repo, limit=18)
-    page = tmp / "review.html"
+    page = repo.parent / "review.html"
     sh("nbkit", "review", "HEAD~3..HEAD", "-o", str(page), cwd=repo)
     check(page.is_file() and page.stat().st_size > 1000, f"a self-contained review page: {page}")
 
-    step("run the experiment twice with different parameters; each run is recorded in the ledger")
+
+def environment(repo: Path) -> None:
+    step("nbkit lock pins what the notebooks need: ipykernel (nbkit.record needs no nbkit there)")
+    (repo / "requirements.in").write_text("ipykernel\n")
+    sh("nbkit", "lock", cwd=repo)
+    lock = repo / "requirements.lock"
+    pins = [line for line in lock.read_text().splitlines() if "==" in line]
+    check(
+        "--hash=sha256:" in lock.read_text() and not any(p.startswith("nbkit") for p in pins),
+        f"a hashed lock of {len(pins)} packages, nbkit not among them",
+    )
+    sh("nbkit", "lock", "--check", cwd=repo)
+    print("   ok: the template's `import nbkit` is not reported as undeclared")
+
+    step("nbkit env builds the run environment in .nbkit/envs/<lock hash>, never in .venv")
+    sh("nbkit", "env", cwd=repo)
+    kernel = sh("nbkit", "env", "--print-kernel", cwd=repo).stdout.strip()
+    check(
+        kernel.startswith("nbkit-sales-forecast-"),
+        f"a kernel named after project and lock: {kernel}",
+    )
+    envs = [p for p in (repo / ".nbkit" / "envs").iterdir() if p.is_dir()]
+    check(
+        len(envs) == 1 and envs[0].name.startswith(kernel.rsplit("-", 1)[1]),
+        f"the environment {envs[0].relative_to(repo)}",
+    )
+    sh("nbkit", "--version", cwd=repo, quiet=True)
+    sh("pre-commit", "--version", cwd=repo, quiet=True)
+    print("   ok: nbkit and pre-commit are still installed in .venv")
+    t0 = time.monotonic()
+    again = sh("nbkit", "env", cwd=repo, quiet=True)
+    took = time.monotonic() - t0
+    check(
+        "already matches the lock" in again.stdout,
+        f"a second nbkit env does nothing ({took:.2f} s)",
+    )
+    sh("git", "add", "-A", cwd=repo)
+    sh("git", "commit", "-q", "-m", "lock", cwd=repo)
+    status = sh("git", "status", "--porcelain", cwd=repo, quiet=True).stdout
+    check(status == "", "a clean tree (.nbkit/envs is git-ignored)")
+
+
+def experiments(repo: Path) -> None:
+    step("run the template experiment twice in the locked kernel; nbkit.record fills the ledger")
     exp = "notebooks/experiment.ipynb"
+    kernel = sh("nbkit", "env", "--print-kernel", cwd=repo, quiet=True).stdout.strip()
     sh("nbkit", "run", "--help-notebook", exp, cwd=repo)
-    first = sh("nbkit", "run", exp, "-p", "learning_rate=0.05", "--json", cwd=repo, quiet=True)
-    run_a = json.loads(first.stdout)["id"]
-    second = sh("nbkit", "run", exp, "-p", "learning_rate=0.2", "--json", cwd=repo, quiet=True)
-    run_b = json.loads(second.stdout)["id"]
-    print(f"   runs {run_a} and {run_b}")
+    ids = []
+    for rate in ("0.05", "0.2"):
+        proc = sh(
+            "nbkit", "run", exp, "-p", f"learning_rate={rate}", "--json", cwd=repo, quiet=True
+        )
+        manifest = json.loads(proc.stdout)
+        check(
+            manifest["kernel"]["name"] == kernel and "score" in manifest["metrics"],
+            f"run {manifest['id']}: kernel {kernel}, score {manifest['metrics'].get('score')}",
+        )
+        ids.append(manifest["id"])
     sh("nbkit", "runs", cwd=repo)
 
     step("compare the two runs; the --fail-if gate catches a worse score")
-    sh("nbkit", "runs", "compare", run_a, run_b, cwd=repo, limit=24)
+    sh("nbkit", "runs", "compare", *ids, cwd=repo, limit=24)
     gate = sh(
         "nbkit",
         "runs",
         "compare",
-        run_a,
-        run_b,
+        *ids,
         "--fail-if",
         "score < base - 0.01",
         cwd=repo,
@@ -275,22 +330,40 @@ def demo(repo: Path, tmp: Path) -> None:
     show("\n".join(gate.stdout.splitlines()[-3:] + gate.stderr.splitlines()[-3:]))
 
     step("sweep a parameter grid on two worker processes")
-    sh(
-        "nbkit",
-        "sweep",
-        exp,
-        "-p",
-        "learning_rate=0.1,0.01",
-        "-p",
-        "seed=0,1",
-        "--workers",
-        "2",
-        cwd=repo,
-        limit=12,
-    )
+    grid = ["-p", "learning_rate=0.1,0.01", "-p", "seed=0,1", "--workers", "2"]
+    sh("nbkit", "sweep", exp, *grid, cwd=repo, limit=12)
 
     step("months later: rerun the first run from its recorded commit, in a temporary worktree")
-    sh("nbkit", "rerun", run_a, cwd=repo, limit=20)
+    sh("nbkit", "rerun", ids[0], cwd=repo, limit=20)
+    sh("git", "add", ".nbkit/runs", cwd=repo)
+    sh("git", "commit", "-q", "-m", "runs", cwd=repo)
+
+
+def run_count(repo: Path) -> int:
+    listed = sh("nbkit", "runs", "--json", cwd=repo, quiet=True).stdout
+    return len([line for line in listed.splitlines() if line.strip()])
+
+
+def teammate(tmp: Path, repo: Path, clone: Path) -> None:
+    step("a teammate clones the project, installs nbkit the same way, and sees the team's runs")
+    mate = tmp / "teammate"
+    sh("git", "clone", "-q", str(repo), str(mate), cwd=tmp)
+    install_nbkit(mate, clone)
+    sh("pre-commit", "install", cwd=mate)
+    sh("nbkit", "install", cwd=mate)
+    runs = run_count(repo)
+    check(run_count(mate) == runs, f"the teammate lists the same {runs} runs")
+
+    step("Dana records one more run; the teammate pulls it, with nothing left to commit")
+    activate(repo / ".venv")
+    sh("nbkit", "run", "notebooks/experiment.ipynb", "-p", "seed=7", cwd=repo)
+    sh("git", "add", ".nbkit/runs", cwd=repo)
+    sh("git", "commit", "-q", "-m", "one more run", cwd=repo)
+    activate(mate / ".venv")
+    sh("git", "pull", "-q", "--no-rebase", cwd=mate)
+    check(run_count(mate) == runs + 1, f"the teammate now lists {runs + 1} runs")
+    status = sh("git", "status", "--porcelain", cwd=mate, quiet=True).stdout
+    check(status == "", "the pull left nothing to commit")
 
 
 def edit_cell(nb: Path, index: int, text: str) -> None:
