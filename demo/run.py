@@ -141,12 +141,13 @@ def main() -> int:
 
 
 def install_nbkit(project: Path, clone: Path) -> None:
-    """README: `python -m venv .venv && . .venv/bin/activate`, `pip install './nbkit[all]'`."""
+    """README: `python -m venv .venv && . .venv/bin/activate`, `pip install '../nbkit[all]'`."""
     print("   (uv stands in for `python -m venv` and `pip install`: the same install, faster)")
+    assert clone == project.parent / "nbkit"  # the README's ../nbkit
     uv = str(BIN / "uv")
     sh(uv, "venv", "-q", "--python", sys.executable, ".venv", cwd=project)
     python = ".venv/bin/python"
-    sh(uv, "pip", "install", "-q", "--python", python, f"{clone}[all]", cwd=project, quiet=True)
+    sh(uv, "pip", "install", "-q", "--python", python, "../nbkit[all]", cwd=project, quiet=True)
     activate(project / ".venv")
     (project / ".gitignore").write_text(".venv/\n")
 
@@ -156,7 +157,7 @@ def demo(tmp: Path) -> None:
         "network: only the package index is reached (uv's cache usually answers); a local"
         " folder stands in for the git server the teammate pulls from"
     )
-    step("clone nbkit (the README starts from a clone of this repository)")
+    step("clone nbkit beside the project, as the README does: git clone <this repository> ../nbkit")
     clone = tmp / "nbkit"
     sh("git", "clone", "-q", str(CHECKOUT), str(clone), cwd=tmp)
     head = sh("git", "rev-parse", "HEAD", cwd=clone, quiet=True).stdout.strip()
