@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from nbkit.errors import NbkitError, UsageError
@@ -75,16 +77,18 @@ def resolve(ours: bool, theirs: bool, notebooks: tuple[str, ...]) -> int:
     of base, ours and theirs; afterwards both sides are read out of the markers and merged.
     Either way the notebook becomes valid and the remaining conflicts are marked inside the
     cells they concern; --ours/--theirs settle them (also in a notebook the merge driver
-    wrote). Exit 0 when no conflict is left, 1 while conflicts are marked in cells, 2 when a
-    file cannot be repaired (it is left unchanged).
+    wrote). A paired notebook's script is then written again from the resolved notebook
+    while git lists it as conflicted. Exit 0 when no conflict is left, 1 while conflicts
+    are marked in cells, 2 when a file cannot be repaired (it is left unchanged).
 
     \b
     Examples:
       nbkit resolve analysis.ipynb            repair, keep conflicts marked in cells
       nbkit resolve --theirs analysis.ipynb   repair, taking their side of each conflict
     """
+    from nbkit import config
     from nbkit.merge.notebook import MergeSettings
-    from nbkit.merge.resolve import resolve_file
+    from nbkit.merge.resolve import resolve_pair
 
     if ours and theirs:
         raise UsageError("--ours and --theirs exclude each other", hint="choose one side")
@@ -93,17 +97,50 @@ def resolve(ours: bool, theirs: bool, notebooks: tuple[str, ...]) -> int:
     status = 0
     for path in notebooks:
         try:
-            done = resolve_file(path, settings)
+            done = resolve_pair(path, config.load(Path(path).parent), settings)
         except NbkitError as exc:
             for line in exc.lines():
                 click.echo(line, err=True)
             status = max(status, exc.exit_code)
             continue
-        click.echo(f"{path}: {_what(done.how, prefer)}")
+        shown = _shown(Path(done.path), path)
+        click.echo(f"{shown}: {_what(done.how, prefer)}")
         if done.marked:
-            click.echo(f"{path}: conflicts marked in cell(s) {_cells(done.marked)}")
+            click.echo(f"{shown}: conflicts marked in cell(s) {_cells(done.marked)}")
             status = max(status, 1)
+        status = max(status, _script_line(shown, done.script, done.script_how))
     return status
+
+
+def _shown(path: Path, given: str | None = None) -> str:
+    """A path as the user named it, else relative to the current folder when possible."""
+    if given is not None and Path(given) == path:
+        return given
+    try:
+        return path.absolute().relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _script_line(notebook: str, script: Path | None, how: str | None) -> int:
+    """Report what happened to a paired script; 1 when it is left out of step."""
+    if script is None or how is None:
+        return 0
+    name = _shown(script)
+    if how == "regenerated":
+        click.echo(f"{notebook}: regenerated {name} from the resolved notebook")
+    elif how == "pending":
+        click.echo(
+            f"{notebook}: paired script {name} is written from the notebook once no cell "
+            "holds conflict markers (run nbkit resolve again then)"
+        )
+    elif how == "differs":
+        click.echo(
+            f"{notebook}: paired script {name} differs from the notebook "
+            "(hint: nbkit sync --prefer notebook|script)"
+        )
+        return 1
+    return 0
 
 
 def _what(how: str, prefer: str | None) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from nbkit import git, notebook
+from nbkit.config import Config
 from nbkit.errors import BadInput
 from nbkit.merge import text as textmerge
 from nbkit.merge.notebook import (
@@ -31,6 +32,8 @@ class Resolved(NamedTuple):
     how: str  # "stages", "markers", "cells" (markers inside cells settled), "nothing"
     marked: list[int]  # cells (0-based) whose source still holds conflict markers
     result: MergeResult | None
+    script: Path | None = None  # the paired script, if the notebook has one
+    script_how: str | None = None  # "regenerated", "pending", "in step", "differs"
 
 
 def marked_cells(nb: Notebook) -> list[int]:
@@ -40,6 +43,12 @@ def marked_cells(nb: Notebook) -> list[int]:
         for k, cell in enumerate(nb.get("cells", []))
         if notebook.has_conflict_markers(notebook.source_text(cell))
     ]
+
+
+def _unmerged(path: Path) -> bool:
+    """Whether git lists ``path`` as conflicted (a merge in progress, not yet added)."""
+    root = git.toplevel(path.parent)
+    return root is not None and bool(git.unmerged_blobs(root, git.relpath(root, path)))
 
 
 def _stages(path: Path) -> tuple[Notebook | None, Notebook, Notebook] | None:
@@ -139,3 +148,63 @@ def resolve_file(path: str | Path, settings: MergeSettings = DEFAULT_SETTINGS) -
     notebook.write(path, nb, original=data)
     result = done.result if done.how != "cells" else None
     return done._replace(marked=marked_cells(nb), result=result)
+
+
+# --- paired notebooks: one conflict in two files -----------------------------------------
+
+
+def notebook_of(path: Path, config: Config) -> Path:
+    """The notebook to resolve for ``path``: itself, or the notebook of a paired script."""
+    if path.suffix == ".ipynb":
+        return path
+    from nbkit.pairing import paths
+
+    try:
+        pair = paths.pair_of(path, config)
+    except BadInput:  # its notebook is broken by markers too: the twin beside it
+        pair = None
+    if pair is not None:
+        return pair.notebook
+    twin = path.with_suffix(".ipynb")
+    return twin if twin.is_file() else path
+
+
+def resolve_script(nb_path: Path, config: Config) -> tuple[Path, str] | None:
+    """Bring a resolved notebook's paired script in step (None: the notebook is unpaired).
+
+    The script's conflict is the notebook's conflict seen through git's text merge: while
+    git lists the script as conflicted, or it holds conflict markers, it is written again
+    from the resolved notebook ("regenerated"), or, while cells of the notebook still hold
+    conflict markers, left for later ("pending"). Otherwise it is left alone and reported
+    "in step" or "differs" (a decision for ``nbkit sync --prefer``).
+    """
+    from nbkit.pairing import convert, paths
+
+    nb = notebook.read(nb_path)
+    formats = paths.notebook_formats(nb) or paths.declared_formats(config)
+    pair = paths.pair_from(paths.real_folder(nb_path), formats, config) if formats else None
+    if pair is None or formats is None or not pair.script.is_file():
+        return None
+    data = notebook.read_bytes(pair.script)
+    if _unmerged(pair.script) or notebook.has_conflict_markers(data):
+        if marked_cells(nb):  # a script cannot carry markers: write it once they are gone
+            return pair.script, "pending"
+        convert.write_script(pair, nb, formats)
+        return pair.script, "regenerated"
+    try:
+        same = convert.inputs_of(convert.read_script(data, pair.script, pair.fmt))
+    except BadInput:
+        return pair.script, "differs"
+    return pair.script, "in step" if same == convert.inputs_of(nb) else "differs"
+
+
+def resolve_pair(
+    path: str | Path, config: Config, settings: MergeSettings = DEFAULT_SETTINGS
+) -> Resolved:
+    """``resolve_file`` for a notebook or its paired script, then the script from it."""
+    nb_path = notebook_of(Path(path), config)
+    done = resolve_file(nb_path, settings)
+    script = resolve_script(nb_path, config)
+    if script is None:
+        return done
+    return done._replace(script=script[0], script_how=script[1])
