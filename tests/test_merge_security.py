@@ -125,3 +125,42 @@ def test_a_rewrite_on_one_side_of_an_idless_cell_merges_as_that_cell(installed: 
         "x = 2",
         "## Results",
     ]
+
+
+def test_an_invalid_cell_id_gets_a_fresh_valid_id_instead_of_a_refusal(installed: Path) -> None:
+    base = make_nb("a = 1", "b = 2", "c = 3")
+    base["cells"][1]["id"] = "not a valid id!"
+    ours, theirs = copy.deepcopy(base), copy.deepcopy(base)
+    ours["cells"][0]["source"] = "a = 10"
+    theirs["cells"][2]["source"] = "c = 30"
+    merge = merge_branches(installed, base, ours, theirs)
+    assert merge.code == 0, merge.output
+    assert "'not a valid id!' is no valid id; given the new id" in merge.output
+    nb = assert_valid_file(merge.path)
+    assert sources(nb) == ["a = 10", "b = 2", "c = 30"]
+    assert nb["cells"][1]["id"] != "not a valid id!"
+
+
+@pytest.mark.parametrize("side", ["ours", "theirs"])
+def test_resolve_after_git_add_marks_a_cell_type_difference_and_settles_it(
+    repo: Path, cli: Callable[..., Any], side: str
+) -> None:
+    """No driver: git's text merge breaks the JSON; after `git add` the two sides come from
+    the markers with no base, so a cell type that differs is marked, never kept silently."""
+    base = make_nb("a = 1", "x = 1", "b = 2")  # one-line sources: one JSON line
+    ours = _retype(base, 1, "markdown")
+    theirs = _retype(base, 1, "raw")
+    theirs["cells"][1]["source"] = "x = 2"
+    merge = merge_branches(repo, base, ours, theirs)
+    assert merge.code != 0 and b"<<<<<<<" in merge.path.read_bytes()
+    git(repo, "add", merge.path.name)
+    marked = cli("resolve", merge.path)
+    assert marked.code == 1, marked
+    nb = assert_valid_file(merge.path)
+    assert marked_cells(nb) == [1]
+    assert "(cell type: markdown)" in sources(nb)[1]
+    assert "(cell type: raw)" in sources(nb)[1]
+    assert cli("resolve", f"--{side}", merge.path).code == 0
+    nb = assert_valid_file(merge.path)
+    want = ("markdown" if side == "ours" else "raw", "x = 2")  # git merged the source line
+    assert (nb["cells"][1]["cell_type"], sources(nb)[1]) == want

@@ -9,6 +9,7 @@ merge is two-way: every difference between the sides is kept and marked.
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from nbkit.notebook import Notebook
 
 Cell = dict[str, Any]
 _MISSING: Any = object()
+_VALID_ID = re.compile(r"[a-zA-Z0-9_-]{1,64}")  # nbformat 4.5's rule for a cell id
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,8 @@ DEFAULT_SETTINGS = MergeSettings()
 class Conflict(NamedTuple):
     cell: int  # index in the merged notebook
     cell_id: str | None
-    kind: str  # "source": both edited the source; "delete-edit": deleted vs edited
+    kind: str  # "source": both edited the source; "delete-edit": deleted vs edited;
+    # "cell-type": the sides' types differ and no base tells which side changed it
 
 
 class Note(NamedTuple):
@@ -297,7 +300,15 @@ def _merge_fields(base: Cell, ours: Cell, theirs: Cell, cell: Cell, notes: list[
 def _merge_both(base: Cell | None, ours: Cell, theirs: Cell, prefer: str | None) -> _CellMerge:
     """A cell both sides kept: source line-merged, outputs follow the source, dicts merged."""
     cell = dict(ours)  # nested values are replaced, never changed in place
-    source = _merge_source(base, ours, theirs, prefer)
+    type_o, type_t = str(ours.get("cell_type")), str(theirs.get("cell_type"))
+    type_clash = base is None and type_o != type_t  # no base: who changed it is unknown
+    if type_clash and prefer is None:
+        text = textmerge.marked_types(
+            notebook.source_text(ours), type_o, notebook.source_text(theirs), type_t
+        )
+        source = _Source(text, "both", "cell-type", [])
+    else:
+        source = _merge_source(base, ours, theirs, prefer)
     cell["source"] = source.text
     notes = list(source.notes)
     run_o, run_t = _run_state(ours), _run_state(theirs)
@@ -312,11 +323,14 @@ def _merge_both(base: Cell | None, ours: Cell, theirs: Cell, prefer: str | None)
             notes.append(("outputs-cleared", "source merged from both sides"))
     clashes: list[str] = []
     _merge_fields(base if base is not None else {}, ours, theirs, cell, clashes)
+    if type_clash:  # marked in the source, or settled by prefer: not a silent "kept ours"
+        clashes = [w for w in clashes if w != "cell_type"]
+        cell["cell_type"] = type_t if prefer == "theirs" else type_o
     notes += [("metadata", f"{w}: both sides changed it; kept ours") for w in clashes]
-    return _CellMerge(_fit_type(cell), source.conflict, notes)
+    return _CellMerge(fit_type(cell), source.conflict, notes)
 
 
-def _fit_type(cell: Cell) -> Cell:
+def fit_type(cell: Cell) -> Cell:
     """Only the keys the cell's type allows (a type change must not leave stray outputs)."""
     if cell.get("cell_type") == "code":
         if not isinstance(cell.get("outputs"), list):  # the type came from the other side
@@ -352,13 +366,15 @@ def _new_id(used: set[str]) -> str:
 
 
 def _fix_ids(cells: list[Cell], theirs_only: list[bool], minor: int, notes: list[Note]) -> None:
-    """No duplicate ids: ours' cells keep theirs first, a clashing cell of theirs gets a new one."""
+    """Unique valid ids: ours' cells keep theirs first, a clashing cell of theirs (or a cell
+    whose id breaks nbformat's rule, which would make the result invalid) gets a new one."""
     used: set[str] = set()
     order = [k for k in range(len(cells)) if not theirs_only[k]]
     order += [k for k in range(len(cells)) if theirs_only[k]]
     for k in order:
         cid = _id(cells[k])
-        if cid is not None and cid not in used:
+        valid = cid is not None and _VALID_ID.fullmatch(cid) is not None
+        if cid is not None and valid and cid not in used:
             used.add(cid)
             continue
         if cid is None and minor < 5:
@@ -366,7 +382,9 @@ def _fix_ids(cells: list[Cell], theirs_only: list[bool], minor: int, notes: list
         fresh = _new_id(used)
         used.add(fresh)
         cells[k]["id"] = fresh
-        why = f"id {cid!r} was taken by another cell" if cid else "cell had no id"
+        why = "cell had no id"
+        if cid is not None:
+            why = f"id {cid!r} was taken by another cell" if valid else f"{cid!r} is no valid id"
         notes.append(Note(k, "new-id", f"{why}; given the new id {fresh!r}"))
 
 

@@ -21,6 +21,7 @@ from nbkit.merge.notebook import (
     MergeResult,
     MergeSettings,
     check_result,
+    fit_type,
     load_side,
     merge_notebooks,
 )
@@ -96,7 +97,8 @@ def _from_markers(data: bytes, path: Path, prefer: str | None) -> MergeResult:
 def _settle_cells(nb: Notebook, prefer: str) -> Notebook:
     """Each marked cell's source becomes the preferred side of its hunks.
 
-    A cell marked as deleted by the preferred side (a delete/edit conflict) goes.
+    A cell marked as deleted by the preferred side (a delete/edit conflict) goes; a cell
+    whose hunk is labelled with each side's cell type takes the preferred side's type.
     """
     cells = []
     for cell in nb.get("cells", []):
@@ -105,6 +107,9 @@ def _settle_cells(nb: Notebook, prefer: str) -> Notebook:
             if textmerge.deleted_by(text) == prefer:
                 continue
             cell = {**cell, "source": textmerge.settle(text, prefer)}
+            cell_type = textmerge.labelled_type(text, prefer)
+            if cell_type is not None:  # a cell-type conflict: the side's type too
+                cell = fit_type({**cell, "cell_type": cell_type})
         cells.append(cell)
     return {**nb, "cells": cells}
 

@@ -20,6 +20,7 @@ BASE_MARK = "||||||| base"
 SEP_MARK = "======="
 THEIRS_MARK = ">>>>>>> theirs"
 DELETED = " (cell deleted)"  # label of the side that deleted a cell the other side edited
+TYPE_LABEL = " (cell type: {})"  # label of each side when the sides' cell types differ
 PREFER = ("ours", "theirs")
 
 
@@ -158,6 +159,25 @@ def marked_deletion(text: str, deleted_by: str) -> str:
     if deleted_by == "ours":
         return _finish(_hunk([], None, lines, (DELETED, "")), 1, text).text
     return _finish(_hunk(lines, None, [], ("", DELETED)), 1, text).text
+
+
+def marked_types(ours: str, ours_type: str, theirs: str, theirs_type: str) -> str:
+    """A cell whose type differs between the sides (no base to tell who changed it): the
+    whole source as one hunk, each side labelled with its type, e.g. ``(cell type: code)``."""
+    labels = (TYPE_LABEL.format(ours_type), TYPE_LABEL.format(theirs_type))
+    return _finish(_hunk(_lines(ours), None, _lines(theirs), labels), 1, ours).text
+
+
+def labelled_type(text: str, side: str) -> str | None:
+    """The cell type ``marked_types`` recorded for ``side``, if the text has that label."""
+    lines = text.splitlines()
+    if len(lines) < 2:
+        return None
+    mark, line = (OURS_MARK, lines[0]) if side == "ours" else (THEIRS_MARK, lines[-1])
+    prefix, suffix = mark + TYPE_LABEL.split("{}")[0], TYPE_LABEL.split("{}")[1]
+    if line.startswith(prefix) and line.endswith(suffix):
+        return line[len(prefix) : len(line) - len(suffix)] or None
+    return None
 
 
 def deleted_by(text: str) -> str | None:
