@@ -164,3 +164,17 @@ def test_resolve_after_git_add_marks_a_cell_type_difference_and_settles_it(
     nb = assert_valid_file(merge.path)
     want = ("markdown" if side == "ours" else "raw", "x = 2")  # git merged the source line
     assert (nb["cells"][1]["cell_type"], sources(nb)[1]) == want
+
+
+def test_a_replaced_idless_cell_against_its_deletion_merges_cleanly(installed: Path) -> None:
+    """Ours replaced a cell by an unrelated one, theirs deleted it: no conflict to mark."""
+    base, ours = _idless(ANALYSIS, "x = 1"), _idless(REWRITE_OURS, "x = 1")
+    theirs = _idless("x = 2")
+    merge = merge_branches(installed, base, ours, theirs)
+    assert merge.code == 0, merge.output
+    assert sources(assert_valid_file(merge.path)) == [
+        "import pandas as pd",
+        REWRITE_OURS,
+        "x = 2",
+        "## Results",
+    ]

@@ -77,6 +77,7 @@ class _Slot:
     base: Cell | None
     ours: Cell | None
     theirs: Cell | None
+    by_place: frozenset[str] = frozenset()  # sides matched to base only by their place
 
 
 # --- matching cells ------------------------------------------------------------------------
@@ -91,8 +92,9 @@ def _fingerprint(cell: Cell) -> tuple[str, str]:
     return (str(cell.get("cell_type")), notebook.source_text(cell))
 
 
-def match_cells(old: list[Cell], new: list[Cell]) -> list[int | None]:
-    """For each cell of ``new``, the index of the ``old`` cell it continues (None: added).
+def match_cells(old: list[Cell], new: list[Cell]) -> tuple[list[int | None], set[int]]:
+    """For each cell of ``new``, the index of the ``old`` cell it continues (None: added),
+    and the cells of ``new`` matched only by their place (a rewrite, without ids).
 
     The review's aligner decides (ids first, then content, then similarity; moves included),
     so ``nbkit diff`` and the merge agree on which cell is which.
@@ -100,11 +102,12 @@ def match_cells(old: list[Cell], new: list[Cell]) -> list[int | None]:
     from nbkit.align import align, pair_rewrites
 
     matches = align(old, new)
+    known = set(matches)
     pair_rewrites(old, new, matches)  # without ids, a rewritten cell is still that cell
     result: list[int | None] = [None] * len(new)
     for i, j in matches.items():
         result[j] = i
-    return result
+    return result, {j for i, j in matches.items() if i not in known}
 
 
 def _build_slots(
@@ -114,16 +117,20 @@ def _build_slots(
     slots = [_Slot(cell, None, None) for cell in base]
     ours_order: list[int] = []
     added: dict[tuple[str, str], list[int]] = defaultdict(list)
-    for cell, i in zip(ours, match_cells(base, ours), strict=True):
+    found, by_place = match_cells(base, ours)
+    for j, (cell, i) in enumerate(zip(ours, found, strict=True)):
         if i is None:
             slots.append(_Slot(None, cell, None))
             i = len(slots) - 1
             added[_fingerprint(cell)].append(i)
         else:
             slots[i].ours = cell
+            if j in by_place:
+                slots[i].by_place |= {"ours"}
         ours_order.append(i)
     theirs_order: list[int] = []
-    for cell, i in zip(theirs, match_cells(base, theirs), strict=True):
+    found, by_place = match_cells(base, theirs)
+    for j, (cell, i) in enumerate(zip(theirs, found, strict=True)):
         if i is None:  # added by theirs: the same cell added by ours too appears once
             same = [k for k in added.get(_fingerprint(cell), ()) if slots[k].theirs is None]
             if same:
@@ -134,6 +141,8 @@ def _build_slots(
                 i = len(slots) - 1
         else:
             slots[i].theirs = cell
+            if j in by_place:
+                slots[i].by_place |= {"theirs"}
         theirs_order.append(i)
     return slots, ours_order, theirs_order
 
@@ -144,7 +153,7 @@ def _build_slots_two_way(
     """Without a base, ours and theirs are matched to each other directly."""
     slots = [_Slot(None, cell, None) for cell in ours]
     theirs_order: list[int] = []
-    for cell, i in zip(theirs, match_cells(ours, theirs), strict=True):
+    for cell, i in zip(theirs, match_cells(ours, theirs)[0], strict=True):
         if i is None:
             slots.append(_Slot(None, None, cell))
             i = len(slots) - 1
@@ -351,9 +360,10 @@ def _merge_slot(slot: _Slot, prefer: str | None) -> _CellMerge:
     present = ours if ours is not None else theirs
     if present is None:
         return _CellMerge(None, None, [])
-    if base is None:
+    side = "ours" if ours is not None else "theirs"
+    if base is None or side in slot.by_place:  # added, or put in a place the other emptied
         return _CellMerge(dict(present), None, [])
-    return _merge_one_sided(present, base, "ours" if ours is not None else "theirs", prefer)
+    return _merge_one_sided(present, base, side, prefer)
 
 
 # --- the notebook --------------------------------------------------------------------------
