@@ -202,17 +202,23 @@ def _stat_key(path: str | Path, policy: CleanPolicy) -> tuple[str, bool] | None:
 
 
 def clean_file(
-    path: str | Path, policy: CleanPolicy, *, check: bool = False, cache: Cache | None = None
+    path: str | Path,
+    policy: CleanPolicy,
+    *,
+    check: bool = False,
+    cache: Cache | None = None,
+    data: bytes | None = None,
 ) -> CleanResult:
     """Clean one notebook in place (or only report, with ``check``). Raises ``BadInput``.
 
     With a cache, a notebook known clean is not even read when its stat is unchanged and
-    settled; otherwise its content hash decides before any parsing.
+    settled; otherwise its content hash decides before any parsing. ``data``: the file's
+    bytes, when the caller has read them already (a hook reads each file once).
     """
     stat = _stat_key(path, policy) if cache is not None else None
     if cache is not None and stat is not None and cache.has("clean-stat", stat[0]):
         return CleanResult(str(path), False)
-    data = notebook.read_bytes(path)
+    data = notebook.read_bytes(path) if data is None else data
     key = cache_key(data, policy)
     if cache is not None and cache.has("clean", key):
         if stat is not None and stat[1]:

@@ -19,12 +19,17 @@ class Problem(NamedTuple):
 
 
 def validate_file(
-    path: str | Path, *, max_output_bytes: int | None = None, cache: Cache | None = None
+    path: str | Path,
+    *,
+    max_output_bytes: int | None = None,
+    cache: Cache | None = None,
+    data: bytes | None = None,
 ) -> list[Problem]:
-    """Problems with one notebook: unreadable, conflict markers, schema, duplicate ids, size."""
+    """Problems with one notebook: unreadable, conflict markers, schema, duplicate ids, size.
+    ``data``: the file's bytes, when the caller has read them already."""
     name = str(path)
     try:
-        data = notebook.read_bytes(path)
+        data = notebook.read_bytes(path) if data is None else data
         key = digest(data + f"\0{max_output_bytes}".encode())
         if cache is not None and cache.has("valid", key):
             return []

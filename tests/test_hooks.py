@@ -229,3 +229,55 @@ def test_the_commit_path_never_imports_the_merge_wing(repo: Path) -> None:
     code, paired = imported_by(repo, "hook", "nbkit", "a.ipynb")
     assert code == 1 and (repo / "a.py").is_file()  # cleaned and paired
     assert sorted(m for m in modules | paired if m.startswith("nbkit.merge")) == []
+
+
+_COUNTING_PROBE = """
+import builtins, collections, io, json, os, sys
+from nbkit import notebook
+opened = collections.Counter()
+real_open = io.open
+def counting_open(file, *args, **kwargs):
+    if isinstance(file, (str, os.PathLike)):
+        path = os.path.realpath(file)
+        if "/.git/" not in path:
+            opened[os.path.relpath(path)] += 1
+    return real_open(file, *args, **kwargs)
+io.open = builtins.open = counting_open
+parses = []
+real_parse = notebook.parse_json
+def counting_parse(data, path):
+    parses.append(str(path))
+    return real_parse(data, path)
+notebook.parse_json = counting_parse
+from nbkit.cli.main import main
+code = main(["hook", "nbkit", *sys.argv[1:]])
+heavy = [m for m in ("jupytext", "nbformat") if m in sys.modules]
+print(json.dumps({"code": code, "opened": opened, "parses": parses, "heavy": heavy}))
+"""
+
+
+def test_warm_no_op_hook_reads_each_file_once_and_parses_nothing(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    """Issue 9 §2: one read per file, no JSON parse, no jupytext or nbformat, on a warm
+    no-op `nbkit hook nbkit` (each pair resolved once; the sync API takes resolved pairs)."""
+    declare_pairing(repo)
+    for name in ("a", "b"):
+        write_nb(repo / f"{name}.ipynb", clean_nb(f"{name} = 1"))
+    files = ["a.ipynb", "a.py", "b.ipynb", "b.py"]
+    assert cli("hook", "nbkit", "a.ipynb", "b.ipynb").code == 1  # creates the scripts
+    commit_all(repo)
+    assert cli("hook", "nbkit", *files).code == 0  # warm
+    proc = subprocess.run(
+        [sys.executable, "-c", _COUNTING_PROBE, *files],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0 and result["heavy"] == [], result
+    assert result["parses"] == [], result
+    assert {name: n for name, n in result["opened"].items() if n > 1} == {}, result
+    assert {name for name in files} <= set(result["opened"]), result

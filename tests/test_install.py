@@ -12,7 +12,7 @@ from typing import Any
 
 from nbkit import config
 from nbkit.hooks.install import InstallOptions, install
-from nbkit.pairing.sync import sync_pairs
+from nbkit.pairing.sync import resolve_pairs, sync_pairs
 from tests.conftest import assert_one_line_error, commit_all, git, make_nb, read_nb, write_nb
 from tests.hooks_helpers import PY, clean_nb, declare_pairing, dirty_nb, git_env, sh
 
@@ -254,7 +254,8 @@ def _branch_with_script_edit(repo: Path, branch: str, value: str) -> None:
     """
     declare_pairing(repo)
     write_nb(repo / "a.ipynb", clean_nb("x = 1"))
-    sync_pairs([repo / "a.ipynb"], config.load(repo))
+    cfg = config.load(repo)
+    sync_pairs(resolve_pairs([repo / "a.ipynb"], cfg), cfg)
     assert (repo / "a.py").exists()
     commit_all(repo, "paired")
     git(repo, "checkout", "-q", "-b", branch)

@@ -14,7 +14,7 @@ from typing import Any
 
 from nbkit import config
 from nbkit.cache import Cache
-from nbkit.pairing.sync import sync_pairs
+from nbkit.pairing.sync import resolve_pairs, sync_pairs
 from tests.conftest import commit_all, git, read_nb, run_nbkit, write_nb
 from tests.hooks_helpers import clean_nb, declare_pairing, sh
 
@@ -27,7 +27,8 @@ def _synced(root: Path, name: str = "a") -> None:
     """Pair ``name``.ipynb as a user of nbkit would: the sync that created the script
     remembers the pair's agreed state."""
     cache = Cache.for_root(root)
-    sync_pairs([root / f"{name}.ipynb"], config.load(root), cache=cache)
+    cfg = config.load(root)
+    sync_pairs(resolve_pairs([root / f"{name}.ipynb"], cfg), cfg, cache=cache)
     cache.save()
 
 

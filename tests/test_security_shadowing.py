@@ -19,7 +19,7 @@ import pytest
 
 from nbkit import config
 from nbkit.hooks.install import InstallOptions, install
-from nbkit.pairing.sync import sync_pairs
+from nbkit.pairing.sync import resolve_pairs, sync_pairs
 from tests.conftest import commit_all, git, read_nb, write_nb
 from tests.hooks_helpers import PY, clean_nb, declare_pairing, dirty_nb, git_env, sh
 from tests.security_helpers import Watch, plant_code, plant_shadows
@@ -47,7 +47,8 @@ def hostile(repo: Path, tmp_path: Path) -> Hostile:
     markers = tmp_path / "markers"
     declare_pairing(repo)
     write_nb(repo / "a.ipynb", clean_nb("x = 1"))
-    sync_pairs([repo / "a.ipynb"], config.load(repo))
+    cfg = config.load(repo)
+    sync_pairs(resolve_pairs([repo / "a.ipynb"], cfg), cfg)
     plant_shadows(repo, markers)
     commit_all(repo, "paired, with a click.py and friends")
     git(repo, "checkout", "-q", "-b", "script")

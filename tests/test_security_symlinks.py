@@ -18,7 +18,7 @@ import pytest
 
 from nbkit import config
 from nbkit.hooks.install import InstallOptions, install
-from nbkit.pairing.sync import sync_pairs
+from nbkit.pairing.sync import resolve_pairs, sync_pairs
 from tests.conftest import assert_one_line_error, commit_all, git, read_nb, run_nbkit, write_nb
 from tests.hooks_helpers import PY, clean_nb, declare_pairing, dirty_nb, git_env, sh
 from tests.security_helpers import Watch
@@ -101,7 +101,8 @@ def test_ledger_folder_symlinked_out_of_the_tree(scene: Scene) -> None:
 def _paired_upstream(scene: Scene) -> None:
     declare_pairing(scene.upstream)
     write_nb(scene.upstream / "a.ipynb", clean_nb("x = 1"))
-    sync_pairs([scene.upstream / "a.ipynb"], config.load(scene.upstream))
+    cfg = config.load(scene.upstream)
+    sync_pairs(resolve_pairs([scene.upstream / "a.ipynb"], cfg), cfg)
     commit_all(scene.upstream, "paired")
 
 

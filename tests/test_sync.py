@@ -18,7 +18,7 @@ from nbkit.cache import Cache
 from nbkit.errors import BadInput
 from nbkit.pairing.convert import normalise, script_text
 from nbkit.pairing.pair import pair_notebook
-from nbkit.pairing.sync import sync_pairs
+from nbkit.pairing.sync import resolve_pairs, sync_pairs
 from tests.conftest import assert_one_line_error, commit_all, git, make_nb, read_nb, write_nb
 from tests.pairing_helpers import (
     edit_notebook,
@@ -64,7 +64,7 @@ def test_conflict_matrix(
     before = snapshot(pair.notebook, pair.script)
     want = _expected(change, committed)
 
-    outcomes = sync_pairs([pair.notebook], config.load(repo))
+    outcomes = sync_pairs(resolve_pairs([pair.notebook], config.load(repo)), config.load(repo))
     assert [o.action for o in outcomes] == [want]
 
     if want in ("in-sync", "conflict"):
@@ -162,7 +162,10 @@ def test_both_files_given_sync_once(repo: Path) -> None:
     pair = paired(repo)
     commit_all(repo)
     edit_notebook(pair.notebook, "x = 1", "x = 2")
-    outcomes = sync_pairs([pair.script, pair.notebook, pair.script], config.load(repo))
+    outcomes = sync_pairs(
+        resolve_pairs([pair.script, pair.notebook, pair.script], config.load(repo)),
+        config.load(repo),
+    )
     assert [o.action for o in outcomes] == ["updated-script"]
 
 
@@ -283,9 +286,12 @@ def test_cache_never_hides_a_change(repo: Path) -> None:
     commit_all(repo)
     cfg = config.load(repo)
     cache = Cache.for_root(repo)
-    assert sync_pairs([pair.notebook], cfg, cache=cache)[0].action == "in-sync"
+    assert sync_pairs(resolve_pairs([pair.notebook], cfg), cfg, cache=cache)[0].action == "in-sync"
     edit_script(pair.script, "x = 1", "x = 7")
-    assert sync_pairs([pair.notebook], cfg, cache=cache)[0].action == "updated-notebook"
+    assert (
+        sync_pairs(resolve_pairs([pair.notebook], cfg), cfg, cache=cache)[0].action
+        == "updated-notebook"
+    )
 
 
 def test_many_pairs_one_batch(repo: Path, cli: Callable) -> None:
@@ -313,7 +319,7 @@ def test_git_is_asked_per_batch_not_per_file(
         for pair in batch:
             edit_notebook(pair.notebook, "x = 1", "x = 99")
         monkeypatch.setenv("GIT_TRACE", str(trace))
-        outcomes = sync_pairs([p.notebook for p in batch], cfg)
+        outcomes = sync_pairs(resolve_pairs([p.notebook for p in batch], cfg), cfg)
         monkeypatch.delenv("GIT_TRACE")
         assert {o.action for o in outcomes} == {"updated-script"}
         return trace.read_text().count("trace: built-in: git")
@@ -439,7 +445,7 @@ def test_sync_never_loses_an_edit(
         pair.script.write_text(script_text(_nb_of(new_cells, formats), formats, fmt))
     edited = snapshot(pair.notebook, pair.script)
     try:
-        outcomes = sync_pairs([pair.notebook], cfg)
+        outcomes = sync_pairs(resolve_pairs([pair.notebook], cfg), cfg)
     except BadInput:
         assert snapshot(pair.notebook, pair.script) == edited  # refused: nothing written
         event("sync refused")

@@ -96,12 +96,16 @@ def sync(prefer: str | None, check: bool, base: str, paths: tuple[str, ...]) -> 
     from nbkit import selection as nbpaths
     from nbkit.cache import Cache
     from nbkit.git import toplevel
-    from nbkit.pairing.sync import sync_pairs
+    from nbkit.pairing.sync import Files, resolve_pairs, sync_pairs
 
     cfg = config.load()
     targets = nbpaths.notebooks(paths, cfg)
     cache = Cache.for_root(toplevel(cfg.root))
-    outcomes = sync_pairs(targets, cfg, prefer=prefer, check=check, base=base, cache=cache)
+    files = Files(cache)
+    pairs = resolve_pairs(targets, cfg, files)
+    outcomes = sync_pairs(
+        pairs, cfg, prefer=prefer, check=check, base=base, cache=cache, files=files
+    )
     cache.save()
     status = 0
     for outcome in outcomes:

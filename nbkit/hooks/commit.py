@@ -30,6 +30,7 @@ from nbkit.errors import BadInput, NbkitError
 
 if TYPE_CHECKING:
     from nbkit.pairing.paths import Pair
+    from nbkit.pairing.sync import Files
 
 NULL_SHA = "0" * 40
 # sync outcomes that wrote a file, and which side of the pair they wrote
@@ -136,31 +137,43 @@ def _unique(paths: Iterable[Path]) -> list[Path]:
     return list(seen.values())
 
 
-def _clean(notebooks: Iterable[Path], config: Config, cache: Cache, run: _Run) -> None:
+def _clean(
+    notebooks: Iterable[Path], config: Config, cache: Cache, run: _Run, files: Files
+) -> None:
     from nbkit.clean import clean_file
 
     for path in notebooks:
         if path in run.broken:
             continue
         try:
-            if clean_file(path, config.clean, cache=cache).changed:
+            data = files.read(path)
+            if clean_file(path, config.clean, cache=cache, data=data).changed:
+                files.forget(path)
                 run.wrote(path)
         except NbkitError as exc:
             run.error(exc, path)
 
 
-def _validate(notebooks: Iterable[Path], config: Config, cache: Cache, run: _Run) -> None:
+def _validate(
+    notebooks: Iterable[Path], config: Config, cache: Cache, run: _Run, files: Files
+) -> None:
     from nbkit.validate import validate_file
 
+    limit = config.max_output_bytes
     for path in notebooks:
         if path in run.broken:
             continue
-        for problem in validate_file(path, max_output_bytes=config.max_output_bytes, cache=cache):
+        try:
+            data = files.read(path)
+        except NbkitError as exc:
+            run.error(exc, path)
+            continue
+        for problem in validate_file(path, max_output_bytes=limit, cache=cache, data=data):
             run.problem(str(problem), 1)
 
 
 def _pairs(
-    paths: Sequence[Path], config: Config, create: bool, run: _Run, top: Path | None
+    paths: Sequence[Path], config: Config, create: bool, run: _Run, files: Files
 ) -> dict[Path, Pair]:
     """Each pair once (keyed by its notebook), however many of its files were passed."""
     from nbkit.pairing.pair import pair_notebook
@@ -171,12 +184,13 @@ def _pairs(
         if path in run.broken:
             continue
         try:
-            pair = pair_of(path, config)
+            pair = pair_of(path, config, files.formats)
             if pair is None and create and path.suffix == ".ipynb":
-                before = path.read_bytes()
+                before = files.read(path)
                 pair = pair_notebook(path, config)
+                files.forget(path)
                 run.wrote(pair.script)
-                if path.read_bytes() != before:  # the pairing is recorded in its metadata
+                if files.read(path) != before:  # the pairing is recorded in its metadata
                     run.wrote(path)
         except NbkitError as exc:
             run.error(exc, path)
@@ -187,17 +201,21 @@ def _pairs(
 
 
 def _sync(
-    pairs: Iterable[Pair], config: Config, cache: Cache, run: _Run, left: str | None = None
+    pairs: Iterable[Pair],
+    config: Config,
+    cache: Cache,
+    run: _Run,
+    files: Files,
+    left: str | None = None,
 ) -> list[Path]:
     """Sync the pairs; returns the notebooks sync rewrote (they get cleaned again)."""
     from nbkit.pairing.sync import sync_pairs
 
-    # sync finds the pair again from whichever file exists (a deleted notebook is its news)
-    targets = [p.notebook if p.notebook.exists() else p.script for p in pairs]
-    if not targets:
+    pairs = list(pairs)
+    if not pairs:
         return []
     try:
-        outcomes = sync_pairs(targets, config, cache=cache, left=left)
+        outcomes = sync_pairs(pairs, config, cache=cache, left=left, files=files)
     except NbkitError as exc:
         run.error(exc)
         return []
@@ -243,18 +261,22 @@ def run_hook(name: str, paths: Sequence[str | Path], config: Config) -> HookRepo
     notebooks = [p for p in files if p.suffix == ".ipynb" and p not in run.broken]
     top = git.toplevel(config.root)  # the cache lives in .git even if the config is deeper
     cache = Cache.for_root(top)
+    from nbkit.pairing.sync import Files
+
+    reads = Files(cache)  # each file read once by all the steps
     if steps.clean:  # what the clean filter stages is already clean: keep the outputs
         filtered = _filtered(top, notebooks)
-        _clean([p for p in notebooks if p.resolve() not in filtered], config, cache, run)
+        kept = [p for p in notebooks if p.resolve() not in filtered]
+        _clean(kept, config, cache, run, reads)
     if steps.sync:
         create = steps.pair and auto_pair(config)
-        pairs = _pairs(files, config, create, run, top)
-        rewritten = _sync(pairs.values(), config, cache, run)
+        pairs = _pairs(files, config, create, run, reads)
+        rewritten = _sync(pairs.values(), config, cache, run, reads)
         if steps.clean:
-            _clean(rewritten, config, cache, run)
+            _clean(rewritten, config, cache, run, reads)
         notebooks = _unique([*notebooks, *(Path(_display(p.notebook)) for p in pairs.values())])
     if steps.validate:
-        _validate(notebooks, config, cache, run)
+        _validate(notebooks, config, cache, run, reads)
     cache.save()
     return run.report()
 
@@ -336,8 +358,11 @@ def resync(config: Config, old: str, new: str) -> HookReport:
     files = [p for p in candidates(changed, top, config) if managed(p)]  # never the ledger
     run = _Run()
     cache = Cache.for_root(top)
-    pairs = list(_pairs(files, config, False, run, top).values())
-    _sync(pairs, config, cache, run, left=old)
+    from nbkit.pairing.sync import Files
+
+    reads = Files(cache)
+    pairs = list(_pairs(files, config, False, run, reads).values())
+    _sync(pairs, config, cache, run, reads, left=old)
     cache.save()
     report = run.report()  # files written after a checkout are news, not a failure
     status = report.status if report.status == 2 else int(bool(report.messages))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -265,21 +266,25 @@ def _script_candidates(script: Path, config: Config) -> list[tuple[Path, str | N
     return found
 
 
-def pair_of(path: Path, config: Config) -> Pair | None:
+def pair_of(
+    path: Path, config: Config, formats_of: Callable[[Path], str | None] | None = None
+) -> Pair | None:
     """Given a notebook OR a paired script path, the pair (None if the file is unpaired).
 
     A notebook is paired by its own ``metadata.jupytext.formats`` or, failing that, by
     formats the project declares. A script whose notebook was deleted still has a pair when
     the project declares formats and the notebook is in HEAD (``notebook`` then does not
-    exist); any other script is unpaired.
+    exist); any other script is unpaired. ``formats_of`` reads a notebook's own formats
+    (default: read and parse it; sync passes one that reads each file once per command).
     """
     path = real_folder(path)
     if path.suffix == ".ipynb":
-        formats = notebook_formats(notebook.read(path)) or declared_formats(config)
+        own = formats_of(path) if formats_of else notebook_formats(notebook.read(path))
+        formats = own or declared_formats(config)
         return pair_from(path, formats, config) if formats else None
     for nb_path, declared in _script_candidates(path, config):
         if nb_path.is_file():
-            pair = pair_of(nb_path, config)
+            pair = pair_of(nb_path, config, formats_of)
             if pair is not None and pair.script == path:
                 return confine(pair, path, config.root)  # the notebook side too
         elif declared and not nb_path.exists() and _in_head(nb_path):

@@ -44,6 +44,7 @@ BASES = {"auto": ("index", "HEAD"), "index": ("index", "HEAD"), "HEAD": ("HEAD",
 PREFER = ("notebook", "script")
 CACHE_NAMESPACE = "sync"  # content key of a pair's bytes -> inputs digest: known in step
 AGREED_NAMESPACE = "agreed"  # pair -> inputs digest of its last agreed (in-step) state
+FORMATS_NAMESPACE = "nb-formats"  # notebook content digest -> its own formats ("" none)
 BLOB_NAMESPACE = "blob-inputs"  # git blob (and script format) -> inputs digest, "" unreadable
 
 
@@ -109,11 +110,41 @@ def _show(path: Path) -> str:
         return str(path)
 
 
-def _read(path: Path) -> bytes | None:
-    return notebook.read_bytes(path) if path.exists() else None
+class Files:
+    """The files one command works on: each read once (until nbkit writes it), and each
+    notebook's own pairing formats parsed once per content, ever (kept by digest in the
+    cache), so a no-op hook reads every file once and parses none."""
+
+    def __init__(self, cache: Cache | None = None) -> None:
+        self.cache = cache
+        self._bytes: dict[Path, bytes | None] = {}
+
+    def read(self, path: Path) -> bytes | None:
+        """The file's bytes (None: no such file)."""
+        key = Path(path).absolute()
+        if key not in self._bytes:
+            self._bytes[key] = notebook.read_bytes(key) if key.exists() else None
+        return self._bytes[key]
+
+    def forget(self, path: Path) -> None:
+        """``path`` was written: read it again next time."""
+        self._bytes.pop(Path(path).absolute(), None)
+
+    def formats(self, path: Path) -> str | None:
+        """The notebook's own ``metadata.jupytext.formats``."""
+        data = self.read(path)
+        if data is None:
+            raise BadInput("no such file", path)
+        key = digest(data)
+        known = self.cache.get(FORMATS_NAMESPACE, key) if self.cache is not None else None
+        if known is None:
+            known = notebook_formats(notebook.loads(data, path)) or ""
+            if self.cache is not None:
+                self.cache.put(FORMATS_NAMESPACE, key, known)
+        return known or None
 
 
-def resolve_pairs(paths: Sequence[Path], config: Config) -> list[Pair]:
+def resolve_pairs(paths: Sequence[Path], config: Config, files: Files | None = None) -> list[Pair]:
     """Each pair once. Unpaired notebooks are skipped; other unpaired files are bad input."""
     pairs: dict[Path, Pair] = {}
     for raw in paths:
@@ -122,7 +153,7 @@ def resolve_pairs(paths: Sequence[Path], config: Config) -> list[Pair]:
             raise BadInput("no such file", raw)
         if path.is_dir():
             raise BadInput("is a directory, not a notebook or script", raw)
-        pair = pair_of(path, config)
+        pair = pair_of(path, config, files.formats if files is not None else None)
         if pair is None:
             if path.suffix == ".ipynb":
                 continue
@@ -344,7 +375,7 @@ def _would(plan: _Plan) -> SyncOutcome:
     return SyncOutcome(plan.pair, "would-update-notebook", message)
 
 
-def _apply(plan: _Plan, cache: Cache | None) -> SyncOutcome:
+def _apply(plan: _Plan, cache: Cache | None, files: Files) -> SyncOutcome:
     """Write what the plan says, verify it by reading it back, remember the agreed state."""
     pair, source = plan.pair, plan.source
     assert source is not None
@@ -355,13 +386,10 @@ def _apply(plan: _Plan, cache: Cache | None) -> SyncOutcome:
         notebook.write(pair.notebook, source, original=plan.original)
         if inputs_of(notebook.read(pair.notebook)) != inputs_of(source):
             raise NbkitError("read back differs from what was written", pair.notebook)
-    record_agreed(
-        cache,
-        pair,
-        notebook.read_bytes(pair.notebook),
-        notebook.read_bytes(pair.script),
-        inputs_digest(inputs_of(source)),
-    )
+    files.forget(pair.notebook if plan.write == "notebook" else pair.script)
+    nb_data, script_data = files.read(pair.notebook), files.read(pair.script)
+    assert nb_data is not None and script_data is not None
+    record_agreed(cache, pair, nb_data, script_data, inputs_digest(inputs_of(source)))
     return SyncOutcome(pair, plan.action, plan.message)
 
 
@@ -375,7 +403,7 @@ def _known_in_sync(
 
 
 def sync_pairs(
-    paths: Sequence[Path],
+    pairs: Sequence[Pair],
     config: Config,
     *,
     prefer: str | None = None,
@@ -383,8 +411,10 @@ def sync_pairs(
     base: str = "auto",
     cache: Cache | None = None,
     left: str | None = None,
+    files: Files | None = None,
 ) -> list[SyncOutcome]:
-    """Each pair once even if both its files are given; conflicts are returned, never written.
+    """Sync resolved pairs (``resolve_pairs``), each once; conflicts are returned, never
+    written. ``files``: the command's reads, shared with its other steps.
 
     A side is overwritten only when its cells are an agreed state of the pair: the last
     in-step state nbkit wrote or saw (kept in ``cache``), or a committed snapshot in which
@@ -396,11 +426,12 @@ def sync_pairs(
         raise UsageError(f"--prefer must be one of {', '.join(PREFER)}, not {prefer!r}")
     if base not in BASES:
         raise UsageError(f"base must be one of {', '.join(BASES)}, not {base!r}")
+    files = files if files is not None else Files(cache)
     outcomes: dict[Path, SyncOutcome] = {}
     pending: list[tuple[Pair, bytes | None, bytes | None]] = []
-    pairs = resolve_pairs(paths, config)
+    pairs = list({pair.notebook: pair for pair in pairs}.values())
     for pair in pairs:
-        nb_data, script_data = _read(pair.notebook), _read(pair.script)
+        nb_data, script_data = files.read(pair.notebook), files.read(pair.script)
         known = _known_in_sync(cache, pair, nb_data, script_data)
         if known is not None and prefer is None:
             assert cache is not None
@@ -421,5 +452,5 @@ def sync_pairs(
         elif check:
             outcomes[plan.pair.notebook] = _would(plan)
         else:
-            outcomes[plan.pair.notebook] = _apply(plan, cache)
+            outcomes[plan.pair.notebook] = _apply(plan, cache, files)
     return [outcomes[pair.notebook] for pair in pairs]
