@@ -281,3 +281,42 @@ def test_warm_no_op_hook_reads_each_file_once_and_parses_nothing(
     assert result["parses"] == [], result
     assert {name: n for name, n in result["opened"].items() if n > 1} == {}, result
     assert {name for name in files} <= set(result["opened"]), result
+
+
+def test_each_script_is_parsed_once_per_pair_per_hook_run(
+    repo: Path, cli: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15 item 3: jupytext reads each paired script once per hook run (plus once the
+    text it is about to write, to prove it keeps every cell), and nbformat's per-cell schema
+    check does not run while it reads."""
+    import jupytext
+    import nbformat
+
+    declare_pairing(repo)
+    for name in ("a", "b", "c"):
+        write_nb(repo / f"{name}.ipynb", clean_nb(f"{name} = 1"))
+    assert cli("hook", "nbkit", "a.ipynb", "b.ipynb", "c.ipynb").code == 1
+    commit_all(repo)
+    write_nb(repo / "a.ipynb", clean_nb("a = 2"))  # notebook edited: the script is rewritten
+    script = repo / "b.py"  # script edited: the notebook is updated
+    script.write_text(script.read_text().replace("b = 1", "b = 2"))
+    texts: list[str] = []
+    validations: list[Any] = []
+    real_reads, real_validate = jupytext.reads, nbformat.validate
+
+    def counting_reads(text: str, *args: Any, **kwargs: Any) -> Any:
+        texts.append(text)
+        return real_reads(text, *args, **kwargs)
+
+    def counting_validate(node: Any, *args: Any, **kwargs: Any) -> Any:
+        validations.append(node)
+        return real_validate(node, *args, **kwargs)
+
+    monkeypatch.setattr(jupytext, "reads", counting_reads)
+    monkeypatch.setattr(nbformat, "validate", counting_validate)
+    files = [f"{n}.{ext}" for n in "abc" for ext in ("ipynb", "py")]
+    result = cli("hook", "nbkit", *files)
+    assert result.code == 1 and "a.py" in result.err and "b.ipynb" in result.err, result.err
+    assert len(texts) == len(set(texts)), texts  # no text parsed twice
+    assert len(texts) <= 3, texts  # a: its script + the new text; b: its script; c: nothing
+    assert validations == []

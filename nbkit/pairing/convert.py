@@ -8,9 +8,11 @@ same script nbkit does.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import difflib
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +51,35 @@ def read_script(data: bytes, path: Path, fmt: str) -> notebook.Notebook:
     if notebook.has_conflict_markers(data):
         raise BadInput("contains git conflict markers (<<<<<<< / >>>>>>>)", path)
     try:
-        parsed = jupytext.reads(text, fmt=fmt)
+        with _no_cell_schema_check():
+            parsed = jupytext.reads(text, fmt=fmt)
     except Exception as exc:  # jupytext raises many types for text it cannot read
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BadInput(f"jupytext cannot read this as {fmt}: {first}", path) from None
     result: notebook.Notebook = _plain(parsed)
     return result
+
+
+@contextlib.contextmanager
+def _no_cell_schema_check() -> Iterator[None]:
+    """jupytext builds each cell with nbformat's ``new_*_cell``, which checks every cell (and
+    then the whole notebook) against the JSON schema: half of a hook's time on edited pairs,
+    measured. The cells jupytext reads from text are plain type + source + metadata, and
+    nbkit checks what it relies on itself (``inputs_of`` on every side, the round trip before
+    a script is written, ``validate`` before a notebook is committed). Single-threaded use
+    only: the check is switched off for the duration of one ``jupytext.reads``."""
+    from nbformat.v4 import nbbase
+
+    original = nbbase.validate
+    nbbase.validate = _skip_validation
+    try:
+        yield
+    finally:
+        nbbase.validate = original
+
+
+def _skip_validation(node: Any, ref: str | None = None) -> None:
+    return None
 
 
 def _plain(node: Any) -> Any:
@@ -121,7 +146,6 @@ def render_script(pair: Pair, nb: notebook.Notebook, formats: str) -> str:
 def write_script(pair: Pair, nb: notebook.Notebook, formats: str, text: str | None = None) -> str:
     """Write the pair's script from ``nb`` (``text``: already rendered by ``render_script``),
     verified before and after writing; returns the text."""
-    expected = inputs_of(nb)
     if text is None:
         text = render_script(pair, nb, formats)
     newline = "\n"
@@ -129,8 +153,10 @@ def write_script(pair: Pair, nb: notebook.Notebook, formats: str, text: str | No
         newline = detect_newline(notebook.read_bytes(pair.script))
     make_folder(pair.script.parent)
     atomic_write_text(pair.script, text, newline=newline)
-    written = notebook.read_bytes(pair.script)
-    if inputs_of(read_script(written, pair.script, pair.fmt)) != expected:
+    # The text was checked to give back every cell (render_script); reading the file back
+    # byte for byte proves the disk holds that text, without parsing it a second time.
+    want = text.replace("\r\n", "\n").replace("\n", newline).encode("utf-8")
+    if notebook.read_bytes(pair.script) != want:
         raise BadInput("read back differs from what was written", pair.script)
     return text
 

@@ -11,6 +11,7 @@ cache without importing jupytext or nbformat.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -118,6 +119,7 @@ class Files:
     def __init__(self, cache: Cache | None = None) -> None:
         self.cache = cache
         self._bytes: dict[Path, bytes | None] = {}
+        self.digests: dict[str, str] = {}  # blob key -> inputs digest, parsed in this command
 
     def read(self, path: Path) -> bytes | None:
         """The file's bytes (None: no such file)."""
@@ -183,13 +185,32 @@ def _blob_key(sha: str, pair: Pair, side: str) -> str:
     return f"{sha}\0{'ipynb' if side == 'notebook' else pair.fmt}"
 
 
+def git_blob_sha(data: bytes) -> str:
+    """The id git gives these bytes as a blob: a working file and its committed version
+    share one cache entry when they are equal."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def _remember(files: Files, key: str, value: str) -> None:
+    files.digests[key] = value
+    if files.cache is not None:
+        files.cache.put(BLOB_NAMESPACE, key, value)
+
+
+def _known_digest(files: Files, key: str) -> str | None:
+    known = files.digests.get(key)
+    if known is None and files.cache is not None:
+        known = files.cache.get(BLOB_NAMESPACE, key)
+    return known
+
+
 def _blob_digest(
-    sha: str, contents: dict[str, bytes], pair: Pair, side: str, cache: Cache | None
+    sha: str, contents: dict[str, bytes], pair: Pair, side: str, files: Files
 ) -> str | None:
     """The inputs digest of a committed blob of one side (None: unreadable), remembered by
-    blob id so a committed version is parsed once, ever."""
+    blob id so each version is parsed once, ever (the working file's parse counts too)."""
     key = _blob_key(sha, pair, side)
-    known = cache.get(BLOB_NAMESPACE, key) if cache is not None else None
+    known = _known_digest(files, key)
     if known is not None:
         return known or None
     data = contents.get(sha)
@@ -203,8 +224,7 @@ def _blob_digest(
         value = inputs_digest(inputs)
     except BadInput:
         value = ""  # a broken committed version says nothing about the pair
-    if cache is not None:
-        cache.put(BLOB_NAMESPACE, key, value)
+    _remember(files, key, value)
     return value or None
 
 
@@ -228,23 +248,21 @@ def _listed(
 
 
 def _bases(
-    pairs: Sequence[Pair], config: Config, sources: list[_Source], cache: Cache | None
+    pairs: Sequence[Pair], config: Config, sources: list[_Source], files: Files
 ) -> dict[Path, list[str]]:
     """The agreed states of each pair, as inputs digests, the most telling first: the commit
     being left (if any), nbkit's own last agreed state, then each committed snapshot (index,
     HEAD) in which the two sides agreed. Git is asked in one batch per source."""
     root = git.toplevel(config.root) if pairs else None
     rels, listed = _listed(pairs, root, sources) if root is not None else ({}, [])
-    wanted: dict[tuple[Pair, str], str] = {}  # (pair, side) -> sha, per source below
+    wanted: set[str] = set()  # blobs not parsed before: read in one batch
     for pair in pairs:
         for _source, blobs in listed:
             for side, path in (("notebook", pair.notebook), ("script", pair.script)):
                 sha = blobs.get(rels.get(path, ""))
-                if sha and (
-                    cache is None or cache.get(BLOB_NAMESPACE, _blob_key(sha, pair, side)) is None
-                ):
-                    wanted[(pair, side)] = sha
-    contents = git.read_blobs(root, set(wanted.values())) if root is not None else {}
+                if sha and _known_digest(files, _blob_key(sha, pair, side)) is None:
+                    wanted.add(sha)
+    contents = git.read_blobs(root, wanted) if root is not None else {}
     result: dict[Path, list[str]] = {}
     for pair in pairs:
         first: list[str] = []
@@ -253,21 +271,42 @@ def _bases(
             digests = []
             for side, path in (("notebook", pair.notebook), ("script", pair.script)):
                 sha = blobs.get(rels.get(path, ""))
-                digests.append(_blob_digest(sha, contents, pair, side, cache) if sha else None)
+                digests.append(_blob_digest(sha, contents, pair, side, files) if sha else None)
             target = first if source.per_side else later
             if digests[0] is not None and digests[0] == digests[1]:
                 target.append(digests[0])
             elif source.per_side:
                 target.extend(d for d in digests if d is not None)
-        agreed = agreed_state(cache, pair)
+        agreed = agreed_state(files.cache, pair)
         result[pair.notebook] = [*first, *([agreed] if agreed else []), *later]
     return result
+
+
+class _Parsed(NamedTuple):
+    """Both sides of a pair as read from disk, each parsed once."""
+
+    nb: notebook.Notebook | None  # None: no notebook on disk
+    script: notebook.Notebook | None  # None: no script on disk
+
+
+def _parse(pair: Pair, nb_data: bytes | None, script_data: bytes | None, files: Files) -> _Parsed:
+    """Parse each side once and remember its inputs digest under its git blob id, so a
+    committed version with the same bytes is not parsed again for the bases."""
+    nb = notebook.loads(nb_data, pair.notebook) if nb_data is not None else None
+    script = read_script(script_data, pair.script, pair.fmt) if script_data is not None else None
+    for side, data, parsed in (("notebook", nb_data, nb), ("script", script_data, script)):
+        if data is not None and parsed is not None:
+            _remember(
+                files, _blob_key(git_blob_sha(data), pair, side), inputs_digest(inputs_of(parsed))
+            )
+    return _Parsed(nb, script)
 
 
 def _plan(
     pair: Pair,
     nb_data: bytes | None,
     script_data: bytes | None,
+    parsed: _Parsed,
     bases: list[str],
     config: Config,
     prefer: str | None,
@@ -276,19 +315,18 @@ def _plan(
     pair's agreed states (``bases``): anything else is work nobody else has, so a pair whose
     sides both hold such work is a conflict."""
     nb_show, script_show = _show(pair.notebook), _show(pair.script)
-    if nb_data is None:
-        return _plan_missing_notebook(pair, script_data, config, prefer)
-    nb = notebook.loads(nb_data, pair.notebook)
+    nb, script_nb = parsed
+    if nb is None:
+        return _plan_missing_notebook(pair, script_nb, config, prefer)
     formats = notebook_formats(nb) or declared_formats(config) or config.formats
 
     def plan(action: str, message: str, write: str | None, source: Any = None) -> _Plan:
         return _Plan(pair, action, message, write, source, formats, nb_data, script_data)
 
-    if script_data is None:
+    if script_nb is None:
         return plan(
             "created-script", f"{script_show}: was missing, recreated from {nb_show}", "script", nb
         )
-    script_nb = read_script(script_data, pair.script, pair.fmt)
     nb_inputs, script_inputs = inputs_of(nb), inputs_of(script_nb)
     if nb_inputs == script_inputs:
         return plan("in-sync", f"{nb_show} and {script_show} are in sync", None)._replace(
@@ -324,13 +362,12 @@ def _plan(
 
 
 def _plan_missing_notebook(
-    pair: Pair, script_data: bytes | None, config: Config, prefer: str | None
+    pair: Pair, script_nb: notebook.Notebook | None, config: Config, prefer: str | None
 ) -> _Plan:
     nb_show, script_show = _show(pair.notebook), _show(pair.script)
     formats = declared_formats(config) or config.formats
-    if script_data is None:
+    if script_nb is None:
         raise BadInput("no such file", pair.notebook)
-    script_nb = read_script(script_data, pair.script, pair.fmt)
     if prefer != "script":
         return _Plan(
             pair,
@@ -389,7 +426,10 @@ def _apply(plan: _Plan, cache: Cache | None, files: Files) -> SyncOutcome:
     files.forget(pair.notebook if plan.write == "notebook" else pair.script)
     nb_data, script_data = files.read(pair.notebook), files.read(pair.script)
     assert nb_data is not None and script_data is not None
-    record_agreed(cache, pair, nb_data, script_data, inputs_digest(inputs_of(source)))
+    agreed = inputs_digest(inputs_of(source))
+    record_agreed(cache, pair, nb_data, script_data, agreed)
+    for side, data in (("notebook", nb_data), ("script", script_data)):  # once committed,
+        _remember(files, _blob_key(git_blob_sha(data), pair, side), agreed)  # a known blob
     return SyncOutcome(pair, plan.action, plan.message)
 
 
@@ -440,8 +480,11 @@ def sync_pairs(
             outcomes[pair.notebook] = SyncOutcome(pair, "in-sync", message)
             continue
         pending.append((pair, nb_data, script_data))
-    bases = _bases([p for p, _n, _s in pending], config, _sources(base, left), cache)
-    plans = [_plan(p, n, s, bases[p.notebook], config, prefer) for p, n, s in pending]
+    parsed = {p.notebook: _parse(p, n, s, files) for p, n, s in pending}
+    bases = _bases([p for p, _n, _s in pending], config, _sources(base, left), files)
+    plans = [
+        _plan(p, n, s, parsed[p.notebook], bases[p.notebook], config, prefer) for p, n, s in pending
+    ]
     plans = [_rendered(plan) for plan in plans]  # a lossy conversion anywhere: nothing written
     for plan in plans:
         if plan.write is None:
