@@ -13,7 +13,15 @@ from typing import Any
 from nbkit import config
 from nbkit.hooks.install import InstallOptions, install
 from nbkit.pairing.sync import resolve_pairs, sync_pairs
-from tests.conftest import assert_one_line_error, commit_all, git, make_nb, read_nb, write_nb
+from tests.conftest import (
+    REPO_ROOT,
+    assert_one_line_error,
+    commit_all,
+    git,
+    make_nb,
+    read_nb,
+    write_nb,
+)
 from tests.hooks_helpers import PY, clean_nb, declare_pairing, dirty_nb, git_env, sh
 
 HOOKS = ("pre-commit", "post-checkout", "post-merge")
@@ -366,3 +374,24 @@ def test_filter_process_started_by_hand_is_a_one_line_error(repo: Path) -> None:
         assert proc.returncode == 2
         assert_one_line_error(proc.stderr, "filter")
         assert proc.stdout == ""
+
+
+def test_documented_stash_keeps_outputs_with_the_filter(repo: Path, cli: Callable[..., Any]) -> None:
+    """With the clean filter, plain `git stash` + `pop` drops the working copy's outputs (git
+    stashes what the filter gives it); docs/hooks.md documents this and the workaround, which
+    this test runs as written there."""
+    write_nb(repo / "a.ipynb", clean_nb())
+    assert cli("install", "--filter").code == 0
+    commit_all(repo)
+    write_nb(repo / "a.ipynb", dirty_nb(text="kept output\n"))
+    assert sh(repo, "git", "stash", "-q").returncode == 0
+    assert sh(repo, "git", "stash", "pop", "-q").returncode == 0
+    assert b"kept output" not in (repo / "a.ipynb").read_bytes()  # the documented loss
+    write_nb(repo / "a.ipynb", dirty_nb(text="kept output\n"))
+    docs = (REPO_ROOT / "docs" / "hooks.md").read_text()
+    assert "git config alias.stash-outputs '-c filter.nbkit.process= stash'" in docs
+    git(repo, "config", "alias.stash-outputs", "-c filter.nbkit.process= stash")
+    assert sh(repo, "git", "stash-outputs", "-q").returncode == 0
+    assert b"kept output" not in (repo / "a.ipynb").read_bytes()  # stashed
+    assert sh(repo, "git", "stash", "pop", "-q").returncode == 0
+    assert b"kept output" in (repo / "a.ipynb").read_bytes()

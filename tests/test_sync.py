@@ -458,3 +458,28 @@ def test_sync_never_loses_an_edit(
     assert nb_sources(pair.notebook) == script_sources(pair)
     if side == "notebook":
         assert nb_sources(pair.notebook) == [(t, normalise(s)) for t, s in new_cells]
+
+
+def test_a_changed_format_names_the_orphaned_script(repo: Path, cli: Callable) -> None:
+    """Issue 10 minor: a new pairing format leaves the old script behind; say so."""
+    pair = paired(repo)
+    commit_all(repo)
+    nb = read_nb(pair.notebook)
+    nb["metadata"]["jupytext"]["formats"] = "ipynb,md:myst"
+    write_nb(pair.notebook, nb)
+    result = cli("sync", "analysis.ipynb")
+    assert result.code == 0, result.err
+    assert (repo / "analysis.md").exists()
+    assert "warning: analysis.py: no longer paired with analysis.ipynb" in result.err
+    assert "git rm analysis.py" in result.err
+
+
+def test_a_moved_script_folder_names_the_orphaned_script(repo: Path, cli: Callable) -> None:
+    (repo / "jupytext.toml").write_text('formats = "ipynb,py:percent"\n')
+    write_nb(repo / "a.ipynb", make_nb("x = 1"))
+    assert cli("sync", "a.ipynb").code == 0
+    commit_all(repo)
+    (repo / "jupytext.toml").write_text('formats = "ipynb,scripts//py:percent"\n')
+    result = cli("hook", "nbkit", "a.ipynb")
+    assert result.code == 1 and (repo / "scripts" / "a.py").exists()
+    assert "a.py: no longer paired with a.ipynb" in result.err, result.err

@@ -112,6 +112,8 @@ def sync(prefer: str | None, check: bool, base: str, paths: tuple[str, ...]) -> 
         if outcome.action == "in-sync":
             continue
         _echo(outcome.message)
+        if outcome.warning:
+            _echo(f"warning: {outcome.warning}")
         if outcome.action == "conflict" or outcome.action.startswith("would-"):
             status = 1
     return status

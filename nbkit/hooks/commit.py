@@ -81,6 +81,7 @@ class _Run:
     def __init__(self) -> None:
         self.modified: dict[str, None] = {}
         self.companions: dict[str, None] = {}
+        self.warnings: list[str] = []  # news that changes no exit status
         self.messages: list[str] = []
         self.status = 0
         self.broken: set[Path] = set()  # unreadable notebooks, left out of later steps
@@ -101,7 +102,8 @@ class _Run:
     def report(self) -> HookReport:
         companions = self.companions if _temporary_index() else {}
         to_add = tuple(dict.fromkeys([*self.modified, *companions]))
-        return HookReport(tuple(self.modified), tuple(self.messages), self.status, to_add)
+        messages = (*self.messages, *self.warnings)
+        return HookReport(tuple(self.modified), messages, self.status, to_add)
 
 
 def _temporary_index() -> bool:
@@ -221,6 +223,8 @@ def _sync(
         return []
     rewritten = []
     for outcome in outcomes:
+        if outcome.warning:
+            run.warnings.append(f"warning: {outcome.warning}")
         side = _WROTE.get(outcome.action)
         if side is not None:
             written = Path(getattr(outcome.pair, side))
@@ -365,7 +369,7 @@ def resync(config: Config, old: str, new: str) -> HookReport:
     _sync(pairs, config, cache, run, reads, left=old)
     cache.save()
     report = run.report()  # files written after a checkout are news, not a failure
-    status = report.status if report.status == 2 else int(bool(report.messages))
+    status = report.status if report.status == 2 else int(bool(run.messages))
     return report._replace(status=status)
 
 

@@ -30,7 +30,14 @@ from nbkit.pairing.convert import (
     with_pairing,
     write_script,
 )
-from nbkit.pairing.paths import Inputs, Pair, declared_formats, notebook_formats, pair_of
+from nbkit.pairing.paths import (
+    Inputs,
+    Pair,
+    declared_formats,
+    notebook_formats,
+    pair_from,
+    pair_of,
+)
 
 ACTIONS = (
     "in-sync",
@@ -53,6 +60,7 @@ class SyncOutcome(NamedTuple):
     pair: Pair
     action: str  # one of ACTIONS
     message: str  # one line for the user
+    warning: str | None = None  # one line more, e.g. a script the pairing no longer names
 
 
 class _Snapshot(NamedTuple):
@@ -73,6 +81,7 @@ class _Plan(NamedTuple):
     script_data: bytes | None = None
     text: str | None = None  # the script to write, rendered and checked before any write
     agreed: str | None = None  # inputs digest of an in-step pair (to remember)
+    warning: str | None = None
 
 
 def cache_key(nb_data: bytes, script_data: bytes, fmt: str) -> str:
@@ -324,9 +333,10 @@ def _plan(
         return _Plan(pair, action, message, write, source, formats, nb_data, script_data)
 
     if script_nb is None:
-        return plan(
+        created = plan(
             "created-script", f"{script_show}: was missing, recreated from {nb_show}", "script", nb
         )
+        return created._replace(warning=_orphan_warning(pair, nb, config))
     nb_inputs, script_inputs = inputs_of(nb), inputs_of(script_nb)
     if nb_inputs == script_inputs:
         return plan("in-sync", f"{nb_show} and {script_show} are in sync", None)._replace(
@@ -359,6 +369,40 @@ def _plan(
         f" (choose: nbkit sync --prefer notebook|script {nb_show})",
         None,
     )
+
+
+def _orphan_warning(pair: Pair, nb: notebook.Notebook, config: Config) -> str | None:
+    """When a script is created because the pairing moved it (a new format, a new folder or
+    a renamed script), the script the notebook had before is left behind: name it. Where it
+    was is read from the notebook's pairing in HEAD, the project's formats and the default."""
+    candidates = [notebook_formats(nb), declared_formats(config), "ipynb,py:percent"]
+    candidates.append(_committed_formats(pair.notebook, config))
+    for formats in dict.fromkeys(f for f in candidates if f):
+        try:
+            old = pair_from(pair.notebook, formats, config)
+        except BadInput:
+            continue
+        if old is not None and old.script != pair.script and old.script.is_file():
+            old_show = _show(old.script)
+            return (
+                f"{old_show}: no longer paired with {_show(pair.notebook)} (its script is now"
+                f" {_show(pair.script)}); delete it if it is the old script: git rm {old_show}"
+            )
+    return None
+
+
+def _committed_formats(nb_path: Path, config: Config) -> str | None:
+    """The pairing recorded in the notebook as last committed (None: none, or not in git)."""
+    root = git.toplevel(config.root)
+    if root is None:
+        return None
+    rel = git.relpath(root, nb_path)
+    blobs = git.tree_blobs(root, "HEAD", [rel]) if git.has_commits(root) else {}
+    data = git.read_blobs(root, blobs.values()).get(blobs.get(rel, ""))
+    try:
+        return notebook_formats(notebook.loads(data, nb_path)) if data else None
+    except BadInput:
+        return None
 
 
 def _plan_missing_notebook(
@@ -407,7 +451,7 @@ def _would(plan: _Plan) -> SyncOutcome:
     if plan.write == "script":
         verb = "is missing" if plan.action == "created-script" else "is out of date"
         message = f"{script_show}: {verb}; would be written from {nb_show}"
-        return SyncOutcome(plan.pair, "would-update-script", message)
+        return SyncOutcome(plan.pair, "would-update-script", message, plan.warning)
     message = f"{nb_show}: is out of date; would be updated from {script_show}"
     return SyncOutcome(plan.pair, "would-update-notebook", message)
 
@@ -430,7 +474,7 @@ def _apply(plan: _Plan, cache: Cache | None, files: Files) -> SyncOutcome:
     record_agreed(cache, pair, nb_data, script_data, agreed)
     for side, data in (("notebook", nb_data), ("script", script_data)):  # once committed,
         _remember(files, _blob_key(git_blob_sha(data), pair, side), agreed)  # a known blob
-    return SyncOutcome(pair, plan.action, plan.message)
+    return SyncOutcome(pair, plan.action, plan.message, plan.warning)
 
 
 def _known_in_sync(
