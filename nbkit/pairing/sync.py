@@ -1,12 +1,16 @@
 """Keep notebooks and their paired scripts in step, without trusting timestamps.
 
-Each side is compared with the newest committed snapshot of the pair in which the two sides
-agreed (the index, then HEAD): the side that moved away from it wins; when both moved and
-now differ, or when there is no such snapshot, it is a conflict and nothing is written.
-Every decision is made before the first write, so bad input anywhere changes no file.
+A side is overwritten only when its cells are an *agreed state* of the pair: the last in-step
+state nbkit wrote or saw (kept by digest in the cache under ``.git``), a committed snapshot in
+which both sides agreed (the index, then HEAD), or, after a checkout, the side's version in the
+commit being left. The other side is then the one that moved, and wins. When neither side
+holds an agreed state (both changed, or nothing was ever agreed), it is a conflict and nothing
+is written. Every decision is made before the first write, so bad input anywhere changes no
+file.
 
 A pair known to be in sync (by the content digests of both files) is answered from the
-cache without importing jupytext or nbformat.
+cache without importing jupytext or nbformat, and each file is read once per command
+(``Files``).
 """
 
 from __future__ import annotations
@@ -61,11 +65,6 @@ class SyncOutcome(NamedTuple):
     action: str  # one of ACTIONS
     message: str  # one line for the user
     warning: str | None = None  # one line more, e.g. a script the pairing no longer names
-
-
-class _Snapshot(NamedTuple):
-    notebook: bytes | None
-    script: bytes | None
 
 
 class _Plan(NamedTuple):
@@ -259,9 +258,10 @@ def _listed(
 def _bases(
     pairs: Sequence[Pair], config: Config, sources: list[_Source], files: Files
 ) -> dict[Path, list[str]]:
-    """The agreed states of each pair, as inputs digests, the most telling first: the commit
-    being left (if any), nbkit's own last agreed state, then each committed snapshot (index,
-    HEAD) in which the two sides agreed. Git is asked in one batch per source."""
+    """The agreed states of each pair, as inputs digests, in the order ``_plan`` prefers to
+    overwrite a side holding them: what git has first (the commit being left, then the
+    index, then HEAD: a snapshot in which both sides agreed), nbkit's own last agreed state
+    last, because only the cache remembers it. Git is asked in one batch per source."""
     root = git.toplevel(config.root) if pairs else None
     rels, listed = _listed(pairs, root, sources) if root is not None else ({}, [])
     wanted: set[str] = set()  # blobs not parsed before: read in one batch
@@ -287,7 +287,7 @@ def _bases(
             elif source.per_side:
                 target.extend(d for d in digests if d is not None)
         agreed = agreed_state(files.cache, pair)
-        result[pair.notebook] = [*first, *([agreed] if agreed else []), *later]
+        result[pair.notebook] = [*first, *later, *([agreed] if agreed else [])]
     return result
 
 
@@ -354,8 +354,9 @@ def _plan(
     rank = {d: i for i, d in reversed(list(enumerate(bases)))}
     nb_rank = rank.get(inputs_digest(nb_inputs))
     script_rank = rank.get(inputs_digest(script_inputs))
+    # Overwrite a side that holds an agreed state; when both do, the one git can give back.
     if script_rank is not None and (nb_rank is None or script_rank < nb_rank):
-        return to_script  # the script holds an agreed state: the notebook moved
+        return to_script
     if nb_rank is not None:
         return to_notebook
     why = (
@@ -517,7 +518,7 @@ def sync_pairs(
     for pair in pairs:
         nb_data, script_data = files.read(pair.notebook), files.read(pair.script)
         known = _known_in_sync(cache, pair, nb_data, script_data)
-        if known is not None and prefer is None:
+        if known is not None:
             assert cache is not None
             cache.put(AGREED_NAMESPACE, _pair_key(pair), known)
             message = f"{_show(pair.notebook)} and {_show(pair.script)} are in sync"
