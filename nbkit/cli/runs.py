@@ -51,7 +51,23 @@ def _print_declared(notebook: str) -> int:
     "assignments",
     multiple=True,
     metavar="NAME=VALUE",
-    help="A parameter, value read as YAML (0.1, [1, 2], text). Repeatable.",
+    help="A parameter typed as papermill types it (True, None, 3, 1e-3, else text). Repeatable.",
+)
+@click.option(
+    "-y",
+    "--param-yaml",
+    "yaml_values",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter whose value is YAML ([1, 2], {a: 1}). Repeatable.",
+)
+@click.option(
+    "-r",
+    "--param-raw",
+    "raw_values",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter passed as the raw string. Repeatable.",
 )
 @click.option(
     "-f",
@@ -59,7 +75,7 @@ def _print_declared(notebook: str) -> int:
     "files",
     multiple=True,
     type=click.Path(),
-    help="A YAML file of NAME: VALUE parameters (before -p). Repeatable.",
+    help="A YAML file of NAME: VALUE parameters (before -y, -p, -r). Repeatable.",
 )
 @click.option("--kernel", help="Kernel to run with (default: project env, notebook, this Python).")
 @click.option(
@@ -82,6 +98,8 @@ def _print_declared(notebook: str) -> int:
 def run(
     notebook: str,
     assignments: tuple[str, ...],
+    yaml_values: tuple[str, ...],
+    raw_values: tuple[str, ...],
     files: tuple[str, ...],
     kernel: str | None,
     timeout: float | None,
@@ -94,12 +112,12 @@ def run(
     """Execute a notebook with papermill and record the run in the ledger.
 
     Parameters go after the cell tagged `parameters`; a parameter the notebook does not
-    declare is an error. Exit 0 succeeded, 1 failed or timed out, 2 bad input, 130
-    interrupted (the partial notebook is kept).
+    declare, or whose value does not fit its declared type, is an error. Exit 0 succeeded,
+    1 failed or timed out, 2 bad input, 130 interrupted (the partial notebook is kept).
 
     \b
     Examples:
-      nbkit run train.ipynb -p lr=0.01 -p layers=[64,32]
+      nbkit run train.ipynb -p lr=1e-3 -y layers=[64,32] -r tag=010
       nbkit run train.ipynb -f params.yaml --timeout 600 --inputs 'data/*.csv'
       nbkit run --help-notebook train.ipynb
     """
@@ -114,7 +132,15 @@ def run(
     request = RunRequest(
         notebook=Path(notebook),
         root=cfg.root,
-        parameters=params.collect(files, assignments),
+        parameters=params.collect(
+            files,
+            assignments,
+            yaml_values,
+            raw_values,
+            types=params.declared_types(notebook)
+            if (files or assignments or yaml_values)
+            else None,
+        ),
         kernel=kernel or defaults.kernel,
         timeout=timeout or defaults.timeout,
         allow_dirty=allow_dirty,

@@ -239,5 +239,3 @@ def with_pairing(nb: notebook.Notebook, formats: str) -> notebook.Notebook:
     }
     meta["jupytext"].pop("text_representation", None)
     return nb
-
-
