@@ -231,13 +231,14 @@ def test_parameters_of_other_languages(repo: Path, cli: Callable[..., Any]) -> N
     _unchanged(repo)
 
 
-def test_run_records_typed_and_default_parameters(
+def test_run_records_typed_and_default_parameters_and_series(
     repo: Path, cli: Callable[..., Any], kernel_name: str
 ) -> None:
     from tests.runs_helpers import manifest_of, only_run
 
     nb = experiment_nb(
         "print(type(lr).__name__, repr(name), epochs)",
+        "import nbkit\nfor step in range(3):\n    nbkit.record('loss', 1 / (step + 1), step=step)",
         params="lr = 0.1\nepochs: int = 2\nname = 'x'",
     )
     write_nb(repo / "exp.ipynb", nb)
@@ -247,6 +248,9 @@ def test_run_records_typed_and_default_parameters(
     recorded = manifest_of(only_run(repo))
     assert recorded["parameters"] == {"lr": 0.001, "name": "010"}
     assert recorded["effective_parameters"] == {"lr": 0.001, "epochs": 2, "name": "010"}
+    # a series recorded with step=N (the metric keeps the last value)
+    assert recorded["series"] == {"loss": [[0, 1.0], [1, 0.5], [2, 1 / 3]]}
+    assert recorded["metrics"] == {"loss": 1 / 3}
     executed = read_nb(only_run(repo) / "executed.ipynb")
     printed = [o["text"] for c in executed["cells"] for o in c.get("outputs", []) if "text" in o]
     assert printed == [["float '010' 2\n"]]

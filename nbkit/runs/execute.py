@@ -64,6 +64,7 @@ class RunRequest:
     ledger_dir: Path | None = None  # default root/.nbkit/runs
     commit: str | None = None  # rerun: the recorded commit (worktree already checked out)
     parent: str | None = None  # rerun: the original run id
+    sweep: str | None = None  # the sweep this run belongs to (``nbkit runs --sweep ID``)
 
 
 @dataclass(frozen=True)
@@ -373,11 +374,13 @@ def _manifest(
         "status": run["status"],
         "error": run["error"],
         "metrics": manifest.recorded_values(executed or {}),
+        "series": manifest.recorded_series(executed or {}),
         "experiment": manifest.experiment_header(prepared.nb),
         "platform": manifest.platform_facts(),
         "env": manifest.numeric_env(declared=prepared.env_names),
         "timeout": request.timeout,
         "parent": request.parent,
+        "sweep": request.sweep,
         "files": {
             "executed": EXECUTED if (out_dir / EXECUTED).is_file() else None,
             "patch": PATCH if (out_dir / PATCH).is_file() else None,
