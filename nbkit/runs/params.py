@@ -94,7 +94,9 @@ def parse_value(text: str, where: str = "-y") -> Any:
     try:
         value = _bounded_yaml(text, where)
     except BadInput as exc:
-        raise BadInput(f"value {text!r}: {exc.message}", where, hint=exc.hint) from None
+        problem = exc.message.removeprefix("invalid YAML: ")
+        joint = " is not valid YAML: " if problem != exc.message else ": "
+        raise BadInput(f"value {text!r}{joint}{problem}", where, hint=exc.hint) from None
     return _to_data(value, where)
 
 
