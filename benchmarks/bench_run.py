@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from benchmarks.harness import (
     VENV_BIN,
@@ -26,6 +27,7 @@ from benchmarks.harness import (
 
 FAMILY = "run"
 TARGET = Target(">= 0.77x (within 30% of papermill)", min_ratio=0.77)
+RERUN_TARGET = Target(">= 0.83x (within 1.2x of nbkit run)", min_ratio=0.83)
 SOURCES = (
     "n = 10",
     "import math\nvalues = [math.sqrt(i) for i in range(n * 1000)]",
@@ -98,4 +100,27 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
         warmup=not settings.quick,
     )
     log(f"{FAMILY}: nbkit run {ours.shown()}, papermill {theirs.shown()}")
-    return [Row(FAMILY, case, ours, theirs, TARGET)]
+    return [Row(FAMILY, case, ours, theirs, TARGET), _rerun_row(repo, settings, ours, log)]
+
+
+def _rerun_row(repo: Path, settings: Settings, run: Any, log: Callable[[str], None]) -> Row:
+    """``nbkit rerun`` of an unchanged deterministic run (worktree, one execution, checks)
+    against ``nbkit run`` of it: the verification must cost little beyond the execution."""
+    import subprocess
+
+    case = "5-cell notebook: nbkit rerun (unchanged, reproduced) vs nbkit run"
+    if not nbkit_has("rerun"):
+        return unavailable(FAMILY, case, "`nbkit rerun` does not exist yet", RERUN_TARGET)
+    listed = subprocess.run(
+        [VENV_BIN / "nbkit", "runs", "--json"], cwd=repo, capture_output=True, text=True
+    )
+    ids = [json.loads(line)["id"] for line in listed.stdout.splitlines() if line.strip()]
+    if not ids:
+        return unavailable(FAMILY, case, "no recorded run to rerun", RERUN_TARGET)
+    ours = measure(
+        command("nbkit rerun", [VENV_BIN / "nbkit", "rerun", ids[0]], cwd=repo, timeout=300),
+        settings,
+        warmup=not settings.quick,
+    )
+    log(f"{FAMILY}: nbkit rerun {ours.shown()}, nbkit run {run.shown()}")
+    return Row(FAMILY, case, ours, run, RERUN_TARGET)

@@ -43,11 +43,19 @@ def _check_value(name: str, value: Any) -> Any:
     return value
 
 
-def record_value(name: str, value: Any = None, *, figure: Any = None) -> None:
+def record_value(
+    name: str, value: Any = None, *, figure: Any = None, step: int | None = None
+) -> None:
     """Display the record so it lands in the executed notebook's outputs."""
     value = _check_value(name, value)
-    payload = {"name": name, "value": value}
-    bundle: dict[str, Any] = {MIME_TYPE: payload, "text/plain": f"{name} = {value!r}"}
+    payload: dict[str, Any] = {"name": name, "value": value}
+    label = f"{name} = {value!r}"
+    if step is not None:
+        if isinstance(step, bool) or not isinstance(step, int):
+            raise ValueError(f"nbkit.record({name!r}): step must be an int")
+        payload["step"] = step
+        label = f"{name}[{step}] = {value!r}"
+    bundle: dict[str, Any] = {MIME_TYPE: payload, "text/plain": label}
     if figure is not None:
         import base64
         import io

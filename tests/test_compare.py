@@ -450,3 +450,23 @@ def test_untrusted_values_cannot_drive_the_terminal(repo: Any, cli: Any) -> None
     assert result.code == 0
     assert "\x1b" not in result.out
     assert "\\x1b[2J\\x1b[31mred" in result.out
+
+
+def test_plot_draws_one_line_per_group_and_series_over_steps(tmp_path: Any) -> None:
+    from nbkit.runs.plot import plot_metric
+
+    def run(name: str, lr: float, depth: int, acc: float, **kw: Any) -> dict[str, Any]:
+        params = {"lr": lr, "depth": depth, "seed": 0}
+        return manifest(name, effective_parameters=params, metrics={"acc": acc}, **kw)
+
+    runs = [run("a", 0.1, 3, 0.5), run("b", 0.01, 3, 0.6), run("c", 0.1, 5, 0.7)]
+    runs.append(run("d", 0.01, 5, 0.8))
+    grouped = plot_metric(runs, "acc", "lr", tmp_path / "g.png", group="depth", logx=True)
+    assert grouped.lines == ("depth=3", "depth=5") and grouped.points == 4
+    # without --group, the other parameters that vary (depth, not seed) separate the lines
+    implicit = plot_metric(runs, "acc", "lr", tmp_path / "i.png")
+    assert implicit.lines == ("depth=3", "depth=5")
+    steps = {"loss": [[0, 1.0], [1, 0.5], [2, 0.25]]}
+    series = [run("s1", 0.1, 3, 0.5, series=steps), run("s2", 0.01, 3, 0.6, series=steps)]
+    over_steps = plot_metric(series, "loss", None, tmp_path / "s.png", group="lr")
+    assert over_steps.lines == ("lr=0.1 (s1)", "lr=0.01 (s2)") and over_steps.points == 2

@@ -206,3 +206,36 @@ def test_manifest_is_strict_json(tmp_path: Path) -> None:
     ledger.write(run_id, _manifest(metrics={"loss": float("nan")}), None)
     text = (ledger.dir / run_id / "manifest.json").read_text()
     assert json.loads(text, parse_constant=lambda c: pytest.fail(c))["metrics"] == {"loss": "nan"}
+
+
+def test_cli_where_sort_and_sweep(repo: Path, cli: Callable[..., Any]) -> None:
+    ledger = Ledger(repo)
+    at = [f"2025-01-02T03:04:0{i}.000+00:00" for i in range(4)]  # ledger order: started
+    low = _record(ledger, parameters={"lr": 0.1}, metrics={"acc": 0.5}, sweep="s1", started=at[0])
+    high = _record(
+        ledger, parameters={"lr": 0.01}, metrics={"acc": 0.95}, sweep="s1", started=at[1]
+    )
+    mid = _record(ledger, effective_parameters={"lr": 0.001}, metrics={"acc": 0.7}, started=at[2])
+    bare = _record(ledger, metrics={}, started=at[3])
+
+    def ids(*args: str) -> list[str]:
+        result = cli("runs", *args, "--json")
+        assert result.code == 0, result.err
+        return [json.loads(line)["id"] for line in result.out.splitlines()]
+
+    assert ids("--sort", "acc") == [low, mid, high, bare]  # no value: last
+    assert ids("--sort", "acc", "--desc") == [high, mid, low, bare]
+    assert ids("--where", "acc > 0.6") == [high, mid]
+    assert ids("--where", "acc > 0.6", "--where", "lr < 0.005") == [mid]
+    assert ids("--sweep", "s1", "--sort", "lr") == [high, low]
+    assert ids("--param", "lr=0.001") == [mid]  # effective parameters count
+    for bad, problem in (
+        ("acc >", "expected METRIC OP EXPR"),
+        ("acc > base", "'base' has no meaning"),
+    ):
+        result = cli("runs", "--where", bad)
+        assert result.code == 2
+        assert_one_line_error(result.err, "--where", problem)
+    plotted = cli("runs", "plot", "acc", "--sweep", "s1", "--by", "lr", "--logx", "-o", "p.svg")
+    assert plotted.code == 0, plotted.err
+    assert plotted.out.strip() == "p.svg: acc of 2 runs"

@@ -461,3 +461,21 @@ def test_files_read_by_native_code_are_recorded_and_checked(
     result = cli("rerun", run_dir.name)
     assert result.code == 1, result.out + result.err
     assert "likely cause: changed inputs: data/train.parquet" in result.out
+
+
+def test_causes_name_each_cell_once_and_list_what_was_not_checked() -> None:
+    from nbkit.runs.checks import Check, Difference
+    from nbkit.runs.verdict import likely_causes
+
+    cell = [Difference("cell", "3", "text", "a"), Difference("cell", "3", "text", "b")]
+    stability = Check("stability", False, ("cell 3: text: a", "cell 3: text: b"), (), tuple(cell))
+    fine = {name: Check(name, True) for name in ("notebook", "inputs", "environment")}
+    assert likely_causes(fine, stability, {}) == [
+        "unseeded randomness: cell 3 differs between two executions with the same inputs and "
+        "environment"
+    ]
+    unknown = (Difference("unchecked", "data.csv"),)
+    fine["inputs"] = Check("inputs", True, ("not checked: data.csv",), (), unknown)
+    (cause,) = likely_causes(fine, None, {"native_reads": "more than 2000 folders"})
+    assert cause.startswith("unexplained: ") and "data.csv (changed during the run)" in cause
+    assert "files read by native code (more than 2000 folders)" in cause

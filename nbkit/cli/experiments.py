@@ -1,162 +1,23 @@
-"""Experiment commands: rerun, sweep, and the ``runs compare`` / ``runs plot`` subcommands.
+"""Experiment commands: rerun and sweep.
 
 Each command parses, calls one library function in ``nbkit.runs``, prints, and returns an
-exit code; the ``runs`` group (``nbkit.cli.runs``) attaches ``compare`` and ``plot``.
+exit code. The whole ``runs`` group (list, show, compare, plot) is ``nbkit.cli.runs``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
+from nbkit.cli.runs import _echo, _ledger, _say, run_options
+
 if TYPE_CHECKING:
-    from nbkit.runs.compare import Comparison
-    from nbkit.runs.ledger import Ledger
     from nbkit.runs.rerun import RerunReport
     from nbkit.runs.sweep import Outcome, SweepSummary
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _safe(text: str) -> str:
-    """Output text and metric values come from notebooks: untrusted. Control characters
-    (terminal escape sequences) are shown escaped, never sent to the terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
-def _say(line: str) -> None:
-    click.echo(_safe(line))
-
-
-def _echo(line: str) -> None:
-    click.echo(_safe(line), err=True)
-
-
-def _ledger() -> Ledger:
-    """The project's ledger, in the folder ``[tool.nbkit.runs] ledger`` names."""
-    from nbkit import config
-    from nbkit.runs import settings
-    from nbkit.runs.ledger import Ledger
-
-    cfg = config.load()
-    return Ledger(cfg.root, settings(cfg).ledger)
-
-
-def _cell(value: Any, width: int = 24) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def _print_comparison(comparison: Comparison) -> None:
-    ids = comparison.run_ids
-    widths = [max(24, len(i)) for i in ids]
-    click.echo(f"  {'':28} " + " ".join(i.ljust(w) for i, w in zip(ids, widths, strict=True)))
-    section = ""
-    for row in comparison.rows:
-        if row.section != section:
-            section = row.section
-            _say(section)
-        mark = "≠" if row.differs else " "
-        values = " ".join(_cell(v, w).ljust(w) for v, w in zip(row.values, widths, strict=True))
-        _say(f"{mark} {_cell(row.key, 28):28} {values}".rstrip())
-
-
-@click.command()
-@click.argument("run_ids", nargs=-1, required=True, metavar="BASE NEW...")
-@click.option(
-    "--fail-if",
-    "gates",
-    multiple=True,
-    metavar="EXPR",
-    help="Exit 1 when EXPR holds for a NEW run, e.g. 'accuracy < base - 0.01' (repeatable).",
-)
-@click.option("--rtol", type=float, default=0.0, show_default=True, help="Relative tolerance.")
-@click.option("--atol", type=float, default=0.0, show_default=True, help="Absolute tolerance.")
-@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
-def compare(
-    run_ids: tuple[str, ...], gates: tuple[str, ...], rtol: float, atol: float, as_json: bool
-) -> int:
-    """Put runs side by side: parameters, environment, inputs and metrics.
-
-    The first run is the base; rows marked ≠ differ from it (metrics within --rtol/--atol,
-    packages listed only where they differ). --fail-if turns the comparison into a CI gate:
-    METRIC OP EXPR, where OP is < <= > >= == != and EXPR uses numbers, `base` (the base
-    run's value of METRIC) and + - * / ( ). It is parsed, never evaluated as code.
-
-    \b
-    Examples:
-      nbkit runs compare 20240601-101500-a1b2c3 20240602-093000-d4e5f6
-      nbkit runs compare BASE NEW --fail-if 'accuracy < base - 0.01'
-      nbkit runs compare BASE NEW --fail-if 'loss > base * 1.05' --json
-    """
-    from nbkit.errors import UsageError
-    from nbkit.runs.compare import Tolerance, compare_runs
-    from nbkit.runs.gate import evaluate, parse_gate
-
-    parsed = [parse_gate(g) for g in gates]
-    if len(run_ids) < 2:
-        raise UsageError("give at least two run ids (BASE NEW...)", "nbkit runs compare")
-    ledger = _ledger()
-    runs = [ledger.get(run_id) for run_id in run_ids]
-    manifests = [run.manifest for run in runs]
-    comparison = compare_runs(runs, Tolerance(rtol=rtol, atol=atol))
-    base = manifests[0].get("metrics") or {}
-    results = [
-        evaluate(gate, base, m.get("metrics") or {}, run_ids[0], run_id)
-        for gate in parsed
-        for run_id, m in zip(run_ids[1:], manifests[1:], strict=True)
-    ]
-    if as_json:
-        data = comparison.to_json()
-        data["gates"] = [
-            {"gate": r.gate.text, "run": r.run, "failed": r.failed, "reason": r.reason}
-            for r in results
-        ]
-        click.echo(json.dumps(data, indent=1, ensure_ascii=False))
-    else:
-        _print_comparison(comparison)
-        for result in results:
-            verdict = "FAIL" if result.failed else "ok"
-            _say(f"{verdict:4} {result.run}: {result.gate.text}: {result.reason}")
-    return 1 if any(r.failed for r in results) else 0
-
-
-@click.command()
-@click.argument("metric")
-@click.option("--by", metavar="PARAM", help="Plot against this parameter instead of run order.")
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=Path("runs.png"),
-    show_default=True,
-    help="Image to write (.png, .svg or .pdf).",
-)
-@click.option("--notebook", metavar="PATH", help="Only runs of this notebook (path from the root).")
-@click.option(
-    "--status", default="succeeded", show_default=True, help="Only runs with this status."
-)
-def plot(metric: str, by: str | None, output: Path, notebook: str | None, status: str) -> int:
-    """Plot a recorded metric across runs, against run order or a parameter.
-
-    \b
-    Examples:
-      nbkit runs plot accuracy -o accuracy.png
-      nbkit runs plot loss --by lr -o loss-by-lr.svg
-    """
-    from nbkit.runs.plot import plot_metric
-
-    runs = _ledger().list(notebook=notebook, status=status or None)
-    summary = plot_metric([r.summary for r in runs], metric, by, output)
-    skipped = f" ({summary.skipped} runs without it skipped)" if summary.skipped else ""
-    _say(f"{summary.path}: {metric} of {summary.points} runs{skipped}")
-    return 0
 
 
 # ---- rerun ----------------------------------------------------------------------------------
@@ -317,17 +178,7 @@ def _print_summary(summary: SweepSummary) -> None:
     show_default=True,
     help="Seconds to wait for the Dask scheduler to answer.",
 )
-@click.option("--kernel", default=None, help="Kernel name (default: as for nbkit run).")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Seconds each cell may run before the run is timed_out.",
-)
-@click.option("--inputs", multiple=True, metavar="GLOB", help="Input files to fingerprint.")
-@click.option("--allow-dirty", is_flag=True, help="Run although the tree has uncommitted changes.")
-@click.option(
-    "--allow-unknown", is_flag=True, help="Pass parameters the notebook does not declare."
-)
+@run_options
 @click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON.")
 def sweep(
     notebook: Path,

@@ -1,32 +1,58 @@
-"""Commands for experiment runs: ``nbkit run`` and ``nbkit runs`` (list, show).
-
-``runs compare`` and ``runs plot`` live in ``nbkit.cli.experiments`` (part B) and are added
-to the ``runs`` group lazily from ``SUBCOMMANDS`` so each module keeps its own commands.
+"""Commands for experiment runs: ``nbkit run`` and the whole ``nbkit runs`` group (list,
+show, compare, plot). ``run_options`` declares the options ``run`` and ``sweep`` share.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+if TYPE_CHECKING:
+    from nbkit.runs.compare import Comparison
+    from nbkit.runs.ledger import Ledger, Run
+
 F = TypeVar("F", bound=Callable[..., Any])
 
-# ``runs`` subcommands defined elsewhere, loaded on use: name -> (module, attribute). A module
-# not built yet simply has no command. ``list`` and ``show`` are added below.
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "compare": ("nbkit.cli.experiments", "compare"),
-    "plot": ("nbkit.cli.experiments", "plot"),
-}
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _safe(text: str) -> str:
+    """Output text and metric values come from notebooks: untrusted. Control characters
+    (terminal escape sequences) are shown escaped, never sent to the terminal."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def _say(line: str) -> None:
+    click.echo(_safe(line))
+
+
+def _echo(line: str) -> None:
+    click.echo(_safe(line), err=True)
+
+
+def _ledger() -> Ledger:
+    """The project's ledger, in the folder ``[tool.nbkit.runs] ledger`` names."""
+    from nbkit import config
+    from nbkit.runs import settings
+    from nbkit.runs.ledger import Ledger
+
+    cfg = config.load()
+    return Ledger(cfg.root, settings(cfg).ledger)
+
+
 _EXIT = {"succeeded": 0, "failed": 1, "timed_out": 1, "interrupted": 130}
 
 
 def _err(line: str) -> None:
     click.echo(line, err=True)
+
+
+_safe_text = _safe  # notebook-derived text: control characters escaped
 
 
 def _print_declared(notebook: str) -> int:
@@ -43,6 +69,38 @@ def _print_declared(notebook: str) -> int:
     return 0
 
 
+def run_options(func: F) -> F:
+    """Options ``nbkit run`` and ``nbkit sweep`` share, declared once."""
+    for option in reversed(
+        [
+            click.option(
+                "--kernel", help="Kernel to run with (default: project env, notebook, this Python)."
+            ),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=0, min_open=True),
+                help="Seconds each cell may run before the run is timed_out.",
+            ),
+            click.option(
+                "--allow-dirty", is_flag=True, help="Run with uncommitted changes (diff stored)."
+            ),
+            click.option(
+                "--allow-unknown",
+                is_flag=True,
+                help="Pass parameters the notebook does not declare.",
+            ),
+            click.option(
+                "--inputs",
+                multiple=True,
+                metavar="GLOB",
+                help="Input files to fingerprint (quote globs). Repeatable.",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
 @click.command()
 @click.argument("notebook", type=click.Path())
 @click.option(
@@ -51,7 +109,23 @@ def _print_declared(notebook: str) -> int:
     "assignments",
     multiple=True,
     metavar="NAME=VALUE",
-    help="A parameter, value read as YAML (0.1, [1, 2], text). Repeatable.",
+    help="A parameter typed as papermill types it (True, None, 3, 1e-3, else text). Repeatable.",
+)
+@click.option(
+    "-y",
+    "--param-yaml",
+    "yaml_values",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter whose value is YAML ([1, 2], {a: 1}). Repeatable.",
+)
+@click.option(
+    "-r",
+    "--param-raw",
+    "raw_values",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="A parameter passed as the raw string. Repeatable.",
 )
 @click.option(
     "-f",
@@ -59,29 +133,16 @@ def _print_declared(notebook: str) -> int:
     "files",
     multiple=True,
     type=click.Path(),
-    help="A YAML file of NAME: VALUE parameters (before -p). Repeatable.",
+    help="A YAML file of NAME: VALUE parameters (before -y, -p, -r). Repeatable.",
 )
-@click.option("--kernel", help="Kernel to run with (default: project env, notebook, this Python).")
-@click.option(
-    "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Seconds each cell may run before the run is timed_out.",
-)
-@click.option("--allow-dirty", is_flag=True, help="Run with uncommitted changes (diff stored).")
-@click.option(
-    "--allow-unknown", is_flag=True, help="Pass parameters the notebook does not declare."
-)
-@click.option(
-    "--inputs",
-    multiple=True,
-    metavar="GLOB",
-    help="Input files to fingerprint (quote globs). Repeatable.",
-)
+@run_options
 @click.option("--help-notebook", is_flag=True, help="List the notebook's parameters and exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the manifest as JSON.")
 def run(
     notebook: str,
     assignments: tuple[str, ...],
+    yaml_values: tuple[str, ...],
+    raw_values: tuple[str, ...],
     files: tuple[str, ...],
     kernel: str | None,
     timeout: float | None,
@@ -94,12 +155,12 @@ def run(
     """Execute a notebook with papermill and record the run in the ledger.
 
     Parameters go after the cell tagged `parameters`; a parameter the notebook does not
-    declare is an error. Exit 0 succeeded, 1 failed or timed out, 2 bad input, 130
-    interrupted (the partial notebook is kept).
+    declare, or whose value does not fit its declared type, is an error. Exit 0 succeeded,
+    1 failed or timed out, 2 bad input, 130 interrupted (the partial notebook is kept).
 
     \b
     Examples:
-      nbkit run train.ipynb -p lr=0.01 -p layers=[64,32]
+      nbkit run train.ipynb -p lr=1e-3 -y layers=[64,32] -r tag=010
       nbkit run train.ipynb -f params.yaml --timeout 600 --inputs 'data/*.csv'
       nbkit run --help-notebook train.ipynb
     """
@@ -114,7 +175,15 @@ def run(
     request = RunRequest(
         notebook=Path(notebook),
         root=cfg.root,
-        parameters=params.collect(files, assignments),
+        parameters=params.collect(
+            files,
+            assignments,
+            yaml_values,
+            raw_values,
+            types=params.declared_types(notebook)
+            if (files or assignments or yaml_values)
+            else None,
+        ),
         kernel=kernel or defaults.kernel,
         timeout=timeout or defaults.timeout,
         allow_dirty=allow_dirty,
@@ -181,29 +250,6 @@ def _table(rows: Sequence[Sequence[str]]) -> str:
     )
 
 
-class _RunsGroup(click.Group):
-    """``nbkit runs`` lists by default; subcommands of other modules load from SUBCOMMANDS."""
-
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        lazy = [n for n in SUBCOMMANDS if self.get_command(ctx, n) is not None]
-        return [*self.commands, *lazy]
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        if cmd_name in self.commands:
-            return self.commands[cmd_name]
-        entry = SUBCOMMANDS.get(cmd_name)
-        if entry is None:
-            return None
-        try:
-            module = importlib.import_module(entry[0])
-        except ModuleNotFoundError as exc:
-            if exc.name != entry[0]:
-                raise
-            return None
-        command = getattr(module, entry[1], None)
-        return command if isinstance(command, click.Command) else None
-
-
 def _list_options(func: F) -> F:
     for option in reversed(
         [
@@ -220,31 +266,71 @@ def _list_options(func: F) -> F:
                 metavar="NAME=VALUE",
                 help="Only runs with this parameter value. Repeatable.",
             ),
-            click.option("--json", "as_json", is_flag=True, help="One JSON summary per line."),
+            click.option("--sweep", help="Only the runs of this sweep."),
+            click.option(
+                "--where",
+                "wheres",
+                multiple=True,
+                metavar="EXPR",
+                help="Only runs where EXPR holds, e.g. 'accuracy > 0.9' (see --fail-if).",
+            ),
         ]
     ):
         func = option(func)
     return func
 
 
-def _list(notebook: str | None, status: str | None, filters: tuple[str, ...], as_json: bool) -> int:
+def _selected(
+    notebook: str | None,
+    status: str | None,
+    filters: tuple[str, ...],
+    sweep: str | None,
+    wheres: tuple[str, ...],
+    sort: str | None = None,
+    desc: bool = False,
+) -> list[Run]:
+    """The runs the filters choose, in ledger order or sorted."""
     from nbkit import config, git
-    from nbkit.runs import params, settings
-    from nbkit.runs.ledger import Ledger
+    from nbkit.runs import params
+    from nbkit.runs.explore import select
+    from nbkit.runs.gate import parse_where
 
+    gates = [parse_where(w) for w in wheres]
     cfg = config.load()
-    ledger = Ledger(cfg.root, settings(cfg).ledger)
+    ledger = _ledger()
     wanted = dict(params.parse_assignment(f) for f in filters)
     rel = git.relpath(cfg.root, notebook) if notebook else None
-    runs = ledger.list(notebook=rel, status=status, params=wanted)
+    runs = ledger.list(notebook=rel, status=status, params=wanted, sweep=sweep)
     for problem in ledger.problems:
         _err(f"nbkit: warning: {problem} (skipped)")
+    return select(runs, gates, sort, desc)
+
+
+def _listing_options(func: F) -> F:
+    func = click.option("--desc", is_flag=True, help="Sort largest first.")(func)
+    func = click.option("--sort", metavar="NAME", help="Sort by this metric or parameter.")(func)
+    func = click.option("--json", "as_json", is_flag=True, help="One JSON summary per line.")(func)
+    return _list_options(func)
+
+
+def _list(
+    notebook: str | None,
+    status: str | None,
+    filters: tuple[str, ...],
+    sweep: str | None,
+    wheres: tuple[str, ...],
+    sort: str | None,
+    desc: bool,
+    as_json: bool,
+) -> int:
+    runs = _selected(notebook, status, filters, sweep, wheres, sort, desc)
     if as_json:
         for item in runs:
             click.echo(json.dumps(item.summary, sort_keys=True))
         return 0
     if not runs:
-        _err("no runs recorded" + (" match" if (notebook or status or filters) else ""))
+        chosen = notebook or status or filters or sweep or wheres
+        _err("no runs recorded" + (" match" if chosen else ""))
         return 0
     rows = [("ID", "WHEN (UTC)", "NOTEBOOK", "COMMIT", "PARAMETERS", "METRICS", "STATUS")]
     for item in runs:
@@ -257,8 +343,8 @@ def _list(notebook: str | None, status: str | None, filters: tuple[str, ...], as
                 when,
                 item.notebook,
                 commit,
-                _pairs(item.parameters, 40),
-                _pairs(item.metrics, 40),
+                _safe_text(_pairs(item.parameters, 40)),
+                _safe_text(_pairs(item.metrics, 40)),
                 item.status,
             )
         )
@@ -266,42 +352,56 @@ def _list(notebook: str | None, status: str | None, filters: tuple[str, ...], as
     return 0
 
 
-@click.group(cls=_RunsGroup, invoke_without_command=True)
-@_list_options
+@click.group(invoke_without_command=True)
+@_listing_options
 @click.pass_context
 def runs(
     ctx: click.Context,
     notebook: str | None,
     status: str | None,
     param_filters: tuple[str, ...],
+    sweep: str | None,
+    wheres: tuple[str, ...],
+    sort: str | None,
+    desc: bool,
     as_json: bool,
 ) -> int:
-    """List, show and compare recorded runs (with no subcommand: list).
+    """List, show, compare and plot recorded runs (with no subcommand: list).
 
     \b
     Examples:
       nbkit runs                              every run, oldest first
       nbkit runs --status failed --notebook train.ipynb
       nbkit runs --param lr=0.01 --json
+      nbkit runs --where 'accuracy > 0.9' --sort accuracy --desc
+      nbkit runs --sweep 3f2a9c1d0b7e
       nbkit runs show 20250101-120000-a1b2c3
     """
     if ctx.invoked_subcommand is None:
-        return _list(notebook, status, param_filters, as_json)
+        return _list(notebook, status, param_filters, sweep, wheres, sort, desc, as_json)
     return 0
 
 
 @click.command("list")
-@_list_options
+@_listing_options
 def list_runs(
-    notebook: str | None, status: str | None, param_filters: tuple[str, ...], as_json: bool
+    notebook: str | None,
+    status: str | None,
+    param_filters: tuple[str, ...],
+    sweep: str | None,
+    wheres: tuple[str, ...],
+    sort: str | None,
+    desc: bool,
+    as_json: bool,
 ) -> int:
     """List recorded runs: id, when, notebook, commit (* = dirty), parameters, metrics, status.
 
     \b
     Examples:
       nbkit runs list --status succeeded --param lr=0.1
+      nbkit runs list --where 'loss < 0.3' --sort loss
     """
-    return _list(notebook, status, param_filters, as_json)
+    return _list(notebook, status, param_filters, sweep, wheres, sort, desc, as_json)
 
 
 @click.command()
@@ -361,5 +461,132 @@ def _describe(m: dict[str, Any], executed: Path, root: Path) -> str:
     return "\n".join(lines)
 
 
+def _cell(value: Any, width: int = 24) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _print_comparison(comparison: Comparison) -> None:
+    ids = comparison.run_ids
+    widths = [max(24, len(i)) for i in ids]
+    click.echo(f"  {'':28} " + " ".join(i.ljust(w) for i, w in zip(ids, widths, strict=True)))
+    section = ""
+    for row in comparison.rows:
+        if row.section != section:
+            section = row.section
+            _say(section)
+        mark = "≠" if row.differs else " "
+        values = " ".join(_cell(v, w).ljust(w) for v, w in zip(row.values, widths, strict=True))
+        _say(f"{mark} {_cell(row.key, 28):28} {values}".rstrip())
+
+
+@click.command()
+@click.argument("run_ids", nargs=-1, required=True, metavar="BASE NEW...")
+@click.option(
+    "--fail-if",
+    "gates",
+    multiple=True,
+    metavar="EXPR",
+    help="Exit 1 when EXPR holds for a NEW run, e.g. 'accuracy < base - 0.01' (repeatable).",
+)
+@click.option("--rtol", type=float, default=0.0, show_default=True, help="Relative tolerance.")
+@click.option("--atol", type=float, default=0.0, show_default=True, help="Absolute tolerance.")
+@click.option("--json", "as_json", is_flag=True, help="Print the comparison as JSON.")
+def compare(
+    run_ids: tuple[str, ...], gates: tuple[str, ...], rtol: float, atol: float, as_json: bool
+) -> int:
+    """Put runs side by side: parameters, environment, inputs and metrics.
+
+    The first run is the base; rows marked ≠ differ from it (metrics within --rtol/--atol,
+    packages listed only where they differ). --fail-if turns the comparison into a CI gate:
+    METRIC OP EXPR, where OP is < <= > >= == != and EXPR uses numbers, `base` (the base
+    run's value of METRIC) and + - * / ( ). It is parsed, never evaluated as code.
+
+    \b
+    Examples:
+      nbkit runs compare 20240601-101500-a1b2c3 20240602-093000-d4e5f6
+      nbkit runs compare BASE NEW --fail-if 'accuracy < base - 0.01'
+      nbkit runs compare BASE NEW --fail-if 'loss > base * 1.05' --json
+    """
+    from nbkit.errors import UsageError
+    from nbkit.runs.compare import Tolerance, compare_runs
+    from nbkit.runs.gate import evaluate, parse_gate
+
+    parsed = [parse_gate(g) for g in gates]
+    if len(run_ids) < 2:
+        raise UsageError("give at least two run ids (BASE NEW...)", "nbkit runs compare")
+    ledger = _ledger()
+    runs = [ledger.get(run_id) for run_id in run_ids]
+    manifests = [run.manifest for run in runs]
+    comparison = compare_runs(runs, Tolerance(rtol=rtol, atol=atol))
+    base = manifests[0].get("metrics") or {}
+    results = [
+        evaluate(gate, base, m.get("metrics") or {}, run_ids[0], run_id)
+        for gate in parsed
+        for run_id, m in zip(run_ids[1:], manifests[1:], strict=True)
+    ]
+    if as_json:
+        data = comparison.to_json()
+        data["gates"] = [
+            {"gate": r.gate.text, "run": r.run, "failed": r.failed, "reason": r.reason}
+            for r in results
+        ]
+        click.echo(json.dumps(data, indent=1, ensure_ascii=False))
+    else:
+        _print_comparison(comparison)
+        for result in results:
+            verdict = "FAIL" if result.failed else "ok"
+            _say(f"{verdict:4} {result.run}: {result.gate.text}: {result.reason}")
+    return 1 if any(r.failed for r in results) else 0
+
+
+@click.command()
+@click.argument("metric")
+@click.option("--by", metavar="PARAM", help="Plot against this parameter instead of run order.")
+@click.option("--group", metavar="PARAM", help="One line per value of this parameter.")
+@click.option("--logx", is_flag=True, help="Logarithmic x axis.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("runs.png"),
+    show_default=True,
+    help="Image to write (.png, .svg or .pdf).",
+)
+@_list_options
+def plot(
+    metric: str,
+    by: str | None,
+    group: str | None,
+    logx: bool,
+    output: Path,
+    notebook: str | None,
+    status: str | None,
+    param_filters: tuple[str, ...],
+    sweep: str | None,
+    wheres: tuple[str, ...],
+) -> int:
+    """Plot a recorded metric of the selected runs: against a parameter (--by), one line
+    per group (--group, else per combination of the other parameters that vary), or over
+    steps when the runs recorded it with nbkit.record(name, value, step=N).
+
+    \b
+    Examples:
+      nbkit runs plot accuracy -o accuracy.png
+      nbkit runs plot loss --by lr --group depth --logx -o loss-by-lr.svg
+      nbkit runs plot loss --sweep 3f2a9c1d0b7e --where 'epochs == 10'
+    """
+    from nbkit.runs.plot import plot_metric
+
+    chosen = _selected(notebook, status or "succeeded", param_filters, sweep, wheres)
+    manifests = [r.manifest for r in chosen]
+    summary = plot_metric(manifests, metric, by, output, group=group, logx=logx)
+    skipped = f" ({summary.skipped} runs without it skipped)" if summary.skipped else ""
+    _say(f"{summary.path}: {metric} of {summary.points} runs{skipped}")
+    return 0
+
+
 runs.add_command(list_runs)
 runs.add_command(show)
+runs.add_command(compare)
+runs.add_command(plot)

@@ -23,13 +23,29 @@ from nbkit.runs.ledger import Run, run_file
 
 
 @dataclass(frozen=True)
+class Difference:
+    """One thing that differs, as data (the verdict's causes are built from these, never by
+    parsing the detail lines)."""
+
+    what: str  # "input" | "outside" | "unchecked" | "python" | "package" | "variable" | "cell"
+    name: str  # a path, a package or variable name, a cell number
+    before: Any = None
+    after: Any = None  # None for a missing file, an absent package, an unset variable
+
+
+@dataclass(frozen=True)
 class Check:
-    """One thing compared: ``ok`` and the lines that say what matched or differed."""
+    """One thing compared: ``ok``, the lines that say what matched or differed, and the
+    differences as data."""
 
     name: str  # "inputs" | "environment" | "status" | "metrics" | "outputs" | "stability"
     ok: bool
     details: tuple[str, ...] = ()
     volatile: tuple[str, ...] = ()  # differences expected between runs (times, addresses)
+    differences: tuple[Difference, ...] = ()
+
+    def of(self, what: str) -> list[Difference]:
+        return [d for d in self.differences if d.what == what]
 
 
 # ---- inputs ---------------------------------------------------------------------------------
@@ -117,24 +133,30 @@ def verify_inputs(root: Path, tree: Path, manifest: Mapping[str, Any]) -> Check:
     """
     from nbkit.runs.manifest import sha256_file
 
-    changed, missing, same = [], [], 0
+    found: list[Difference] = []
+    same = 0
     recorded = recorded_files(manifest)
     for rel, digest in sorted(recorded.project.items()):
         outside = os.path.isabs(rel)  # a declared input outside the project: checked in place
         target = Path(rel) if outside else tree / project_path(rel, manifest, "input")
         if not outside and not target.exists() and (root / rel).is_file():
             _copy_in(root / rel, target)
-        if not target.is_file():
-            missing.append(rel)
-        elif sha256_file(target)[1] != digest:
-            changed.append(rel)
-        else:
+        now = sha256_file(target)[1] if target.is_file() else None
+        if now == digest:
             same += 1
-    details = [f"changed: {p}" for p in changed] + [f"missing: {p}" for p in missing]
+        else:
+            found.append(Difference("input", rel, digest, now))
+    details = _file_lines(found)
     if same:
         details.append(f"{same} input file{'s' if same != 1 else ''} unchanged")
     details += [f"not checked: {p} (changed during the run)" for p in recorded.unknown]
-    return Check("inputs", not changed and not missing, tuple(details))
+    unchecked = tuple(Difference("unchecked", p) for p in recorded.unknown)
+    return Check("inputs", not found, tuple(details), differences=(*found, *unchecked))
+
+
+def _file_lines(found: list[Difference]) -> list[str]:
+    changed = [f"changed: {d.name}" for d in found if d.after is not None]
+    return changed + [f"missing: {d.name}" for d in found if d.after is None]
 
 
 def outside_check(manifest: Mapping[str, Any]) -> Check | None:
@@ -145,18 +167,19 @@ def outside_check(manifest: Mapping[str, Any]) -> Check | None:
     outside = recorded_files(manifest).outside
     if not outside:
         return None
-    changed, missing = [], []
+    found: list[Difference] = []
     for path, digest in sorted(outside.items()):
         try:
-            if sha256_file(Path(path))[1] != digest:
-                changed.append(path)
+            now: str | None = sha256_file(Path(path))[1]
         except OSError:
-            missing.append(path)
-    details = [f"changed: {p}" for p in changed] + [f"missing: {p}" for p in missing]
-    same = len(outside) - len(details)
+            now = None
+        if now != digest:
+            found.append(Difference("outside", path, digest, now))
+    details = _file_lines(found)
+    same = len(outside) - len(found)
     if same:
         details.append(f"{same} file{'s' if same != 1 else ''} outside the project unchanged")
-    return Check("outside", not changed and not missing, tuple(details))
+    return Check("outside", not found, tuple(details), differences=tuple(found))
 
 
 # ---- comparisons ----------------------------------------------------------------------------
@@ -178,33 +201,42 @@ def environment_check(old: Mapping[str, Any], new: Mapping[str, Any]) -> Check:
     A different kernel name is mentioned but is not a difference by itself: what runs the
     code is the interpreter and its packages.
     """
-    diffs: list[str] = []
+    found: list[Difference] = []
     old_py, new_py = _python(old), _python(new)
     if old_py != new_py:
-        diffs.append(f"python {old_py} -> {new_py}")
+        found.append(Difference("python", "python", old_py, new_py))
     old_pk = kernel_of(old).get("packages") or {}
     new_pk = kernel_of(new).get("packages") or {}
     for name in sorted(set(old_pk) | set(new_pk)):
         if old_pk.get(name) != new_pk.get(name):
-            diffs.append(f"{name} {old_pk.get(name, 'absent')} -> {new_pk.get(name, 'absent')}")
-    details = diffs or [f"python {new_py} and {len(new_pk)} packages as recorded"]
+            found.append(Difference("package", name, old_pk.get(name), new_pk.get(name)))
+    details = [f"{d.name} {_shown(d.before)} -> {_shown(d.after)}" for d in found]
+    if not found:
+        details = [f"python {new_py} and {len(new_pk)} packages as recorded"]
     old_name, new_name = kernel_of(old).get("name"), kernel_of(new).get("name")
     if old_name != new_name:
         details.append(f"kernel {old_name} -> {new_name}")
-    return Check("environment", not diffs, tuple(details))
+    return Check("environment", not found, tuple(details), differences=tuple(found))
+
+
+def _shown(value: Any, absent: str = "absent") -> str:
+    return absent if value is None else str(value)
 
 
 def variables_check(old: Mapping[str, Any], new: Mapping[str, Any]) -> Check:
     """Environment variables that steer numerics or data (``manifest.numeric_env`` and the
     ones ``[tool.nbkit.runs] env`` declares): a difference explains, it does not fail."""
     before, after = old.get("env") or {}, new.get("env") or {}
-    diffs = [
-        f"{key} {before.get(key, 'unset')} -> {after.get(key, 'unset')}"
+    found = [
+        Difference("variable", key, before.get(key), after.get(key))
         for key in sorted(set(before) | set(after))
         if before.get(key) != after.get(key)
     ]
-    if diffs:
-        return Check("variables", False, tuple(diffs))
+    if found:
+        lines = [
+            f"{d.name} {_shown(d.before, 'unset')} -> {_shown(d.after, 'unset')}" for d in found
+        ]
+        return Check("variables", False, tuple(lines), differences=tuple(found))
     same = ", ".join(sorted(after)) if after else "none of the numerics variables set"
     return Check("variables", True, (f"{same}, as recorded",))
 
@@ -293,6 +325,9 @@ def _diff_line(diff: OutputDiff) -> str:
 
 def outputs_check(comparison: OutputComparison) -> Check:
     volatile = tuple(_diff_line(d) for d in comparison.volatile)
+    cells = tuple(
+        Difference("cell", str(d.cell), d.kind, d.detail) for d in comparison.diffs if d.cell >= 0
+    )
     if comparison.matched:
         line = (
             f"{comparison.outputs_compared} outputs in {comparison.cells_compared} code cells match"
@@ -300,7 +335,8 @@ def outputs_check(comparison: OutputComparison) -> Check:
         if volatile:
             line += f" ({len(volatile)} only in volatile text)"
         return Check("outputs", True, (line,), volatile)
-    return Check("outputs", False, tuple(_diff_line(d) for d in comparison.diffs), volatile)
+    lines = tuple(_diff_line(d) for d in comparison.diffs)
+    return Check("outputs", False, lines, volatile, cells)
 
 
 def executed_notebook(run_dir: Path, manifest: Mapping[str, Any]) -> dict[str, Any]:

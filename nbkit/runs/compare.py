@@ -174,7 +174,12 @@ def compare_manifests(
         row = _row("run", key, values, exact)
         # durations always differ a little; showing them is useful, flagging them is noise
         rows.append(replace(row, differs=False) if key == "duration" else row)
-    rows.extend(_keyed_rows("parameters", _table(manifests, "parameters"), exact))
+    # effective values (defaults included) when recorded: a default is a value too
+    effective = [
+        m if "effective_parameters" in m else {**m, "effective_parameters": m.get("parameters")}
+        for m in manifests
+    ]
+    rows.extend(_keyed_rows("parameters", _table(effective, "effective_parameters"), exact))
     for key, path in (
         ("python", ("kernel", "python")),
         ("kernel", ("kernel", "name")),

@@ -64,6 +64,7 @@ class RunRequest:
     ledger_dir: Path | None = None  # default root/.nbkit/runs
     commit: str | None = None  # rerun: the recorded commit (worktree already checked out)
     parent: str | None = None  # rerun: the original run id
+    sweep: str | None = None  # the sweep this run belongs to (``nbkit runs --sweep ID``)
 
 
 @dataclass(frozen=True)
@@ -81,12 +82,7 @@ class Prepared:
     language: str
     lock_hash: str | None
     env_names: tuple[str, ...] = ()  # environment variables the project declares
-
-
-def _language(nb: dict[str, Any]) -> str:
-    meta = nb.get("metadata", {})
-    lang = (meta.get("kernelspec") or {}).get("language") or (meta.get("language_info") or {})
-    return str(lang.get("name", "python") if isinstance(lang, dict) else lang).lower()
+    defaults: dict[str, Any] = field(default_factory=dict)  # the parameters cell's defaults
 
 
 def _read_notebook(path: Path, shown: Path, root: Path) -> tuple[str, bytes, dict[str, Any]]:
@@ -110,7 +106,7 @@ def prepare(request: RunRequest) -> Prepared:
     path = (path if path.is_absolute() else Path.cwd() / path).resolve()
     rel, data, nb = _read_notebook(path, Path(request.notebook), root)
     params.check(nb, request.notebook, request.parameters, allow_unknown=request.allow_unknown)
-    choice = kernels.choose(root, nb, request.kernel)
+    choice = kernels.choose(root, nb, request.kernel, request.notebook)
     ledger_dir = Ledger(root, _folder(request)).dir
     state = manifest.git_state(root, path, ledger_dir)
     if state["dirty"] and not request.allow_dirty:
@@ -131,10 +127,19 @@ def prepare(request: RunRequest) -> Prepared:
         kernel=choice,
         git=state,
         inputs=inputs,
-        language=_language(nb),
+        language=params.language(nb, as_written=True),
         lock_hash=manifest.lock_hash(root),
         env_names=_declared_env(root),
+        defaults=_defaults(nb, request.notebook),
     )
+
+
+def _defaults(nb: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The parameters cell's defaults; none when it cannot be parsed (papermill will say)."""
+    try:
+        return params.defaults(nb, path)
+    except BadInput:
+        return {}
 
 
 def _declared_env(root: Path) -> tuple[str, ...]:
@@ -355,6 +360,7 @@ def _manifest(
         "notebook": prepared.notebook_rel,
         "notebook_sha256": prepared.notebook_sha256,
         "parameters": dict(request.parameters),
+        "effective_parameters": {**prepared.defaults, **request.parameters},
         "git": {k: v for k, v in run["git"].items() if k != "patch"},
         "kernel": {**prepared.kernel._asdict(), **facts, "argv": list(prepared.kernel.argv)},
         "lock_hash": prepared.lock_hash,
@@ -368,11 +374,13 @@ def _manifest(
         "status": run["status"],
         "error": run["error"],
         "metrics": manifest.recorded_values(executed or {}),
+        "series": manifest.recorded_series(executed or {}),
         "experiment": manifest.experiment_header(prepared.nb),
         "platform": manifest.platform_facts(),
         "env": manifest.numeric_env(declared=prepared.env_names),
         "timeout": request.timeout,
         "parent": request.parent,
+        "sweep": request.sweep,
         "files": {
             "executed": EXECUTED if (out_dir / EXECUTED).is_file() else None,
             "patch": PATCH if (out_dir / PATCH).is_file() else None,

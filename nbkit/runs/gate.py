@@ -63,24 +63,45 @@ class GateResult:
     reason: str  # e.g. "accuracy = 0.91 < base - 0.01 = 0.94"
 
 
-def parse_gate(text: str) -> Gate:
+def parse_gate(text: str, option: str = "--fail-if") -> Gate:
     """Parse ``METRIC OP EXPR``; a malformed gate is ``BadInput`` naming the problem."""
     match = _GATE_RE.match(text)
     if not match:
+        example = "accuracy < base - 0.01" if option == "--fail-if" else "accuracy > 0.9"
         raise BadInput(
-            f"cannot parse gate {text!r}: expected METRIC OP EXPR",
-            "--fail-if",
-            hint="e.g. --fail-if 'accuracy < base - 0.01'",
+            f"cannot parse {text!r}: expected METRIC OP EXPR",
+            option,
+            hint=f"e.g. {option} '{example}'",
         )
-    tokens = _tokenize(match["expr"], text)
-    parser = _Parser(tokens, text)
+    tokens = _tokenize(match["expr"], text, option)
+    parser = _Parser(tokens, text, option)
     expr = parser.expr()
     if parser.pos != len(tokens):
-        raise BadInput(f"unexpected {tokens[parser.pos]!r} in gate {text!r}", "--fail-if")
+        raise BadInput(f"unexpected {tokens[parser.pos]!r} in gate {text!r}", option)
     return Gate(text=text.strip(), metric=match["metric"].strip(), op=match["op"], expr=expr)
 
 
-def _tokenize(expr: str, text: str) -> list[str]:
+def parse_where(text: str) -> Gate:
+    """A ``--where`` filter: the gate grammar without ``base`` (there is no base run)."""
+    gate = parse_gate(text, "--where")
+    if gate.uses_base:
+        raise BadInput(f"'base' has no meaning in {text!r}", "--where", hint="compare to numbers")
+    return gate
+
+
+def holds(gate: Gate, values: Mapping[str, Any]) -> bool:
+    """Whether a ``--where`` filter holds for a run's values (metrics and parameters); a
+    missing or non-numeric value never matches."""
+    value = _number(values.get(gate.metric))
+    if value is None:
+        return False
+    try:
+        return _OPS[gate.op](value, _value(gate.expr, math.nan))
+    except ZeroDivisionError:
+        return False
+
+
+def _tokenize(expr: str, text: str, option: str = "--fail-if") -> list[str]:
     tokens: list[str] = []
     pos = 0
     while pos < len(expr):
@@ -88,12 +109,12 @@ def _tokenize(expr: str, text: str) -> list[str]:
         if not match or match.end() == pos:
             if expr[pos:].strip() == "":
                 break
-            raise BadInput(f"unexpected {expr[pos:].strip()[:10]!r} in gate {text!r}", "--fail-if")
+            raise BadInput(f"unexpected {expr[pos:].strip()[:10]!r} in gate {text!r}", option)
         token = match["num"] or match["name"] or match["sym"]
         if match["name"] and token != "base":
             raise BadInput(
                 f"unknown name {token!r} in gate {text!r}: only numbers and 'base' are allowed",
-                "--fail-if",
+                option,
             )
         tokens.append(token)
         pos = match.end()
@@ -103,9 +124,10 @@ def _tokenize(expr: str, text: str) -> list[str]:
 class _Parser:
     """Recursive descent over the token list; each method consumes what it parses."""
 
-    def __init__(self, tokens: list[str], text: str) -> None:
+    def __init__(self, tokens: list[str], text: str, option: str = "--fail-if") -> None:
         self.tokens = tokens
         self.text = text
+        self.option = option
         self.pos = 0
 
     def _peek(self) -> str | None:
@@ -114,7 +136,7 @@ class _Parser:
     def _take(self) -> str:
         token = self._peek()
         if token is None:
-            raise BadInput(f"gate {self.text!r} ends too early", "--fail-if")
+            raise BadInput(f"gate {self.text!r} ends too early", self.option)
         self.pos += 1
         return token
 
@@ -137,13 +159,13 @@ class _Parser:
         if token == "(":
             node = self.expr()
             if self._take() != ")":
-                raise BadInput(f"missing ')' in gate {self.text!r}", "--fail-if")
+                raise BadInput(f"missing ')' in gate {self.text!r}", self.option)
             return node
         if token == "base":
             return "base"
         if token[0].isdigit() or token[0] == ".":
             return float(token)
-        raise BadInput(f"unexpected {token!r} in gate {self.text!r}", "--fail-if")
+        raise BadInput(f"unexpected {token!r} in gate {self.text!r}", self.option)
 
 
 def _uses_base(expr: Expr) -> bool:

@@ -58,11 +58,19 @@ def _is_ipykernel(name: str) -> bool:
     return any("ipykernel" in str(part) for part in argv)
 
 
+def _language(nb: Notebook) -> str:
+    from nbkit.runs.params import language
+
+    return language(nb)
+
+
 def interpreter_argv(python: str = sys.executable) -> tuple[str, ...]:
     return (python, "-m", "ipykernel_launcher", "-f", "{connection_file}")
 
 
-def choose(root: Path, nb: Notebook, requested: str | None) -> KernelChoice:
+def choose(
+    root: Path, nb: Notebook, requested: str | None, path: str | Path = "--kernel"
+) -> KernelChoice:
     """Pick the kernel; an unknown ``requested`` name is bad input."""
     specs = installed()
     if requested:
@@ -76,13 +84,23 @@ def choose(root: Path, nb: Notebook, requested: str | None) -> KernelChoice:
                 hint="jupyter kernelspec list shows them; nbkit env registers the project's",
             )
         return KernelChoice(requested, "option", "--kernel", ipykernel=_is_ipykernel(requested))
+    spec = nb.get("metadata", {}).get("kernelspec") or {}
+    name = spec.get("name") if isinstance(spec, dict) else None
+    language = _language(nb)
+    if language != "python":  # never a Python kernel for an R or Julia notebook
+        if isinstance(name, str) and name in specs:
+            reason = "the notebook's kernelspec is installed"
+            return KernelChoice(name, "notebook", reason, ipykernel=_is_ipykernel(name))
+        raise BadInput(
+            f"the notebook's {language} kernel {name!r} is not installed",
+            path,
+            hint="install it (jupyter kernelspec list shows what is), or pass --kernel NAME",
+        )
     project = _project_kernel(root)
     if project and project in specs:
         return KernelChoice(
             project, "project", "the project's locked environment kernel", ipykernel=True
         )
-    spec = nb.get("metadata", {}).get("kernelspec") or {}
-    name = spec.get("name") if isinstance(spec, dict) else None
     if isinstance(name, str) and name in specs:
         return KernelChoice(
             name,

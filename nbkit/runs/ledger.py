@@ -41,7 +41,17 @@ STATUSES = ("succeeded", "failed", "timed_out", "interrupted")
 _ID_RE = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{6,}$")
 _PREFIX_RE = re.compile(r"^\d{8}-[0-9a-f-]*$")
 # What the index keeps of each manifest: enough to list and filter without opening it.
-_SUMMARY_KEYS = ("id", "notebook", "status", "started", "ended", "parameters", "metrics")
+_SUMMARY_KEYS = (
+    "id",
+    "notebook",
+    "status",
+    "started",
+    "ended",
+    "parameters",
+    "effective_parameters",
+    "metrics",
+    "sweep",
+)
 
 
 def summarize(manifest: Mapping[str, Any]) -> dict[str, Any]:
@@ -104,6 +114,12 @@ class Run:
     @property
     def parameters(self) -> dict[str, Any]:
         return dict(self._summary.get("parameters") or {})
+
+    @property
+    def effective_parameters(self) -> dict[str, Any]:
+        """Every parameter's value, defaults included (passed ones for older runs)."""
+        found = self._summary.get("effective_parameters") or self._summary.get("parameters")
+        return dict(found or {})
 
     @property
     def notebook(self) -> str:
@@ -290,9 +306,10 @@ class Ledger:
         notebook: str | None = None,
         status: str | None = None,
         params: Mapping[str, Any] | None = None,
+        sweep: str | None = None,
     ) -> list[Run]:
         """Runs oldest first (by start time), filtered by notebook (path relative to root),
-        status, and parameter values (compared as parsed data: ``{"lr": 0.1}``)."""
+        status, parameter values (compared as parsed data: ``{"lr": 0.1}``) and sweep."""
         runs = []
         entries = sorted(self.summaries().items(), key=lambda i: (str(i[1].get("started")), i[0]))
         for run_id, entry in entries:
@@ -300,7 +317,9 @@ class Ledger:
                 continue
             if status is not None and entry.get("status") != status:
                 continue
-            recorded = entry.get("parameters") or {}
+            if sweep is not None and entry.get("sweep") != sweep:
+                continue
+            recorded = entry.get("effective_parameters") or entry.get("parameters") or {}
             if params and any(recorded.get(k, _MISSING) != v for k, v in params.items()):
                 continue
             runs.append(Run(run_id, None, summary=entry, ledger_dir=self.dir))

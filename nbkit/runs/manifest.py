@@ -457,6 +457,20 @@ def lock_hash(root: Path) -> str | None:
     return str(value) if value else None
 
 
+def recorded_series(nb: Notebook) -> dict[str, list[list[Any]]]:
+    """Values recorded with ``nbkit.record(name, value, step=N)``: name -> [[step, value]...]
+    in the order recorded."""
+    series: dict[str, list[list[Any]]] = {}
+    for cell in nb.get("cells", []):
+        for output in cell.get("outputs", []) or []:
+            payload = (output.get("data") or {}).get(RECORD_MIME)
+            if isinstance(payload, dict) and isinstance(payload.get("name"), str):
+                step = payload.get("step")
+                if isinstance(step, int) and not isinstance(step, bool):
+                    series.setdefault(payload["name"], []).append([step, payload.get("value")])
+    return series
+
+
 def recorded_values(nb: Notebook) -> dict[str, Any]:
     """Values logged with ``nbkit.record`` (the last record of a name wins)."""
     values: dict[str, Any] = {}

@@ -15,6 +15,7 @@ The checks live in ``runs/checks.py``; the verdict line and likely causes in
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -81,6 +82,7 @@ class RerunReport:
                     "ok": c.ok,
                     "details": list(c.details),
                     "volatile": list(c.volatile),
+                    "differences": [dataclasses.asdict(d) for d in c.differences],
                 }
                 for c in self.checks
             ],
@@ -267,7 +269,7 @@ def _stability(request: Any, new_run: Run, settings: RerunSettings) -> Check:
     again = _second_execution(request)
     first = executed_notebook(new_run.dir, new_run.manifest)
     found = outputs_check(compare_outputs(first, again["nb"], settings.tolerance))
-    return Check("stability", found.ok, found.details)
+    return Check("stability", found.ok, found.details, differences=found.differences)
 
 
 def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:

@@ -5,47 +5,51 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from nbkit.runs.checks import Check
+from nbkit.runs.checks import Check, Difference
+
+
+def _names(check: Check | None, what: str) -> list[str]:
+    return [d.name for d in check.of(what)] if check is not None and not check.ok else []
 
 
 def _input_causes(checks: Mapping[str, Check]) -> list[str]:
     causes = []
-    if not checks["inputs"].ok:
-        names = [
-            d.split(": ", 1)[1]
-            for d in checks["inputs"].details
-            if d.startswith(("changed", "missing"))
-        ]
+    if names := _names(checks["inputs"], "input"):
         causes.append(f"changed inputs: {', '.join(names)}")
-    outside = checks.get("outside")
-    if outside is not None and not outside.ok:
-        names = [d.split(": ", 1)[1] for d in outside.details if ": " in d]
+    if names := _names(checks.get("outside"), "outside"):
         causes.append(f"changed files outside the project: {', '.join(names)}")
     return causes
+
+
+def _change(d: Difference, absent: str = "absent") -> str:
+    def shown(value: Any) -> str:
+        return absent if value is None else str(value)
+
+    return f"{d.name} {shown(d.before)} -> {shown(d.after)}"
 
 
 def _environment_causes(checks: Mapping[str, Check]) -> list[str]:
     causes = []
     env = checks["environment"]
-    if not env.ok:
-        python = [d for d in env.details if d.startswith("python ")]
-        packages = [d for d in env.details if not d.startswith(("python ", "kernel "))]
-        if python:
-            causes.append(f"different Python: {python[0].removeprefix('python ')}")
-        if packages:
-            more = f" (+{len(packages) - 3} more)" if len(packages) > 3 else ""
-            causes.append(f"package drift: {'; '.join(packages[:3])}{more}")
+    for d in env.of("python"):
+        causes.append(f"different Python: {d.before} -> {d.after}")
+    packages = [_change(d) for d in env.of("package")]
+    if packages:
+        more = f" (+{len(packages) - 3} more)" if len(packages) > 3 else ""
+        causes.append(f"package drift: {'; '.join(packages[:3])}{more}")
     variables = checks.get("variables")
-    if variables is not None and not variables.ok:
-        causes.append(f"different environment variables: {'; '.join(variables.details)}")
+    if variables is not None and variables.differences:
+        changes = "; ".join(_change(d, "unset") for d in variables.differences)
+        causes.append(f"different environment variables: {changes}")
     return causes
 
 
 def _randomness_cause(stability: Check | None) -> list[str]:
     if stability is None or stability.ok:
         return []
-    cells = [d.split(":")[0].removeprefix("cell ") for d in stability.details]
-    cells = list(dict.fromkeys(c for c in cells if c.isdigit()))  # once per cell
+    cells = list(dict.fromkeys(d.name for d in stability.of("cell")))  # once per cell
+    if not cells:
+        return ["unseeded randomness: two executions with the same inputs and environment differ"]
     which = f"cell {cells[0]} differs" if len(cells) == 1 else f"cells {', '.join(cells)} differ"
     return [
         f"unseeded randomness: {which} between two executions with the same inputs and environment"
@@ -54,11 +58,7 @@ def _randomness_cause(stability: Check | None) -> list[str]:
 
 def _unexplained(checks: Mapping[str, Check], manifest: Mapping[str, Any]) -> str:
     """The last resort, with what could not be checked."""
-    unchecked = [
-        d.removeprefix("not checked: ")
-        for d in checks["inputs"].details
-        if d.startswith("not checked: ")
-    ]
+    unchecked = [f"{d.name} (changed during the run)" for d in checks["inputs"].of("unchecked")]
     watch = manifest.get("native_reads")
     if watch == "watched":
         unchecked.append("files read by native code outside the project")
