@@ -113,9 +113,7 @@ def _temporary_index() -> bool:
 
 def auto_pair(config: Config) -> bool:
     """Whether hooks create a paired script for a notebook that has none (``auto_pair``)."""
-    value = config.raw.get("auto_pair", config.section("hooks").get("auto_pair", False))
-    if not isinstance(value, bool):
-        raise BadInput("'auto_pair' must be true or false", config.source)
+    value: bool = config.values("").get("auto_pair", config.values("hooks").get("auto_pair", False))
     return value
 
 
