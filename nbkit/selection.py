@@ -24,9 +24,12 @@ def glob_matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
     return lambda rel: bool(spec.match_file(rel))
 
 
-def _walk(folder: Path) -> list[Path]:
+def walk(folder: Path, pattern: str = "*.ipynb") -> list[Path]:
+    """Files matching ``pattern`` below ``folder``, sorted, outside hidden folders and those
+    tools fill (virtual environments, caches, node_modules): the one walker for a folder git
+    does not describe."""
     found: list[Path] = []
-    for path in sorted(folder.rglob("*.ipynb")):
+    for path in sorted(folder.rglob(pattern)):
         rel_parts = path.relative_to(folder).parts
         if any(part in _SKIP_DIRS or part.startswith(".") for part in rel_parts[:-1]):
             continue
@@ -67,7 +70,7 @@ def configured_notebooks(config: Config) -> list[Path]:
         candidates = [root / p for p in git.tracked_files(root, ["*.ipynb"])]
         candidates = [p for p in candidates if p.is_file()]
     else:
-        candidates = _walk(root)
+        candidates = walk(root)
     managed = managed_filter(config)
     wanted = None if config.notebooks == _EVERY_NOTEBOOK else glob_matcher(config.notebooks)
     result = []
@@ -86,7 +89,7 @@ def notebooks(paths: Sequence[str], config: Config) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir() and path.suffix != ".ipynb":
-            result.extend(_walk(path))
+            result.extend(walk(path))
         elif path.exists() or path.is_symlink():
             result.append(path)
         else:

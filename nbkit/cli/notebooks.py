@@ -37,7 +37,7 @@ def clean(check: bool, paths: tuple[str, ...]) -> int:
         try:
             result = clean_file(path, cfg.clean, check=check, cache=cache)
         except BadInput as exc:
-            _echo(f"{exc}" + (f" (hint: {exc.hint})" if exc.hint else ""))
+            _echo(exc.one_line())
             status = 2
             continue
         if result.changed:

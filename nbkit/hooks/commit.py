@@ -26,7 +26,7 @@ from nbkit import git
 from nbkit import selection as nbpaths
 from nbkit.cache import Cache
 from nbkit.config import Config
-from nbkit.errors import BadInput, NbkitError
+from nbkit.errors import BadInput, NbkitError, shown, with_hint
 
 if TYPE_CHECKING:
     from nbkit.pairing.paths import Pair
@@ -63,17 +63,6 @@ class HookReport(NamedTuple):
     to_add: tuple[str, ...] = ()
 
 
-def _display(path: str | Path) -> str:
-    """A path as the user typed it: relative to the current folder when it is inside it."""
-    path = Path(path)
-    if not path.is_absolute():
-        return str(path)
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
-
-
 class _Run:
     """What one hook run collected; frozen into a ``HookReport`` at the end."""
 
@@ -85,7 +74,7 @@ class _Run:
         self.broken: set[Path] = set()  # unreadable notebooks, left out of later steps
 
     def wrote(self, path: str | Path) -> None:
-        self.modified[_display(path)] = None
+        self.modified[shown(path)] = None
         self.status = max(self.status, 1)
 
     def problem(self, message: str, status: int) -> None:
@@ -93,7 +82,7 @@ class _Run:
         self.status = max(self.status, status)
 
     def error(self, exc: NbkitError, path: Path | None = None) -> None:
-        self.problem(str(exc) + (f" (hint: {exc.hint})" if exc.hint else ""), exc.exit_code)
+        self.problem(exc.one_line(), exc.exit_code)
         if path is not None:
             self.broken.add(path)
 
@@ -206,7 +195,7 @@ def _sync(
             written = Path(getattr(outcome.pair, side))
             run.wrote(written)
             other = outcome.pair.notebook if side == "script" else outcome.pair.script
-            run.companions[_display(other)] = None
+            run.companions[shown(other)] = None
             if side == "notebook":
                 rewritten.append(written)
         elif outcome.action == "conflict":
@@ -250,7 +239,7 @@ def run_hook(name: str, paths: Sequence[str | Path], config: Config) -> HookRepo
         rewritten = _sync(pairs.values(), config, cache, run)
         if steps.clean:
             _clean(rewritten, config, cache, run)
-        notebooks = _unique([*notebooks, *(Path(_display(p.notebook)) for p in pairs.values())])
+        notebooks = _unique([*notebooks, *(Path(shown(p.notebook)) for p in pairs.values())])
     if steps.validate:
         _validate(notebooks, config, cache, run)
     cache.save()
@@ -284,7 +273,7 @@ def pre_commit(config: Config) -> HookReport:
     files = candidates(git.staged_files(top), top, config)
     suffixes = script_suffixes(config) | {".ipynb"}
     aside = unstaged(top, suffixes) if files else []
-    show = {name: _display(top / name) for name in aside}
+    show = {name: shown(top / name) for name in aside}
     with staged_view(top, aside, show) as guard:
         report = run_hook("nbkit", files, config)
     refused = set(guard.refused)
@@ -292,8 +281,11 @@ def pre_commit(config: Config) -> HookReport:
     messages = [
         *report.messages,
         *(
-            f"{path}: the hook would change its staged version, but the file has unstaged"
-            f" changes; nothing was changed (hint: git add {path}, or git stash, then commit)"
+            with_hint(
+                f"{path}: the hook would change its staged version, but the file has unstaged"
+                " changes; nothing was changed",
+                f"git add {path}, or git stash, then commit",
+            )
             for path in guard.refused
         ),
     ]

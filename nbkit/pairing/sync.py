@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 from nbkit import git, notebook
 from nbkit.cache import Cache, digest
 from nbkit.config import Config
-from nbkit.errors import BadInput, NbkitError, UsageError
+from nbkit.errors import BadInput, NbkitError, UsageError, shown
 from nbkit.fsutil import make_folder
 from nbkit.pairing.convert import (
     inputs_of,
@@ -100,13 +100,6 @@ def record_agreed(
         return
     cache.put(CACHE_NAMESPACE, cache_key(nb_data, script_data, pair.fmt), inputs)
     cache.put(AGREED_NAMESPACE, _pair_key(pair), inputs)
-
-
-def _show(path: Path) -> str:
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def _read(path: Path) -> bytes | None:
@@ -244,7 +237,7 @@ def _plan(
     """Decide for one pair. A side may be overwritten only when its cells are one of the
     pair's agreed states (``bases``): anything else is work nobody else has, so a pair whose
     sides both hold such work is a conflict."""
-    nb_show, script_show = _show(pair.notebook), _show(pair.script)
+    nb_show, script_show = shown(pair.notebook), shown(pair.script)
     if nb_data is None:
         return _plan_missing_notebook(pair, script_data, config, prefer)
     nb = notebook.loads(nb_data, pair.notebook)
@@ -295,7 +288,7 @@ def _plan(
 def _plan_missing_notebook(
     pair: Pair, script_data: bytes | None, config: Config, prefer: str | None
 ) -> _Plan:
-    nb_show, script_show = _show(pair.notebook), _show(pair.script)
+    nb_show, script_show = shown(pair.notebook), shown(pair.script)
     formats = declared_formats(config) or config.formats
     if script_data is None:
         raise BadInput("no such file", pair.notebook)
@@ -335,7 +328,7 @@ def _rendered(plan: _Plan) -> _Plan:
 
 def _would(plan: _Plan) -> SyncOutcome:
     """What ``--check`` reports instead of writing."""
-    nb_show, script_show = _show(plan.pair.notebook), _show(plan.pair.script)
+    nb_show, script_show = shown(plan.pair.notebook), shown(plan.pair.script)
     if plan.write == "script":
         verb = "is missing" if plan.action == "created-script" else "is out of date"
         message = f"{script_show}: {verb}; would be written from {nb_show}"
@@ -405,7 +398,7 @@ def sync_pairs(
         if known is not None and prefer is None:
             assert cache is not None
             cache.put(AGREED_NAMESPACE, _pair_key(pair), known)
-            message = f"{_show(pair.notebook)} and {_show(pair.script)} are in sync"
+            message = f"{shown(pair.notebook)} and {shown(pair.script)} are in sync"
             outcomes[pair.notebook] = SyncOutcome(pair, "in-sync", message)
             continue
         pending.append((pair, nb_data, script_data))
