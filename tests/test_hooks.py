@@ -229,3 +229,23 @@ def test_the_commit_path_never_imports_the_merge_wing(repo: Path) -> None:
     code, paired = imported_by(repo, "hook", "nbkit", "a.ipynb")
     assert code == 1 and (repo / "a.py").is_file()  # cleaned and paired
     assert sorted(m for m in modules | paired if m.startswith("nbkit.merge")) == []
+
+
+def test_hot_entry_points_never_import_click(repo: Path, cli: Callable[..., Any]) -> None:
+    """A commit runs `nbkit hook nbkit` once, git runs textconv per file: no click for them."""
+    declare_pairing(repo)
+    write_nb(repo / "a.ipynb", dirty_nb())
+    assert cli("hook", "nbkit", "a.ipynb").code == 1
+    git(repo, "add", "a.ipynb", "a.py")
+    assert cli("hook", "nbkit", "a.ipynb", "a.py").code == 0  # fills the cache
+    for args, want in [
+        (("hook", "nbkit", "a.ipynb", "a.py"), 0),  # the warm no-op commit
+        (("clean", "--check", "a.ipynb"), 0),
+        (("textconv", "a.ipynb"), 0),
+        (("merge-driver", "a.ipynb", "a.ipynb", "a.ipynb", "a.ipynb"), 0),
+    ]:
+        code, modules = imported_by(repo, *args)
+        assert code == want, args
+        assert "click" not in modules, args
+    code, modules = imported_by(repo, "hook", "nbkit", "--help")  # anything else: click
+    assert code == 0 and "click" in modules
