@@ -6,12 +6,13 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from nbkit.errors import BadInput, shown, with_hint
 from nbkit.selection import walk
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, git, make_nb, write_nb
 
 SOURCES = {p: p.read_text(encoding="utf-8") for p in (REPO_ROOT / "nbkit").rglob("*.py")}
 
@@ -62,3 +63,22 @@ def test_the_walk_skips_hidden_and_tool_folders(tmp_path: Path) -> None:
         "a.py",
         "sub/b.py",
     ]
+
+
+@pytest.mark.parametrize("cwd_is_a_repo", [True, False])
+def test_the_cache_goes_to_the_files_repository_not_the_current_folders(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cli: Any, cwd_is_a_repo: bool
+) -> None:
+    repo, elsewhere = tmp_path / "repo", tmp_path / "elsewhere"
+    for folder in (repo, elsewhere):
+        folder.mkdir()
+    git(repo, "init", "-q")
+    if cwd_is_a_repo:
+        git(elsewhere, "init", "-q")
+    write_nb(repo / "a.ipynb", make_nb("x = 1"))
+    monkeypatch.chdir(elsewhere)
+    for args in (("clean", "--check"), ("validate",)):
+        assert cli(*args, repo / "a.ipynb").code == 0, args
+    assert (repo / ".git" / "nbkit-cache.json").is_file()
+    assert not (elsewhere / ".git" / "nbkit-cache.json").exists()
+    assert [p.name for p in elsewhere.iterdir()] == ([".git"] if cwd_is_a_repo else [])

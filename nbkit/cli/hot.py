@@ -90,16 +90,16 @@ def clean(check: bool, paths: Sequence[str]) -> int:
     """``nbkit clean [--check] [PATH...]``."""
     from nbkit import config
     from nbkit import selection as nbpaths
-    from nbkit.cache import Cache
+    from nbkit.cache import Caches
     from nbkit.clean import clean_file
     from nbkit.errors import BadInput
 
     cfg = config.load()
-    cache = Cache.for_root(cfg.root)
+    caches = Caches()
     status = 0
     for path in nbpaths.notebooks(paths, cfg):
         try:
-            result = clean_file(path, cfg.clean, check=check, cache=cache)
+            result = clean_file(path, cfg.clean, check=check, cache=caches.for_file(path))
         except BadInput as exc:
             err(exc.one_line())
             status = 2
@@ -108,7 +108,7 @@ def clean(check: bool, paths: Sequence[str]) -> int:
             err(f"{path}: {'needs cleaning' if check else 'cleaned'}")
             if check:
                 status = max(status, 1)
-    cache.save()
+    caches.save()
     return status
 
 

@@ -42,15 +42,16 @@ def validate(paths: tuple[str, ...]) -> int:
     """
     from nbkit import config
     from nbkit import selection as nbpaths
-    from nbkit.cache import Cache
+    from nbkit.cache import Caches
     from nbkit.validate import validate_file
 
     cfg = config.load()
-    cache = Cache.for_root(cfg.root)
+    caches = Caches()
     status = 0
     for path in nbpaths.notebooks(paths, cfg):
+        cache = caches.for_file(path)
         for problem in validate_file(path, max_output_bytes=cfg.max_output_bytes, cache=cache):
             _echo(str(problem))
             status = 1
-    cache.save()
+    caches.save()
     return status

@@ -87,13 +87,12 @@ def sync(prefer: str | None, check: bool, base: str, paths: tuple[str, ...]) -> 
     """
     from nbkit import config
     from nbkit import selection as nbpaths
-    from nbkit.cache import Cache
-    from nbkit.git import toplevel
+    from nbkit.cache import Caches
     from nbkit.pairing.sync import sync_pairs
 
     cfg = config.load()
     targets = nbpaths.notebooks(paths, cfg)
-    cache = Cache.for_root(toplevel(cfg.root))
+    cache = Caches().common(targets)  # the files' repository, not the current folder's
     outcomes = sync_pairs(targets, cfg, prefer=prefer, check=check, base=base, cache=cache)
     cache.save()
     status = 0
