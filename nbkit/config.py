@@ -180,7 +180,9 @@ def _formats(value: Any) -> str:
     try:
         parse_formats(value)
     except BadInput as exc:
-        raise Invalid(f'a formats string such as "ipynb,py:percent" ({exc.message})', exc.hint) from None
+        raise Invalid(
+            f'a formats string such as "ipynb,py:percent" ({exc.message})', exc.hint
+        ) from None
     return value
 
 
@@ -394,7 +396,7 @@ def reference_markdown() -> str:
         "`nbkit.toml` (sub-tables as `[clean]`, `[env]`, ...); dotted keys (`[tool]` then",
         "`nbkit.exclude = [...]`) are the same table. An unknown key is an error (exit 2) naming",
         "the closest known one, so a typo never silently does nothing; so is a value of the wrong",
-        "type: booleans are TOML booleans (`offline = false`, never `\"false\"`), integers are",
+        'type: booleans are TOML booleans (`offline = false`, never `"false"`), integers are',
         "TOML integers. Globs (`notebooks`, `exclude`) match paths relative to the project root",
         "as `.gitignore` does: `data/*.ipynb` is the notebooks directly in `data/`, not in",
         "`data/sub/`; a pattern without a slash (`scratch.ipynb`) matches at any depth; `**`",

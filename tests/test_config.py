@@ -65,7 +65,7 @@ def test_every_table_is_one_frozen_settings_value() -> None:
         (
             '[clean]\nkeep_output = "some"\n',
             ["clean", "a.ipynb"],
-            "[tool.nbkit.clean] 'keep_output' must be one of \"none\", \"all\", \"tagged\"",
+            '[tool.nbkit.clean] \'keep_output\' must be one of "none", "all", "tagged"',
             "docs/configuration.md",
         ),
         (
