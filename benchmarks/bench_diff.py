@@ -17,7 +17,7 @@ from benchmarks.harness import (
     Settings,
     Target,
     command,
-    measure,
+    measure_pair,
     nbkit_has,
     tool,
     unavailable,
@@ -42,14 +42,10 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
                 rows.append(unavailable(FAMILY, case, "nbdiff (nbdime) not installed", TARGET))
                 continue
             a, b = corpus.diff_pair(settings.corpus_root, cells, ids)
-            ours = measure(
+            ours, theirs = measure_pair(
                 command(
                     "nbkit diff", [VENV_BIN / "nbkit", "diff", "--no-color", a, b], timeout=timeout
                 ),
-                settings,
-                warmup=cells < 2000,
-            )
-            theirs = measure(
                 command("nbdiff", [nbdiff, "--no-color", a, b], timeout=timeout),
                 settings,
                 warmup=cells < 2000,
