@@ -113,7 +113,14 @@ def _prose_row(settings: Settings, work: Path, timeout: float, log: Callable[[st
     folder = corpus.prose_triple(settings.corpus_root)
     base, ours_nb, theirs_nb = (folder / f"{n}.ipynb" for n in ("base", "ours", "theirs"))
     target = work / "prose-ours.ipynb"
-    argv: list[str | Path] = [VENV_BIN / "nbkit", "merge-driver", base, target, theirs_nb, "nb.ipynb"]
+    argv: list[str | Path] = [
+        VENV_BIN / "nbkit",
+        "merge-driver",
+        base,
+        target,
+        theirs_nb,
+        "nb.ipynb",
+    ]
     ours = measure(
         command("nbkit merge-driver", argv, cwd=work, timeout=timeout),
         settings,
