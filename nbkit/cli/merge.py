@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from nbkit.cli.hot import cell_list
-from nbkit.errors import NbkitError, UsageError, shown
+from nbkit.errors import NbkitError, UsageError, shown, with_hint
 
 
 @click.command(name="merge-driver")
@@ -106,8 +106,10 @@ def _script_line(notebook: str, script: Path | None, how: str | None) -> int:
         )
     elif how == "differs":
         click.echo(
-            f"{notebook}: paired script {name} differs from the notebook "
-            "(hint: nbkit sync --prefer notebook|script)"
+            with_hint(
+                f"{notebook}: paired script {name} differs from the notebook",
+                "nbkit sync --prefer notebook|script",
+            )
         )
         return 1
     return 0
