@@ -18,6 +18,7 @@ from pathlib import Path
 from benchmarks import corpus
 from benchmarks.harness import (
     VENV_BIN,
+    Command,
     Measurement,
     Row,
     Settings,
@@ -26,6 +27,7 @@ from benchmarks.harness import (
     committed_repo,
     exit_note,
     measure,
+    measure_together,
     restore_tree,
     tool,
     unavailable,
@@ -94,25 +96,30 @@ def _in_place(settings: Settings, count: int, log: Callable[[str], None]) -> lis
     repo = committed_repo(dirty, settings.work / f"clean-{count}")
     files = [str(p.relative_to(repo)) for p in corpus.notebooks(repo)]
     restore = restore_tree(dirty, repo)
-    ours = measure(
-        command("nbkit clean (cold cache)", [VENV_BIN / "nbkit", "clean", *files], cwd=repo),
-        settings,
-        setup=_drop_cache(repo, restore),
-    )
+    sides: dict[str, tuple[Command, Callable[[], None] | None]] = {
+        "nbkit": (
+            command("nbkit clean (cold cache)", [VENV_BIN / "nbkit", "clean", *files], cwd=repo),
+            _drop_cache(repo, restore),
+        )
+    }
     others: dict[str, Measurement | str] = {}
     for name, (exe, args, _check) in CLEANERS.items():
         found = tool(exe)
         if found is None:
             others[name] = f"{exe} not installed"
             continue
-        others[name] = measure(
-            command(name, [found, *args, *files], cwd=repo), settings, setup=restore
-        )
-    others["floor"] = measure(
+        sides[name] = (command(name, [found, *args, *files], cwd=repo), restore)
+    sides["floor"] = (
         command("json load+dump", [VENV_BIN / "python", FLOOR, *files], cwd=repo),
-        settings,
-        setup=restore,
+        restore,
     )
+    measured = dict(zip(sides, measure_together(list(sides.values()), settings), strict=True))
+    ours = measured.pop("nbkit")
+    others = {
+        n: measured[n] if n in measured else others[n]
+        for n in [*CLEANERS, "floor"]
+        if n in measured or n in others
+    }
     log(
         f"{FAMILY}: {count} executed notebooks: nbkit {ours.shown()}, "
         + ", ".join(f"{k} {v.shown()}" for k, v in others.items() if isinstance(v, Measurement))
@@ -188,21 +195,26 @@ def _sized(settings: Settings, size: int, log: Callable[[str], None]) -> list[Ro
     work = settings.work / f"sized-{size}"
     restore = restore_tree(source, work)
     restore()
-    ours = measure(
-        command("nbkit clean", [VENV_BIN / "nbkit", "clean", "nb.ipynb"], cwd=work),
-        settings,
-        setup=restore,
-    )
+    sides: dict[str, tuple[Command, Callable[[], None] | None]] = {
+        "nbkit": (
+            command("nbkit clean", [VENV_BIN / "nbkit", "clean", "nb.ipynb"], cwd=work),
+            restore,
+        )
+    }
     others: dict[str, Measurement | str] = {}
     for name, (exe, args, _check) in CLEANERS.items():
         found = tool(exe)
-        others[name] = (
-            f"{exe} not installed"
-            if found is None
-            else measure(
-                command(name, [found, *args, "nb.ipynb"], cwd=work), settings, setup=restore
-            )
-        )
+        if found is None:
+            others[name] = f"{exe} not installed"
+        else:
+            sides[name] = (command(name, [found, *args, "nb.ipynb"], cwd=work), restore)
+    measured = dict(zip(sides, measure_together(list(sides.values()), settings), strict=True))
+    ours = measured.pop("nbkit")
+    others = {
+        n: measured[n] if n in measured else others[n]
+        for n in [*CLEANERS, "floor"]
+        if n in measured or n in others
+    }
     label = (
         f"{path.stat().st_size / 1e6:.1f} MB"
         if size >= 1e6

@@ -1,8 +1,9 @@
 """The typical commit: five clean, paired notebooks of ~30 cells go through the hooks.
 
-nbkit runs ``clean --check`` and ``sync --check``; the usual alternative runs
-``jupytext --sync`` and ``nbstripout --verify``. Both sides start from the same committed
-repository, in jupytext's round-trip fixed point, so neither has anything to change.
+nbkit runs what pre-commit runs, its real entry point ``nbkit hook nbkit FILES...`` (pair,
+sync, clean and validate in one process); the usual alternative runs ``jupytext --sync`` and
+``nbstripout --verify``. Both sides start from the same committed repository, in jupytext's
+round-trip fixed point, so neither has anything to change. Each row's two sides alternate.
 """
 
 from __future__ import annotations
@@ -18,8 +19,7 @@ from benchmarks.harness import (
     command,
     committed_repo,
     exit_note,
-    measure,
-    nbkit_has,
+    measure_pair,
     restore_tree,
     tool,
     unavailable,
@@ -41,57 +41,32 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
         return [unavailable(FAMILY, "5 paired notebooks", "nbstripout or jupytext missing", TARGET)]
     verify = [stripout, "--verify", "--keep-id", *nbs]
     rows: list[Row] = []
-    clean_only = measure(
-        command("nbkit clean --check", [nbkit, "clean", "--check", *nbs], cwd=repo),
+    clean_only, strip_only = measure_pair(
+        command("nbkit hook clean", [nbkit, "hook", "clean", *nbs], cwd=repo),
+        command("nbstripout --verify", verify, cwd=repo),
         settings,
         setup=setup,
         warmup=True,
     )
-    strip_only = measure(
-        command("nbstripout --verify", verify, cwd=repo), settings, setup=setup, warmup=True
+    hook, theirs = measure_pair(
+        command("nbkit hook nbkit", [nbkit, "hook", "nbkit", *nbs, *pys], cwd=repo),
+        command(
+            "jupytext --sync + nbstripout --verify", [jupytext, "--sync", *nbs], verify, cwd=repo
+        ),
+        settings,
+        setup=setup,
+        warmup=True,
     )
-    if nbkit_has("sync", "--check"):
-        both = measure(
-            command(
-                "nbkit clean --check + sync --check",
-                [nbkit, "clean", "--check", *nbs],
-                [nbkit, "sync", "--check", *nbs, *pys],
-                cwd=repo,
-            ),
-            settings,
-            setup=setup,
-            warmup=True,
+    rows.append(
+        Row(
+            FAMILY,
+            "5 paired notebooks x 30 cells: the commit hook (nbkit hook nbkit)",
+            hook,
+            theirs,
+            TARGET,
+            exit_note(hook, theirs),
         )
-        theirs = measure(
-            command(
-                "jupytext --sync + nbstripout --verify",
-                [jupytext, "--sync", *nbs],
-                verify,
-                cwd=repo,
-            ),
-            settings,
-            setup=setup,
-            warmup=True,
-        )
-        rows.append(
-            Row(
-                FAMILY,
-                "5 paired notebooks x 30 cells: clean + sync hooks",
-                both,
-                theirs,
-                TARGET,
-                exit_note(both, theirs),
-            )
-        )
-    else:
-        rows.append(
-            unavailable(
-                FAMILY,
-                "5 paired notebooks x 30 cells: clean + sync hooks",
-                "`nbkit sync --check` does not exist yet",
-                TARGET,
-            )
-        )
+    )
     rows.append(
         Row(
             FAMILY,
@@ -102,5 +77,5 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
             exit_note(clean_only, strip_only),
         )
     )
-    log(f"{FAMILY}: nbkit clean --check {clean_only.shown()}, nbstripout {strip_only.shown()}")
+    log(f"{FAMILY}: nbkit hook nbkit {hook.shown()}, jupytext + nbstripout {theirs.shown()}")
     return rows

@@ -17,7 +17,7 @@ from benchmarks.harness import (
     Settings,
     Target,
     command,
-    measure,
+    measure_pair,
     nbkit_has,
     tool,
     unavailable,
@@ -42,14 +42,10 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
                 rows.append(unavailable(FAMILY, case, "nbdiff (nbdime) not installed", TARGET))
                 continue
             a, b = corpus.diff_pair(settings.corpus_root, cells, ids)
-            ours = measure(
+            ours, theirs = measure_pair(
                 command(
                     "nbkit diff", [VENV_BIN / "nbkit", "diff", "--no-color", a, b], timeout=timeout
                 ),
-                settings,
-                warmup=cells < 2000,
-            )
-            theirs = measure(
                 command("nbdiff", [nbdiff, "--no-color", a, b], timeout=timeout),
                 settings,
                 warmup=cells < 2000,
@@ -61,16 +57,16 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     return rows
 
 
-def _prose_row(
-    settings: Settings, nbdiff: Path, timeout: float, log: Callable[[str], None]
-) -> Row:
+def _prose_row(settings: Settings, nbdiff: Path, timeout: float, log: Callable[[str], None]) -> Row:
     """Prose-heavy: 50 markdown cells of 1-5 KB without ids, 10% lightly edited."""
     case = "50 prose cells of 1-5 KB, 10% edited: nbkit diff vs nbdiff"
     a, b = corpus.prose_pair(settings.corpus_root)
     argv: list[str | Path] = [VENV_BIN / "nbkit", "diff", "--no-color", a, b]
-    ours = measure(command("nbkit diff", argv, timeout=timeout), settings, warmup=True)
-    theirs = measure(
-        command("nbdiff", [nbdiff, "--no-color", a, b], timeout=timeout), settings, warmup=True
+    ours, theirs = measure_pair(
+        command("nbkit diff", argv, timeout=timeout),
+        command("nbdiff", [nbdiff, "--no-color", a, b], timeout=timeout),
+        settings,
+        warmup=True,
     )
     log(f"{FAMILY}: {case}: {ours.shown()} vs {theirs.shown()}")
     return Row(FAMILY, case, ours, theirs, Target("< 0.5 s", max_s=0.5))

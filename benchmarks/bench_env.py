@@ -20,7 +20,7 @@ from benchmarks.harness import (
     base_env,
     command,
     git,
-    measure,
+    measure_pair,
     nbkit_has,
     unavailable,
 )
@@ -60,15 +60,9 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     if lock.returncode != 0:
         tail = (lock.stderr.strip().splitlines() or ["?"])[-1]
         return [unavailable(FAMILY, case, f"`nbkit lock` failed: {tail}", TARGET)]
-    ours = measure(
-        command("nbkit env", [VENV_BIN / "nbkit", "env"], cwd=repo, env=env, timeout=900),
-        settings,
-        setup=_remove(repo / ".nbkit" / "envs", jupyter),  # where nbkit env builds
-        warmup=True,
-        repeat=min(settings.repeat, 3),
-    )
     pipvenv = settings.work / "pipvenv"
-    theirs = measure(
+    ours, theirs = measure_pair(
+        command("nbkit env", [VENV_BIN / "nbkit", "env"], cwd=repo, env=env, timeout=900),
         command(
             "venv + pip install -r + ipykernel install",
             [VENV_BIN / "python", "-m", "venv", pipvenv],
@@ -87,7 +81,8 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
             timeout=900,
         ),
         settings,
-        setup=_remove(pipvenv, jupyter),
+        setup=_remove(repo / ".nbkit" / "envs", jupyter),  # where nbkit env builds
+        second_setup=_remove(pipvenv, jupyter),
         warmup=True,
         repeat=min(settings.repeat, 3),
     )

@@ -19,6 +19,7 @@ from benchmarks.harness import (
     command,
     exit_note,
     measure,
+    measure_pair,
     nbkit_has,
     tool,
     unavailable,
@@ -46,22 +47,20 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     target = work / "ours.ipynb"
     setup = _fresh_ours(ours_nb, target)
     timeout = 60.0 if settings.quick else 180.0
-    ours = measure(
-        command(
-            "nbkit merge-driver",
-            [VENV_BIN / "nbkit", "merge-driver", base, target, theirs_nb, "nb.ipynb"],
-            cwd=work,
-            timeout=timeout,
-        ),
-        settings,
-        setup=setup,
+    ours_cmd = command(
+        "nbkit merge-driver",
+        [VENV_BIN / "nbkit", "merge-driver", base, target, theirs_nb, "nb.ipynb"],
+        cwd=work,
+        timeout=timeout,
     )
     rows: list[Row] = []
     nbmerge = tool("nbmerge")
     if nbmerge is None:
+        ours = measure(ours_cmd, settings, setup=setup)
         rows.append(unavailable(FAMILY, f"{case}: vs nbmerge", "nbmerge (nbdime) not installed"))
     else:
-        theirs = measure(
+        ours, theirs = measure_pair(
+            ours_cmd,
             command(
                 "nbmerge",
                 [nbmerge, base, ours_nb, theirs_nb, "--out", work / "nbmerge.ipynb"],
@@ -69,6 +68,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
                 timeout=timeout,
             ),
             settings,
+            setup=setup,
         )
         rows.append(
             Row(
@@ -113,7 +113,14 @@ def _prose_row(settings: Settings, work: Path, timeout: float, log: Callable[[st
     folder = corpus.prose_triple(settings.corpus_root)
     base, ours_nb, theirs_nb = (folder / f"{n}.ipynb" for n in ("base", "ours", "theirs"))
     target = work / "prose-ours.ipynb"
-    argv: list[str | Path] = [VENV_BIN / "nbkit", "merge-driver", base, target, theirs_nb, "nb.ipynb"]
+    argv: list[str | Path] = [
+        VENV_BIN / "nbkit",
+        "merge-driver",
+        base,
+        target,
+        theirs_nb,
+        "nb.ipynb",
+    ]
     ours = measure(
         command("nbkit merge-driver", argv, cwd=work, timeout=timeout),
         settings,

@@ -20,6 +20,7 @@ from benchmarks.harness import (
     command,
     git,
     measure,
+    measure_pair,
     nbkit_has,
     tool,
     unavailable,
@@ -82,14 +83,10 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     if papermill is None:
         return [unavailable(FAMILY, case, "papermill not installed", TARGET)]
     repo = experiment_repo(settings.work)
-    ours = measure(
+    ours, theirs = measure_pair(
         command(
             "nbkit run", [VENV_BIN / "nbkit", "run", "nb.ipynb", "-p", "n=5"], cwd=repo, timeout=300
         ),
-        settings,
-        warmup=not settings.quick,
-    )
-    theirs = measure(
         command(
             "papermill",
             [papermill, "--kernel", "python3", "nb.ipynb", "out.ipynb", "-p", "n", "5"],

@@ -7,20 +7,25 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from benchmarks.harness import VENV_BIN, Row, Settings, Target, command, measure, tool, unavailable
+from benchmarks.harness import (
+    VENV_BIN,
+    Row,
+    Settings,
+    Target,
+    command,
+    measure,
+    measure_pair,
+    tool,
+    unavailable,
+)
 
 FAMILY = "start-up"
 
 
 def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     repeat = settings.repeat * 2  # cheap: more runs, steadier medians
-    nbkit = measure(
+    nbkit, floor = measure_pair(
         command("nbkit --help", [VENV_BIN / "nbkit", "--help"]),
-        settings,
-        warmup=True,
-        repeat=repeat,
-    )
-    floor = measure(
         command("python -c pass", [VENV_BIN / "python", "-c", "pass"]),
         settings,
         warmup=True,

@@ -2,7 +2,9 @@
 
 Each measurement runs a command N times with ``subprocess`` and ``time.perf_counter``, with an
 untimed ``setup`` before every run (restore a folder, delete a cache) and reports the median.
-A row compares nbkit with the tool a user would use instead, as a ratio of medians.
+A row compares nbkit with the tool a user would use instead, as a ratio of medians; the two
+sides of a row are measured alternately (A B A B ...: ``measure_pair``), so a change in the
+machine's load during the row falls on both sides alike.
 """
 
 from __future__ import annotations
@@ -149,6 +151,95 @@ def measure(
         return _measure(cmd, settings, setup, warmup, repeat or settings.repeat)
     except BenchError as exc:
         return Measurement(cmd.label, (), (), error=str(exc))
+
+
+def measure_pair(
+    first: Command,
+    second: Command,
+    settings: Settings,
+    *,
+    setup: Callable[[], None] | None = None,
+    second_setup: Callable[[], None] | None = None,
+    warmup: bool = False,
+    repeat: int | None = None,
+) -> tuple[Measurement, Measurement]:
+    """Both sides of a row, run alternately (A B A B ...), each as ``measure`` would. ``setup``
+    runs before every run of either side unless ``second_setup`` is given for the second."""
+    a, b = measure_together(
+        [(first, setup), (second, second_setup or setup)], settings, warmup=warmup, repeat=repeat
+    )
+    return a, b
+
+
+def measure_together(
+    sides: Sequence[tuple[Command, Callable[[], None] | None]],
+    settings: Settings,
+    *,
+    warmup: bool = False,
+    repeat: int | None = None,
+) -> list[Measurement]:
+    """Several commands (with their setups) measured round-robin: A B C A B C ..."""
+    samplers = [_Sampler(cmd, setup) for cmd, setup in sides]
+    base = base_env(settings)
+    if warmup:
+        for sampler in samplers:
+            sampler.warm(base)
+    wanted = repeat or settings.repeat
+    while any(s.more(wanted, settings.budget_s) for s in samplers):
+        for sampler in samplers:
+            if sampler.more(wanted, settings.budget_s):
+                sampler.once(base)
+    return [sampler.result() for sampler in samplers]
+
+
+class _Sampler:
+    """One side of ``measure_pair``: its runs so far and whether it is done."""
+
+    def __init__(self, cmd: Command, setup: Callable[[], None] | None) -> None:
+        self.cmd, self.setup = cmd, setup
+        self.seconds: list[float] = []
+        self.codes: list[int] = []
+        self.timed_out = False
+        self.error = ""
+
+    def warm(self, base: dict[str, str]) -> None:
+        if self.setup:
+            self.setup()
+        try:
+            self.timed_out = _run_once(self.cmd, base)[2]
+        except BenchError as exc:
+            self.error = str(exc)
+
+    def once(self, base: dict[str, str]) -> None:
+        if self.setup:
+            self.setup()
+        try:
+            elapsed, code, self.timed_out = _run_once(self.cmd, base)
+        except BenchError as exc:
+            self.error = str(exc)
+            return
+        if not self.timed_out:
+            self.seconds.append(elapsed)
+            self.codes.append(code)
+
+    def more(self, wanted: int, budget_s: float) -> bool:
+        if self.error or self.timed_out or len(self.seconds) >= wanted:
+            return False
+        spent = sum(self.seconds)
+        if len(self.seconds) >= min(3, wanted) and spent > budget_s:
+            return False
+        return spent <= 3 * budget_s  # one very slow run is enough to make the point
+
+    def result(self) -> Measurement:
+        if self.error:
+            return Measurement(self.cmd.label, (), (), error=self.error)
+        return Measurement(
+            self.cmd.label,
+            tuple(self.seconds),
+            tuple(self.codes),
+            self.timed_out,
+            self.cmd.timeout if self.timed_out else 0.0,
+        )
 
 
 def _measure(

@@ -27,9 +27,15 @@ def run(argv: list[str] | None = None) -> int:
     """Run nbkit in this process and return its exit code."""
     try:
         _signal_ready()
+        from nbkit.cli import hot
+
+        args = sys.argv[1:] if argv is None else argv
+        code = hot.run(args)  # the entry points git and hooks start: no click
+        if code is not None:
+            return code
         from nbkit.cli.main import main
 
-        return main(argv)
+        return main(args)
     except KeyboardInterrupt:
         # click, or the error handler itself, may not be imported yet: plain stderr only
         sys.stderr.write("interrupted\n")

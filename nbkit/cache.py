@@ -21,6 +21,22 @@ def digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
+def git_dir(folder: Path) -> Path | None:
+    """The git directory of the repository containing ``folder`` (a linked worktree's own
+    one), found without running git; None outside a repository."""
+    folder = folder.absolute()
+    top = next((p for p in (folder, *folder.parents) if (p / ".git").exists()), None)
+    if top is None:
+        return None
+    git = top / ".git"
+    if git.is_file():  # a linked worktree: .git is a file pointing at the real dir
+        with contextlib.suppress(OSError):
+            text = git.read_text().strip()
+            if text.startswith("gitdir:"):
+                git = (top / text.split(":", 1)[1].strip()).resolve()
+    return git if git.is_dir() else None
+
+
 class Cache:
     """Sets of keys per namespace, loaded once and saved once per command."""
 
@@ -48,17 +64,8 @@ class Cache:
         ``root`` may be a project folder below the work tree's top (a subproject's config)."""
         if root is None or not enabled:
             return cls(None)
-        root = Path(root).absolute()
-        root = next((p for p in (root, *root.parents) if (p / ".git").exists()), root)
-        git = root / ".git"
-        if git.is_file():  # a linked worktree: .git is a file pointing at the real dir
-            with contextlib.suppress(OSError):
-                text = git.read_text().strip()
-                if text.startswith("gitdir:"):
-                    git = (root / text.split(":", 1)[1].strip()).resolve()
-        if not git.is_dir():
-            return cls(None)
-        return cls(git / "nbkit-cache.json")
+        git = git_dir(Path(root))
+        return cls(None if git is None else git / "nbkit-cache.json")
 
     def has(self, namespace: str, key: str) -> bool:
         return key in self._data.get(namespace, {})
@@ -101,3 +108,34 @@ class Cache:
             data = json.dumps({**self._data, _VALUES: self._values}).encode()
             atomic_write_bytes(self.path, data, private=True)
         self._dirty = False
+
+
+class Caches:
+    """The cache of each repository a command's files live in, loaded on first use: a file
+    is checked against, and recorded in, its own repository's cache, wherever the command
+    runs from (never the current folder's repository)."""
+
+    def __init__(self) -> None:
+        self._by_folder: dict[Path, Cache] = {}
+        self._by_git: dict[Path | None, Cache] = {}
+
+    def for_file(self, path: str | Path) -> Cache:
+        folder = Path(path).absolute().parent
+        cache = self._by_folder.get(folder)
+        if cache is None:
+            git = git_dir(folder)
+            cache = self._by_git.get(git)
+            if cache is None:
+                cache = Cache(None if git is None else git / "nbkit-cache.json")
+                self._by_git[git] = cache
+            self._by_folder[folder] = cache
+        return cache
+
+    def common(self, paths: list[Path]) -> Cache:
+        """The one cache all ``paths`` share; none when they span repositories."""
+        found = {id(c): c for c in (self.for_file(p) for p in paths)}
+        return next(iter(found.values())) if len(found) == 1 else Cache(None)
+
+    def save(self) -> None:
+        for cache in self._by_git.values():
+            cache.save()

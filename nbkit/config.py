@@ -1,12 +1,16 @@
 """Project settings: ``[tool.nbkit]`` in pyproject.toml, or nbkit.toml, read once.
 
-Each capability gets one immutable settings value built from this (``CleanPolicy`` here;
-others live beside the code that uses them) instead of loose flags.
+``SETTINGS`` is the one table of keys: it checks names, parses values (each row's parser,
+derived from its ``type`` unless given) and generates docs/configuration.md. Each capability
+builds one immutable settings value from ``Config.values(TABLE)`` (``CleanPolicy`` here; others
+live beside the code that uses them) instead of reading raw TOML.
 """
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,14 +23,167 @@ DEFAULT_FORMATS = "ipynb,py:percent"
 DEFAULT_LEDGER = ".nbkit/runs"
 
 
+class Invalid(ValueError):
+    """A value a setting's parser refuses. ``expected`` completes "'KEY' must be ..."; ``hint``
+    says the way out (``{key}`` in it is replaced by the setting's name)."""
+
+    def __init__(self, expected: str, hint: str | None = None) -> None:
+        super().__init__(expected)
+        self.expected = expected
+        self.hint = hint
+
+
+Parser = Callable[[Any], Any]  # a TOML value -> the typed value, or raises Invalid
+
+_BOOL_WORDS = {"true": "true", "yes": "true", "on": "true", "1": "true"}
+_BOOL_WORDS |= {"false": "false", "no": "false", "off": "false", "0": "false"}
+
+
+def boolean(value: Any) -> bool:
+    """A TOML boolean only: ``"false"`` is a string (and ``bool("false")`` is True)."""
+    if isinstance(value, bool):
+        return value
+    word = _BOOL_WORDS.get(value.strip().lower()) if isinstance(value, str) else None
+    if word is not None:
+        raise Invalid(
+            f"true or false (a TOML boolean), not the string {value!r}",
+            f"write {{key}} = {word} (no quotes)",
+        )
+    raise Invalid("true or false (a TOML boolean)")
+
+
+def non_negative_int(value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    digits = isinstance(value, str) and value.strip().isdigit()
+    raise Invalid(
+        "a whole number >= 0", f"write {{key}} = {value.strip()} (no quotes)" if digits else None
+    )
+
+
+def positive_number(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return float(value)
+    raise Invalid("a number > 0")
+
+
+def string(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise Invalid("a string")
+
+
+def path_text(value: Any) -> str:
+    if isinstance(value, str) and value.strip():
+        return value
+    raise Invalid("a non-empty path")
+
+
+def strings(value: Any) -> tuple[str, ...]:
+    """A list of strings; a lone string counts as a list of one."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise Invalid("a list of strings")
+
+
+def table(value: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    raise Invalid("a table")
+
+
+def choice(*options: str) -> Parser:
+    def parse(value: Any) -> str:
+        if isinstance(value, str) and value in options:
+            return value
+        raise Invalid("one of " + ", ".join(f'"{o}"' for o in options))
+
+    return parse
+
+
+def default_parser(type_text: str) -> Parser:
+    """The parser a row's ``type`` column implies (rows may name their own instead)."""
+    if type_text == "boolean":
+        return boolean
+    if type_text == "integer":
+        return non_negative_int
+    if type_text in ("seconds", "number"):
+        return positive_number
+    if type_text.startswith("list"):
+        return strings
+    if type_text == "table":
+        return table
+    if '" | "' in type_text:
+        return choice(*re.findall(r'"([^"]*)"', type_text))
+    if type_text in ("path", "folder"):
+        return path_text
+    return string
+
+
 class Setting(NamedTuple):
-    """One configuration key: the single source for validation and docs/configuration.md."""
+    """One configuration key: the single source for checking, parsing and the docs."""
 
     table: str  # "" for [tool.nbkit] itself, else the sub-table ("clean" -> [tool.nbkit.clean])
     key: str
     type: str
     default: str
     help: str
+    parse: Parser | None = None  # None: ``default_parser(type)``
+
+    @property
+    def parser(self) -> Parser:
+        return self.parse or default_parser(self.type)
+
+
+def _keep_output(value: Any) -> str:
+    """``keep_output``: one of the modes; ``true``/``false`` mean all/none."""
+    if isinstance(value, bool):
+        return "all" if value else "none"
+    return str(choice(*KEEP_OUTPUT_MODES)(value))
+
+
+def _ledger(value: Any) -> str:
+    if isinstance(value, str) and value.strip("/") and ".." not in value.split("/"):
+        return value
+    raise Invalid("a folder inside the project")
+
+
+def _import_map(value: Any) -> dict[str, tuple[str, ...]]:
+    """Import name -> distribution name(s)."""
+    if not isinstance(value, dict):
+        raise Invalid("a table of import name = distribution(s)")
+    result: dict[str, tuple[str, ...]] = {}
+    for module, dists in value.items():
+        try:
+            result[module] = strings(dists)
+        except Invalid:
+            raise Invalid(f"a table of import name = distribution(s) ({module!r} is not)") from None
+    return result
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    """A list of non-empty names (environment variables)."""
+    names = strings(value) if isinstance(value, list) else None
+    if names is None or not all(names):
+        raise Invalid("a list of environment variable names")
+    return names
+
+
+def _formats(value: Any) -> str:
+    """A jupytext formats string, checked by the one formats parser (``pairing.paths``)."""
+    from nbkit.pairing.paths import parse_formats
+
+    if not isinstance(value, str):
+        raise Invalid('a string such as "ipynb,py:percent"')
+    try:
+        parse_formats(value)
+    except BadInput as exc:
+        raise Invalid(
+            f'a formats string such as "ipynb,py:percent" ({exc.message})', exc.hint
+        ) from None
+    return value
 
 
 SETTINGS: tuple[Setting, ...] = (
@@ -50,6 +207,7 @@ SETTINGS: tuple[Setting, ...] = (
         "string",
         '"ipynb,py:percent"',
         "jupytext pairing, e.g. `ipynb,md:myst` or `notebooks///ipynb,scripts///py:percent` (a mirror folder). Default: jupytext.toml / [tool.jupytext] when present.",
+        _formats,
     ),
     Setting(
         "",
@@ -72,6 +230,7 @@ SETTINGS: tuple[Setting, ...] = (
         '"none" | "all" | "tagged"',
         '"none"',
         "Outputs kept on clean: none, all, or those of cells tagged `keep_output_tag`.",
+        _keep_output,
     ),
     Setting(
         "clean",
@@ -157,6 +316,7 @@ SETTINGS: tuple[Setting, ...] = (
         "table",
         "{}",
         'Import name -> distribution(s), for packages the built-in table does not know, e.g. `{ mylib = "my-dist" }`.',
+        _import_map,
     ),
     Setting(
         "runs",
@@ -164,6 +324,7 @@ SETTINGS: tuple[Setting, ...] = (
         "folder",
         '".nbkit/runs"',
         "Where run manifests and executed notebooks are kept (inside the project, shared through git).",
+        _ledger,
     ),
     Setting(
         "runs",
@@ -187,8 +348,12 @@ SETTINGS: tuple[Setting, ...] = (
         "[]",
         "Environment variables recorded in run manifests and compared by `nbkit rerun`, "
         "besides PYTHONHASHSEED, OMP_NUM_THREADS, MKL_*, OPENBLAS_*, CUDA_VISIBLE_DEVICES.",
+        _names,
     ),
 )
+
+
+_TABLES = tuple(dict.fromkeys(s.table for s in SETTINGS))
 
 
 def _known_keys(table: str) -> set[str]:
@@ -228,8 +393,14 @@ def reference_markdown() -> str:
         "current -->",
         "",
         "nbkit reads `[tool.nbkit]` from `pyproject.toml`, or the same keys at the top of",
-        "`nbkit.toml` (sub-tables as `[clean]`, `[env]`, ...). An unknown key is an error",
-        "(exit 2) naming the closest known one, so a typo never silently does nothing.",
+        "`nbkit.toml` (sub-tables as `[clean]`, `[env]`, ...); dotted keys (`[tool]` then",
+        "`nbkit.exclude = [...]`) are the same table. An unknown key is an error (exit 2) naming",
+        "the closest known one, so a typo never silently does nothing; so is a value of the wrong",
+        'type: booleans are TOML booleans (`offline = false`, never `"false"`), integers are',
+        "TOML integers. Globs (`notebooks`, `exclude`) match paths relative to the project root",
+        "as `.gitignore` does: `data/*.ipynb` is the notebooks directly in `data/`, not in",
+        "`data/sub/`; a pattern without a slash (`scratch.ipynb`) matches at any depth; `**`",
+        "crosses folders.",
     ]
     for table in dict.fromkeys(s.table for s in SETTINGS):
         lines += ["", f"## `[tool.nbkit{'.' + table if table else ''}]`", ""]
@@ -278,6 +449,33 @@ class Config:
             raise BadInput(f"[tool.nbkit.{name}] must be a table", self.source)
         return value
 
+    def values(self, name: str) -> dict[str, Any]:
+        """The keys of table ``name`` ("" for [tool.nbkit]) the project sets, each parsed by
+        its SETTINGS row: the keyword arguments of that capability's frozen settings value."""
+        return parse_table(self.raw if not name else self.section(name), name, self.source)
+
+
+def parse_table(values: dict[str, Any], name: str, source: Path | None) -> dict[str, Any]:
+    """Parse the keys of one table with their SETTINGS rows; a bad value is one-line BadInput."""
+    where = f"[tool.nbkit.{name}]" if name else "[tool.nbkit]"
+    parsed: dict[str, Any] = {}
+    for row in SETTINGS:
+        if row.table != name or row.key not in values:
+            continue
+        try:
+            parsed[row.key] = row.parser(values[row.key])
+        except Invalid as exc:
+            hint = (exc.hint or "see docs/configuration.md").replace("{key}", row.key)
+            raise BadInput(f"{where} '{row.key}' must be {exc.expected}", source, hint) from None
+    return parsed
+
+
+def _sub_table(table: dict[str, Any], name: str, source: Path | None) -> dict[str, Any]:
+    value = table.get(name, {}) if name else table
+    if not isinstance(value, dict):
+        raise BadInput(f"[tool.nbkit.{name}] must be a table", source)
+    return value
+
 
 def find_root(start: str | Path | None = None) -> Path:
     """The project root: the nearest folder with nbkit.toml, a pyproject.toml, or .git."""
@@ -292,11 +490,22 @@ def find_root(start: str | Path | None = None) -> Path:
     return here
 
 
-def _has_nbkit_table(pyproject: Path) -> bool:
+def _tool_table(pyproject: Path, name: str) -> Any:
+    """``[tool.NAME]`` of a pyproject.toml, written as a table or with dotted keys
+    (``[tool]`` + ``nbkit.exclude = ...``); None when absent. A file that does not mention
+    ``name`` at all is not parsed (the hooks look here on every commit)."""
     try:
-        return b"[tool.nbkit" in pyproject.read_bytes()
+        data = pyproject.read_bytes()
     except OSError:
-        return False
+        return None
+    if name.encode() not in data:
+        return None
+    tool = _load_toml(pyproject).get("tool")
+    return tool.get(name) if isinstance(tool, dict) else None
+
+
+def _has_nbkit_table(pyproject: Path) -> bool:
+    return _tool_table(pyproject, "nbkit") is not None
 
 
 def _load_toml(path: Path) -> dict[str, Any]:
@@ -311,69 +520,6 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise BadInput(f"cannot read: {exc.strerror or exc}", path) from None
 
 
-def string_list(
-    table: dict[str, Any], key: str, source: Path | None, where: str = "[tool.nbkit]"
-) -> tuple[str, ...]:
-    """A setting that is a list of strings (a lone string counts as a list of one)."""
-    value = table.get(key, [])
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise BadInput(f"{where} '{key}' must be a list of strings", source)
-    return tuple(value)
-
-
-def _optional_int(table: dict[str, Any], key: str, source: Path | None) -> int | None:
-    value = table.get(key)
-    if value is None:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise BadInput(f"'{key}' must be a non-negative integer (bytes)", source)
-    return value
-
-
-def _bool(table: dict[str, Any], key: str, default: bool, source: Path | None) -> bool:
-    value = table.get(key, default)
-    if not isinstance(value, bool):
-        raise BadInput(f"'{key}' must be true or false", source)
-    return value
-
-
-def _clean_policy(table: dict[str, Any], source: Path | None) -> CleanPolicy:
-    keep = table.get("keep_output", "none")
-    if keep is True:
-        keep = "all"
-    elif keep is False:
-        keep = "none"
-    if keep not in KEEP_OUTPUT_MODES:
-        raise BadInput(f"'keep_output' must be one of {', '.join(KEEP_OUTPUT_MODES)}", source)
-    return CleanPolicy(
-        keep_output=keep,
-        keep_output_tag=str(table.get("keep_output_tag", "keep-output")),
-        nbstripout_markers=_bool(table, "nbstripout_markers", True, source),
-        drop_cell_metadata=string_list(table, "drop_cell_metadata", source),
-        keep_cell_metadata=string_list(table, "keep_cell_metadata", source),
-        drop_notebook_metadata=string_list(table, "drop_notebook_metadata", source),
-        keep_notebook_metadata=string_list(table, "keep_notebook_metadata", source),
-        max_output_bytes=_optional_int(table, "max_output_bytes", source),
-    )
-
-
-def _formats(value: Any, source: Path | None) -> str | None:
-    """``formats`` as nbkit's own config gives it: checked by the one formats parser."""
-    if value is None:
-        return None
-    from nbkit.pairing.paths import parse_formats
-
-    if not isinstance(value, str):
-        raise BadInput("'formats' must be a string such as \"ipynb,py:percent\"", source)
-    try:
-        parse_formats(value)
-    except BadInput as exc:
-        raise BadInput(f"'formats': {exc.message}", source, hint=exc.hint) from None
-    return value
-
-
 def jupytext_formats(root: Path) -> str | None:
     """Pairing declared for jupytext itself (jupytext.toml or [tool.jupytext])."""
     for name in ("jupytext.toml", ".jupytext.toml"):
@@ -383,47 +529,40 @@ def jupytext_formats(root: Path) -> str | None:
             if isinstance(formats, str):
                 return formats
     pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        try:
-            data = pyproject.read_bytes()
-        except OSError:
-            return None
-        if b"[tool.jupytext" in data:
-            formats = _load_toml(pyproject).get("tool", {}).get("jupytext", {}).get("formats")
-            if isinstance(formats, str):
-                return formats
-    return None
+    tool = _tool_table(pyproject, "jupytext") if pyproject.is_file() else None
+    formats = tool.get("formats") if isinstance(tool, dict) else None
+    return formats if isinstance(formats, str) else None
 
 
 def load(start: str | Path | None = None) -> Config:
     """Read the configuration of the project containing ``start`` (default: cwd)."""
     root = find_root(start)
-    table: dict[str, Any] = {}
+    table: Any = {}
     source: Path | None = None
     if (root / "nbkit.toml").is_file():
         source = root / "nbkit.toml"
         doc = _load_toml(source)
         table = doc.get("tool", {}).get("nbkit", doc)
-    elif (root / "pyproject.toml").is_file() and _has_nbkit_table(root / "pyproject.toml"):
-        source = root / "pyproject.toml"
-        table = _load_toml(source).get("tool", {}).get("nbkit", {})
+    elif (root / "pyproject.toml").is_file():
+        found = _tool_table(root / "pyproject.toml", "nbkit")
+        if found is not None:
+            source, table = root / "pyproject.toml", found
     if not isinstance(table, dict):
         raise BadInput("[tool.nbkit] must be a table", source)
     check_known_keys(table, source)
-    clean_table = table.get("clean", {})
-    if not isinstance(clean_table, dict):
-        raise BadInput("[tool.nbkit.clean] must be a table", source)
-    formats = _formats(table.get("formats"), source) or jupytext_formats(root) or ""
+    parsed = {name: parse_table(_sub_table(table, name, source), name, source) for name in _TABLES}
+    top = parsed[""]
+    formats = top.get("formats") or jupytext_formats(root) or ""
     if "," not in formats:  # a lone jupytext format is no pairing (see pairing.paths)
         formats = DEFAULT_FORMATS
     return Config(
         root=root,
         source=source,
-        clean=_clean_policy(clean_table, source),
-        notebooks=string_list(table, "notebooks", source) or ("**/*.ipynb",),
-        exclude=string_list(table, "exclude", source),
+        clean=CleanPolicy(**parsed["clean"]),
+        notebooks=top.get("notebooks") or ("**/*.ipynb",),
+        exclude=top.get("exclude", ()),
         formats=formats,
-        max_output_bytes=_optional_int(table, "max_output_bytes", source),
+        max_output_bytes=top.get("max_output_bytes"),
         raw=table,
     )
 

@@ -5,6 +5,7 @@ Library code raises these; only ``nbkit.cli`` turns them into exit codes and tex
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from nbkit import DISTRIBUTION
@@ -23,6 +24,10 @@ class NbkitError(Exception):
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}" if self.path else self.message
+
+    def one_line(self) -> str:
+        """The message and its hint on one line, for a report that lists many problems."""
+        return with_hint(str(self), self.hint)
 
     def lines(self) -> list[str]:
         """The message as the CLI prints it: one line, plus a hint line when there is one."""
@@ -68,3 +73,23 @@ def require(module: str, extra: str, feature: str) -> None:
             f"{feature} needs the '{module}' package, which is not installed",
             hint=f"pip install '{DISTRIBUTION}[{extra}]'",
         )
+
+
+def with_hint(message: str, hint: str | None) -> str:
+    """``message (hint: HINT)``: the one-line form of a problem and its way out."""
+    return f"{message} (hint: {hint})" if hint else message
+
+
+def shown(path: str | Path) -> str:
+    """A path as the user would type it: relative to the current folder when it is inside it
+    (symlinked folders resolved), else as given."""
+    path = Path(path)
+    if not path.is_absolute():
+        return str(path)
+    here = Path(os.getcwd())
+    for candidate, base in ((path, here), (path.resolve(), here.resolve())):
+        try:
+            return candidate.relative_to(base).as_posix()
+        except ValueError:
+            continue
+    return str(path)

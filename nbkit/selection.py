@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,20 +11,25 @@ from nbkit.config import DEFAULT_LEDGER, Config
 from nbkit.errors import BadInput
 
 _SKIP_DIRS = {".ipynb_checkpoints", ".git", ".venv", "venv", "node_modules", "__pycache__"}
+_EVERY_NOTEBOOK = ("**/*.ipynb",)
 
 
-def _matches(rel: str, patterns: Sequence[str]) -> bool:
-    for pattern in patterns:
-        if fnmatch.fnmatch(rel, pattern):
-            return True
-        if pattern.startswith("**/") and fnmatch.fnmatch(rel, pattern[3:]):
-            return True
-    return False
+def glob_matcher(patterns: Sequence[str]) -> Callable[[str], bool]:
+    """A predicate on posix paths relative to the project root, matching as .gitignore does:
+    ``data/*.ipynb`` is ``data/a.ipynb`` only, not ``data/sub/b.ipynb``; ``*.ipynb`` (no
+    slash) matches at any depth; ``**`` crosses folders; ``!pattern`` re-includes."""
+    import pathspec  # not on the no-op hook path unless the project configures globs
+
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
+    return lambda rel: bool(spec.match_file(rel))
 
 
-def _walk(folder: Path) -> list[Path]:
+def walk(folder: Path, pattern: str = "*.ipynb") -> list[Path]:
+    """Files matching ``pattern`` below ``folder``, sorted, outside hidden folders and those
+    tools fill (virtual environments, caches, node_modules): the one walker for a folder git
+    does not describe."""
     found: list[Path] = []
-    for path in sorted(folder.rglob("*.ipynb")):
+    for path in sorted(folder.rglob(pattern)):
         rel_parts = path.relative_to(folder).parts
         if any(part in _SKIP_DIRS or part.startswith(".") for part in rel_parts[:-1]):
             continue
@@ -34,19 +38,19 @@ def _walk(folder: Path) -> list[Path]:
     return found
 
 
-def unmanaged_patterns(config: Config) -> tuple[str, ...]:
-    """Globs nbkit never cleans, syncs or validates: ``exclude``, and the run ledger, whose
-    executed notebooks are the evidence of past runs and must keep their outputs."""
-    ledger = config.section("runs").get("ledger", DEFAULT_LEDGER)
-    ledger = ledger.strip("/") if isinstance(ledger, str) and ledger else DEFAULT_LEDGER
-    return (*config.exclude, f"{ledger}/*", f"{ledger}/**")
+def _ledger(config: Config) -> str:
+    """The run ledger's folder: its executed notebooks are the evidence of past runs and
+    keep their outputs, so nbkit never cleans, syncs or validates them."""
+    ledger: str = config.values("runs").get("ledger", DEFAULT_LEDGER)
+    return ledger.strip("/")
 
 
 def managed_filter(config: Config) -> Callable[[str | Path], bool]:
-    """A predicate for "nbkit manages this path", with the patterns worked out once (hooks
-    pass hundreds of paths). Paths are absolute or relative to the cwd; files outside the
-    project are judged managed."""
-    patterns = unmanaged_patterns(config)
+    """A predicate for "nbkit manages this path" (not ``exclude``d, not in the run ledger),
+    worked out once (hooks pass hundreds of paths). Paths are absolute or relative to the
+    cwd; files outside the project are judged managed."""
+    ledger = _ledger(config) + "/"
+    excluded = glob_matcher(config.exclude) if config.exclude else None
     root = os.path.abspath(config.root) + os.sep
 
     def managed(path: str | Path) -> bool:
@@ -54,7 +58,7 @@ def managed_filter(config: Config) -> Callable[[str | Path], bool]:
         if not full.startswith(root):
             return True
         rel = full[len(root) :].replace(os.sep, "/")
-        return not _matches(rel, patterns)
+        return not rel.startswith(ledger) and not (excluded is not None and excluded(rel))
 
     return managed
 
@@ -66,12 +70,13 @@ def configured_notebooks(config: Config) -> list[Path]:
         candidates = [root / p for p in git.tracked_files(root, ["*.ipynb"])]
         candidates = [p for p in candidates if p.is_file()]
     else:
-        candidates = _walk(root)
+        candidates = walk(root)
     managed = managed_filter(config)
+    wanted = None if config.notebooks == _EVERY_NOTEBOOK else glob_matcher(config.notebooks)
     result = []
     for path in candidates:
         rel = path.relative_to(root).as_posix()
-        if _matches(rel, config.notebooks) and managed(path):
+        if (wanted is None or wanted(rel)) and managed(path):
             result.append(path)
     return result
 
@@ -84,7 +89,7 @@ def notebooks(paths: Sequence[str], config: Config) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir() and path.suffix != ".ipynb":
-            result.extend(_walk(path))
+            result.extend(walk(path))
         elif path.exists() or path.is_symlink():
             result.append(path)
         else:

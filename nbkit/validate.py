@@ -7,7 +7,7 @@ from typing import NamedTuple
 
 from nbkit import notebook
 from nbkit.cache import Cache, digest
-from nbkit.errors import BadInput
+from nbkit.errors import BadInput, with_hint
 
 
 class Problem(NamedTuple):
@@ -35,8 +35,7 @@ def validate_file(
             return []
         nb = notebook.loads(data, path)
     except BadInput as exc:
-        text = exc.message + (f" (hint: {exc.hint})" if exc.hint else "")
-        return [Problem(name, text)]
+        return [Problem(name, with_hint(exc.message, exc.hint))]
     # fastjsonschema answers "valid?" without importing nbformat (seconds on a slow machine);
     # nbformat's own validator runs only to explain a notebook that fails.
     schema_messages = [] if notebook.schema_ok(nb) else notebook.validate_schema(nb, path)
@@ -54,8 +53,10 @@ def validate_file(
             problems.append(
                 Problem(
                     name,
-                    f"cell {index} holds an unsettled merge conflict (<<<<<<< ... >>>>>>>) "
-                    f"(hint: edit the cell, or nbkit resolve --ours|--theirs {name})",
+                    with_hint(
+                        f"cell {index} holds an unsettled merge conflict (<<<<<<< ... >>>>>>>)",
+                        f"edit the cell, or nbkit resolve --ours|--theirs {name}",
+                    ),
                 )
             )
         if max_output_bytes is None:

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from benchmarks import corpus, report
-from benchmarks.harness import Row, Settings, Target, command, measure
+from benchmarks.harness import Row, Settings, Target, command, measure, measure_pair
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow  # runs the benchmark harness on real tools
@@ -87,6 +87,26 @@ def test_measure_times_real_processes_and_rows_compare_medians(tmp_path: Path) -
     )
     assert stopped.timed_out and stopped.shown() == ">0.5 s"
     assert Row("f", "c", fast, stopped).shown_ratio().startswith(">")
+
+
+def test_the_two_sides_of_a_row_alternate(tmp_path: Path) -> None:
+    """A B A B ...: each run appends its side's letter to one log, in the order they ran."""
+    settings = Settings(repeat=3, corpus_root=tmp_path, work=tmp_path)
+    log = tmp_path / "order"
+
+    def side(letter: str) -> list[str]:
+        return [sys.executable, "-c", f"open({str(log)!r}, 'a').write({letter!r})"]
+
+    a, b = measure_pair(command("a", side("A")), command("b", side("B")), settings, warmup=True)
+    assert log.read_text() == "AB" + "AB" * 3  # the warm-up pair, then three alternating pairs
+    assert len(a.seconds) == len(b.seconds) == 3 and a.exit_codes == b.exit_codes == (0, 0, 0)
+    stopped, other = measure_pair(
+        command("fails", [sys.executable, "-c", "raise SystemExit(9)"]),
+        command("b", side("B")),
+        settings,
+    )
+    assert stopped.error and stopped.shown() == "failed"
+    assert len(other.seconds) == 3  # the other side still gets its runs
 
 
 def test_run_writes_the_page_on_a_tiny_setting(tmp_path: Path) -> None:

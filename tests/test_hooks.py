@@ -320,3 +320,23 @@ def test_each_script_is_parsed_once_per_pair_per_hook_run(
     assert len(texts) == len(set(texts)), texts  # no text parsed twice
     assert len(texts) <= 3, texts  # a: its script + the new text; b: its script; c: nothing
     assert validations == []
+
+
+def test_hot_entry_points_never_import_click(repo: Path, cli: Callable[..., Any]) -> None:
+    """A commit runs `nbkit hook nbkit` once, git runs textconv per file: no click for them."""
+    declare_pairing(repo)
+    write_nb(repo / "a.ipynb", dirty_nb())
+    assert cli("hook", "nbkit", "a.ipynb").code == 1
+    git(repo, "add", "a.ipynb", "a.py")
+    assert cli("hook", "nbkit", "a.ipynb", "a.py").code == 0  # fills the cache
+    for args, want in [
+        (("hook", "nbkit", "a.ipynb", "a.py"), 0),  # the warm no-op commit
+        (("clean", "--check", "a.ipynb"), 0),
+        (("textconv", "a.ipynb"), 0),
+        (("merge-driver", "a.ipynb", "a.ipynb", "a.ipynb", "a.ipynb"), 0),
+    ]:
+        code, modules = imported_by(repo, *args)
+        assert code == want, args
+        assert "click" not in modules, args
+    code, modules = imported_by(repo, "hook", "nbkit", "--help")  # anything else: click
+    assert code == 0 and "click" in modules

@@ -248,7 +248,12 @@ AGREEMENT = [
     ("a.ipynb", "ipynb,.pct.py:percent", None, "a.pct.py"),
     ("a.ipynb", "ipynb,jl:percent", None, "a.jl"),
     # a notebook's own formats without a comma name no pair: the project's formats apply
-    ("notebooks/sub/a.ipynb", "notebooks///ipynb,scripts///py:percent", "py:percent", "scripts/sub/a.py"),
+    (
+        "notebooks/sub/a.ipynb",
+        "notebooks///ipynb,scripts///py:percent",
+        "py:percent",
+        "scripts/sub/a.py",
+    ),
 ]
 
 

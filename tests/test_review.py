@@ -266,7 +266,9 @@ def test_review_folds_in_the_script_the_hook_pairs(
     (repo / "nbkit.toml").write_text(f'formats = "{formats}"\n')
     meta = {"jupytext": {"formats": own}} if own else None
     for value in (1, 2):
-        write(repo / "notebooks" / "a.ipynb", notebook(code(f"a = {value}", cid="a"), metadata=meta))
+        write(
+            repo / "notebooks" / "a.ipynb", notebook(code(f"a = {value}", cid="a"), metadata=meta)
+        )
         (repo / script).parent.mkdir(parents=True, exist_ok=True)
         (repo / script).write_text(f"# %%\na = {value}\n")
         commit_all(repo)

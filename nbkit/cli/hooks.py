@@ -4,35 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-if TYPE_CHECKING:
-    from nbkit.hooks.commit import HookReport
+from nbkit.cli import hot
 
-
-def _err(line: str) -> None:
-    click.echo(line, err=True)
-
-
-RE_ADD = "nbkit: changed {n} file(s); review, re-add and commit again:"
 RESYNCED = "nbkit: re-synced {n} paired file(s); commit them when ready:"
-
-
-def _show(report: HookReport, headline: str = RE_ADD) -> int:
-    """Problems first, then the files to re-add; the exit code is the report's status."""
-    import shlex
-
-    for message in report.messages:
-        _err(message)
-    if report.modified:
-        _err(headline.format(n=len(report.modified)))
-        for path in report.modified:
-            _err(f"  {path}")
-        to_add = report.to_add or report.modified
-        _err("  git add -- " + " ".join(shlex.quote(p) for p in to_add))
-    return report.status
 
 
 @click.group(hidden=True)
@@ -50,10 +27,7 @@ def hook() -> None:
 def _published(name: str, summary: str) -> click.Command:
     @click.argument("paths", nargs=-1, type=click.Path())
     def command(paths: tuple[str, ...]) -> int:
-        from nbkit import config
-        from nbkit.hooks.commit import run_hook
-
-        return _show(run_hook(name, paths, config.load()))
+        return hot.hook(name, paths)
 
     command.__doc__ = f"""{summary}
 
@@ -81,10 +55,7 @@ def pre_commit_hook() -> int:
     Example:
       nbkit hook pre-commit
     """
-    from nbkit import config
-    from nbkit.hooks.commit import pre_commit
-
-    return _show(pre_commit(config.load()))
+    return hot.pre_commit()
 
 
 @hook.command("post-checkout")
@@ -101,7 +72,7 @@ def post_checkout_hook(old: str, new: str, flag: str) -> int:
     from nbkit import config
     from nbkit.hooks.commit import post_checkout
 
-    return _show(post_checkout(config.load(), old, new, flag), RESYNCED)
+    return hot.show_report(post_checkout(config.load(), old, new, flag), RESYNCED)
 
 
 @hook.command("post-merge")
@@ -116,7 +87,7 @@ def post_merge_hook(squash: str | None) -> int:
     from nbkit import config
     from nbkit.hooks.commit import post_merge
 
-    return _show(post_merge(config.load()), RESYNCED)
+    return hot.show_report(post_merge(config.load()), RESYNCED)
 
 
 @click.command()
@@ -225,21 +196,4 @@ def filter_process() -> int:
       [filter "nbkit"]
           process = nbkit filter-process
     """
-    from nbkit import config
-    from nbkit.cache import Cache
-    from nbkit.errors import NbkitError
-    from nbkit.hooks.filter import serve
-    from nbkit.selection import managed_filter
-
-    try:
-        cfg = config.load()
-        policy, cache = cfg.clean, Cache.for_root(cfg.root)
-        # git names paths relative to the work tree, where it starts the filter
-        managed = managed_filter(cfg)
-    except NbkitError as exc:
-        _err(f"nbkit filter: {exc}; notebooks are staged unchanged until it is fixed")
-        policy, cache = None, Cache(None)
-        managed = lambda pathname: True  # noqa: E731  (nothing is cleaned anyway)
-
-    serve(sys.stdin.buffer, sys.stdout.buffer, policy, cache, _err, managed)
-    return 0
+    return hot.filter_process()

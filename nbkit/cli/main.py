@@ -8,17 +8,14 @@ one-line help so the command list needs no imports.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
-import tempfile
-import time
-import traceback
 from typing import Any
 
 import click
 
 from nbkit import __version__
-from nbkit.errors import NbkitError
+from nbkit.cli import hot
+from nbkit.cli.handler import err, run_handled
 
 # name -> (module, attribute, one-line help, hidden)
 COMMANDS: dict[str, tuple[str, str, str, bool]] = {
@@ -91,56 +88,32 @@ def cli() -> None:
     """
 
 
-def _crash_log(exc: BaseException) -> str:
-    folder = os.environ.get("NBKIT_LOG_DIR") or tempfile.gettempdir()
-    path = os.path.join(folder, f"nbkit-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log")
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            fh.write(f"nbkit {__version__}, Python {sys.version}, {sys.platform}\n")
-            fh.write(f"argv: {sys.argv!r}\n\n")
-            fh.write("".join(traceback.format_exception(exc)))
-    except OSError:
-        return "(could not write a log)"
-    return path
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI and map every outcome to nbkit's exit codes (see DESIGN: exit codes)."""
+    """Run the CLI and map every outcome to nbkit's exit codes (see DESIGN: exit codes).
+
+    The hot entry points run without click (``nbkit.cli.hot``); the rest through click.
+    """
+    args = sys.argv[1:] if argv is None else list(argv)
+    code = hot.run(args)
+    return code if code is not None else run_handled(lambda: _click_main(args))
+
+
+def _click_main(args: list[str]) -> int:
+    """click's own outcomes as exit codes; nbkit's errors go on to the one handler."""
     try:
-        result: Any = cli.main(args=argv, prog_name="nbkit", standalone_mode=False)
+        result: Any = cli.main(args=args, prog_name="nbkit", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.exceptions.Abort:
-        click.echo("interrupted", err=True)
-        return 130
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
+        err("interrupted")
         return 130
     except click.UsageError as exc:
         # One line naming the problem, like every other bad input, plus where to look.
         command = exc.ctx.command_path if exc.ctx is not None else "nbkit"
-        click.echo(f"{command}: {exc.format_message()}", err=True)
-        click.echo(f"hint: {command} --help", err=True)
+        err(f"{command}: {exc.format_message()}")
+        err(f"hint: {command} --help")
         return 2
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except NbkitError as exc:
-        for line in exc.lines():
-            click.echo(f"nbkit: {line}" if not line.startswith("hint:") else line, err=True)
-        return exc.exit_code
-    except BrokenPipeError:
-        return 0
-    except Exception as exc:
-        log = _crash_log(exc)
-        click.echo(
-            f"nbkit: internal error: {type(exc).__name__}: {exc} (details in {log})", err=True
-        )
-        return 3
     return int(result or 0)
-
-
-def entry() -> None:  # pragma: no cover - console scripts installed before nbkit.__main__:entry
-    from nbkit.__main__ import entry as process_entry
-
-    process_entry()

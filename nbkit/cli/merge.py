@@ -6,12 +6,8 @@ from pathlib import Path
 
 import click
 
-from nbkit.errors import NbkitError, UsageError
-
-
-def _cells(indexes: list[int]) -> str:
-    shown = ", ".join(str(k + 1) for k in indexes[:10])
-    return shown + (f" and {len(indexes) - 10} more" if len(indexes) > 10 else "")
+from nbkit.cli.hot import cell_list
+from nbkit.errors import NbkitError, UsageError, shown, with_hint
 
 
 @click.command(name="merge-driver")
@@ -40,30 +36,9 @@ def merge_driver(report: str | None, base: str, ours: str, theirs: str, path: st
     Example:
       nbkit merge-driver base.ipynb ours.ipynb theirs.ipynb nb.ipynb --report conflicts.json
     """
-    from nbkit.merge.notebook import merge_files, write_report
+    from nbkit.cli.hot import merge_driver as run_driver
 
-    name = path or ours
-    result = merge_files(base, ours, theirs, name=name)
-    if report:
-        write_report(report, result, name)
-    cleared = [n for n in result.notes if n.kind == "outputs-cleared"]
-    for note in result.notes:
-        if note.kind != "outputs-cleared":  # expected, and many: counted below
-            where = f"cell {note.cell + 1}: " if note.cell is not None else ""
-            click.echo(f"nbkit: {name}: {where}{note.detail}", err=True)
-    if cleared:
-        click.echo(
-            f"nbkit: {name}: outputs cleared in {len(cleared)} cell(s) merged from both sides",
-            err=True,
-        )
-    if not result.conflicts:
-        return 0
-    cells = _cells([c.cell for c in result.conflicts])
-    click.echo(
-        f"nbkit: {name}: {len(result.conflicts)} conflict(s) marked inside cell(s) {cells}",
-        err=True,
-    )
-    return 1
+    return run_driver(base, ours, theirs, path, report)
 
 
 @click.command()
@@ -106,7 +81,7 @@ def resolve(ours: bool, theirs: bool, notebooks: tuple[str, ...]) -> int:
         shown = _shown(Path(done.path), path)
         click.echo(f"{shown}: {_what(done.how, prefer)}")
         if done.marked:
-            click.echo(f"{shown}: conflicts marked in cell(s) {_cells(done.marked)}")
+            click.echo(f"{shown}: conflicts marked in cell(s) {cell_list(done.marked)}")
             status = max(status, 1)
         status = max(status, _script_line(shown, done.script, done.script_how))
     return status
@@ -114,12 +89,7 @@ def resolve(ours: bool, theirs: bool, notebooks: tuple[str, ...]) -> int:
 
 def _shown(path: Path, given: str | None = None) -> str:
     """A path as the user named it, else relative to the current folder when possible."""
-    if given is not None and Path(given) == path:
-        return given
-    try:
-        return path.absolute().relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
+    return given if given is not None and Path(given) == path else shown(path)
 
 
 def _script_line(notebook: str, script: Path | None, how: str | None) -> int:
@@ -136,8 +106,10 @@ def _script_line(notebook: str, script: Path | None, how: str | None) -> int:
         )
     elif how == "differs":
         click.echo(
-            f"{notebook}: paired script {name} differs from the notebook "
-            "(hint: nbkit sync --prefer notebook|script)"
+            with_hint(
+                f"{notebook}: paired script {name} differs from the notebook",
+                "nbkit sync --prefer notebook|script",
+            )
         )
         return 1
     return 0

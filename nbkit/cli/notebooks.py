@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from nbkit.errors import BadInput
+from nbkit.cli import hot
 
 
 def _echo(line: str) -> None:
@@ -25,27 +25,7 @@ def clean(check: bool, paths: tuple[str, ...]) -> int:
       nbkit clean                      clean every tracked notebook
       nbkit clean --check nb.ipynb     exit 1 if nb.ipynb has outputs
     """
-    from nbkit import config
-    from nbkit import selection as nbpaths
-    from nbkit.cache import Cache
-    from nbkit.clean import clean_file
-
-    cfg = config.load()
-    cache = Cache.for_root(cfg.root)
-    status = 0
-    for path in nbpaths.notebooks(paths, cfg):
-        try:
-            result = clean_file(path, cfg.clean, check=check, cache=cache)
-        except BadInput as exc:
-            _echo(f"{exc}" + (f" (hint: {exc.hint})" if exc.hint else ""))
-            status = 2
-            continue
-        if result.changed:
-            _echo(f"{path}: {'needs cleaning' if check else 'cleaned'}")
-            if check:
-                status = max(status, 1)
-    cache.save()
-    return status
+    return hot.clean(check, paths)
 
 
 @click.command()
@@ -62,15 +42,16 @@ def validate(paths: tuple[str, ...]) -> int:
     """
     from nbkit import config
     from nbkit import selection as nbpaths
-    from nbkit.cache import Cache
+    from nbkit.cache import Caches
     from nbkit.validate import validate_file
 
     cfg = config.load()
-    cache = Cache.for_root(cfg.root)
+    caches = Caches()
     status = 0
     for path in nbpaths.notebooks(paths, cfg):
+        cache = caches.for_file(path)
         for problem in validate_file(path, max_output_bytes=cfg.max_output_bytes, cache=cache):
             _echo(str(problem))
             status = 1
-    cache.save()
+    caches.save()
     return status

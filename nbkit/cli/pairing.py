@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from nbkit.errors import NbkitError
+from nbkit.errors import NbkitError, shown
 
 
 def _echo(line: str) -> None:
@@ -50,15 +50,8 @@ def pair(fmt: str | None, notebooks: tuple[str, ...]) -> int:
                 _echo(line if line.startswith("hint:") else f"nbkit: {line}")
             status = max(status, exc.exit_code)
             continue
-        _echo(f"{path}: paired with {_relative(result.script)} ({result.fmt})")
+        _echo(f"{path}: paired with {shown(result.script)} ({result.fmt})")
     return status
-
-
-def _relative(path: Path) -> str:
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 @click.command()
@@ -94,13 +87,12 @@ def sync(prefer: str | None, check: bool, base: str, paths: tuple[str, ...]) -> 
     """
     from nbkit import config
     from nbkit import selection as nbpaths
-    from nbkit.cache import Cache
-    from nbkit.git import toplevel
+    from nbkit.cache import Caches
     from nbkit.pairing.sync import Files, resolve_pairs, sync_pairs
 
     cfg = config.load()
     targets = nbpaths.notebooks(paths, cfg)
-    cache = Cache.for_root(toplevel(cfg.root))
+    cache = Caches().common(targets)  # the files' repository, not the current folder's
     files = Files(cache)
     pairs = resolve_pairs(targets, cfg, files)
     outcomes = sync_pairs(

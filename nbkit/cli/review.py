@@ -233,10 +233,9 @@ def textconv(path: str) -> int:
       echo '*.ipynb diff=nbkit' >> .gitattributes
       nbkit textconv analysis.ipynb
     """
-    from nbkit.review.textconv import textconv_text
+    from nbkit.cli import hot
 
-    click.echo(textconv_text(path), nl=False)
-    return 0
+    return hot.textconv(path)
 
 
 @click.command()

@@ -15,21 +15,14 @@ from nbkit.env import lockfile
 from nbkit.env.imports import Finding, is_paired_script, local_modules, scan, undeclared
 from nbkit.env.requirements import foreign, read_input
 from nbkit.env.settings import EnvSettings
-from nbkit.selection import configured_notebooks
-
-_SKIP_DIRS = {".git", ".venv", "venv", "node_modules", "__pycache__", ".ipynb_checkpoints"}
+from nbkit.selection import configured_notebooks, walk
 
 
 def _python_files(root: Path) -> list[str]:
     """The project's .py files (tracked ones in a git repository)."""
     if git.toplevel(root) is not None:
         return git.tracked_files(root, ["*.py"])
-    found = []
-    for path in root.rglob("*.py"):
-        rel = path.relative_to(root)
-        if not any(p in _SKIP_DIRS or p.startswith(".") for p in rel.parts[:-1]):
-            found.append(rel.as_posix())
-    return sorted(found)
+    return sorted(path.relative_to(root).as_posix() for path in walk(root, "*.py"))
 
 
 def _read_all(root: Path, rels: list[str]) -> dict[str, bytes]:

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from nbkit.env import lockfile
 from nbkit.env import uv as uvrun
-from nbkit.env.requirements import LockInput, foreign, read_input, shown
+from nbkit.env.requirements import LockInput, foreign, read_input
 from nbkit.env.settings import EnvSettings
-from nbkit.errors import BadInput, NbkitError
+from nbkit.errors import BadInput, NbkitError, shown
 from nbkit.fsutil import atomic_write_text
 
 

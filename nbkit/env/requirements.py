@@ -14,19 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from nbkit.env.settings import EnvSettings
-from nbkit.errors import BadInput
+from nbkit.errors import BadInput, shown
 
 _NAME_RE = re.compile(r"[-_.]+")
 _OPTION_FILE_RE = re.compile(r"^(-r|-c|--requirement|--constraint)(=|\s+)(\S+)")
 _EGG_RE = re.compile(r"#egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
-
-
-def shown(path: Path) -> str:
-    """``path`` as the user would type it: relative to the current folder when inside it."""
-    try:
-        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 def normalize(name: str) -> str:

@@ -5,12 +5,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from nbkit.config import Config, string_list
-from nbkit.errors import BadInput
+from nbkit.config import Config
 
-_WHERE = "[tool.nbkit.env]"
 ENVS_DIR = ".nbkit/envs"  # run environments, one per lock hash (git-ignored by nbkit env)
 
 
@@ -59,42 +56,6 @@ class EnvSettings:
         return args
 
 
-def _opt_str(table: dict[str, Any], key: str, source: Path | None) -> str | None:
-    value = table.get(key)
-    if value is not None and not isinstance(value, str):
-        raise BadInput(f"[tool.nbkit.env] '{key}' must be a string", source)
-    return value
-
-
-def _import_map(table: dict[str, Any], source: Path | None) -> dict[str, tuple[str, ...]]:
-    raw = table.get("import_map", {})
-    if not isinstance(raw, dict):
-        raise BadInput("[tool.nbkit.env] 'import_map' must be a table", source)
-    result: dict[str, tuple[str, ...]] = {}
-    for module, dists in raw.items():
-        dists = [dists] if isinstance(dists, str) else dists
-        if not isinstance(dists, list) or not all(isinstance(d, str) for d in dists):
-            raise BadInput(
-                f"[tool.nbkit.env] import_map '{module}' must name distributions", source
-            )
-        result[module] = tuple(dists)
-    return result
-
-
 def settings(cfg: Config) -> EnvSettings:
-    """The environment settings of the project ``cfg`` describes."""
-    table = cfg.section("env")
-    src = cfg.source
-    return EnvSettings(
-        root=cfg.root,
-        input=_opt_str(table, "input", src),
-        lock=_opt_str(table, "lock", src) or "requirements.lock",
-        venv=_opt_str(table, "venv", src),
-        python=_opt_str(table, "python", src),
-        find_links=string_list(table, "find_links", src, _WHERE),
-        no_index=bool(table.get("no_index", False)),
-        index_url=_opt_str(table, "index_url", src),
-        offline=bool(table.get("offline", False)),
-        ignore_imports=string_list(table, "ignore_imports", src, _WHERE),
-        import_map=_import_map(table, src),
-    )
+    """The environment settings of the project ``cfg`` describes (parsed by config.SETTINGS)."""
+    return EnvSettings(root=cfg.root, **cfg.values("env"))

@@ -24,9 +24,9 @@ from nbkit import DISTRIBUTION, config
 from nbkit.env import lockfile
 from nbkit.env import uv as uvrun
 from nbkit.env.lockfile import LockFile
-from nbkit.env.requirements import normalize, read_input, shown
+from nbkit.env.requirements import normalize, read_input
 from nbkit.env.settings import ENVS_DIR, EnvSettings, settings
-from nbkit.errors import BadInput, ConflictError
+from nbkit.errors import BadInput, ConflictError, shown
 from nbkit.fsutil import atomic_write_text
 from nbkit.recording import shim_source
 

@@ -26,7 +26,7 @@ from nbkit import git
 from nbkit import selection as nbpaths
 from nbkit.cache import Cache
 from nbkit.config import Config
-from nbkit.errors import BadInput, NbkitError
+from nbkit.errors import BadInput, NbkitError, shown, with_hint
 
 if TYPE_CHECKING:
     from nbkit.pairing.paths import Pair
@@ -64,17 +64,6 @@ class HookReport(NamedTuple):
     to_add: tuple[str, ...] = ()
 
 
-def _display(path: str | Path) -> str:
-    """A path as the user typed it: relative to the current folder when it is inside it."""
-    path = Path(path)
-    if not path.is_absolute():
-        return str(path)
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
-
-
 class _Run:
     """What one hook run collected; frozen into a ``HookReport`` at the end."""
 
@@ -87,7 +76,7 @@ class _Run:
         self.broken: set[Path] = set()  # unreadable notebooks, left out of later steps
 
     def wrote(self, path: str | Path) -> None:
-        self.modified[_display(path)] = None
+        self.modified[shown(path)] = None
         self.status = max(self.status, 1)
 
     def problem(self, message: str, status: int) -> None:
@@ -95,7 +84,7 @@ class _Run:
         self.status = max(self.status, status)
 
     def error(self, exc: NbkitError, path: Path | None = None) -> None:
-        self.problem(str(exc) + (f" (hint: {exc.hint})" if exc.hint else ""), exc.exit_code)
+        self.problem(exc.one_line(), exc.exit_code)
         if path is not None:
             self.broken.add(path)
 
@@ -116,9 +105,7 @@ def _temporary_index() -> bool:
 
 def auto_pair(config: Config) -> bool:
     """Whether hooks create a paired script for a notebook that has none (``auto_pair``)."""
-    value = config.raw.get("auto_pair", config.section("hooks").get("auto_pair", False))
-    if not isinstance(value, bool):
-        raise BadInput("'auto_pair' must be true or false", config.source)
+    value: bool = config.values("").get("auto_pair", config.values("hooks").get("auto_pair", False))
     return value
 
 
@@ -230,7 +217,7 @@ def _sync(
             written = Path(getattr(outcome.pair, side))
             run.wrote(written)
             other = outcome.pair.notebook if side == "script" else outcome.pair.script
-            run.companions[_display(other)] = None
+            run.companions[shown(other)] = None
             if side == "notebook":
                 rewritten.append(written)
         elif outcome.action == "conflict":
@@ -278,7 +265,7 @@ def run_hook(name: str, paths: Sequence[str | Path], config: Config) -> HookRepo
         rewritten = _sync(pairs.values(), config, cache, run, reads)
         if steps.clean:
             _clean(rewritten, config, cache, run, reads)
-        notebooks = _unique([*notebooks, *(Path(_display(p.notebook)) for p in pairs.values())])
+        notebooks = _unique([*notebooks, *(Path(shown(p.notebook)) for p in pairs.values())])
     if steps.validate:
         _validate(notebooks, config, cache, run, reads)
     cache.save()
@@ -312,7 +299,7 @@ def pre_commit(config: Config) -> HookReport:
     files = candidates(git.staged_files(top), top, config)
     suffixes = script_suffixes(config) | {".ipynb"}
     aside = unstaged(top, suffixes) if files else []
-    show = {name: _display(top / name) for name in aside}
+    show = {name: shown(top / name) for name in aside}
     with staged_view(top, aside, show) as guard:
         report = run_hook("nbkit", files, config)
     refused = set(guard.refused)
@@ -320,8 +307,11 @@ def pre_commit(config: Config) -> HookReport:
     messages = [
         *report.messages,
         *(
-            f"{path}: the hook would change its staged version, but the file has unstaged"
-            f" changes; nothing was changed (hint: git add {path}, or git stash, then commit)"
+            with_hint(
+                f"{path}: the hook would change its staged version, but the file has unstaged"
+                " changes; nothing was changed",
+                f"git add {path}, or git stash, then commit",
+            )
             for path in guard.refused
         ),
     ]

@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from nbkit import git, resources
 from nbkit.config import CleanPolicy
-from nbkit.errors import BadInput
+from nbkit.errors import BadInput, shown
 from nbkit.fsutil import atomic_write_bytes, detect_newline
 
 MARKER = b"# nbkit-hook:"
@@ -140,22 +140,14 @@ def is_ours(path: Path) -> bool:
         return False
 
 
-def _shown(path: Path) -> str:
-    """A path for the report: relative to the current folder when inside it."""
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
-
-
 def _install_hook(folder: Path, name: str, script: bytes) -> Change:
     target = folder / name
     orig = folder / (name + ORIG_SUFFIX)
     if is_ours(target):
         if target.read_bytes() == script and os.access(target, os.X_OK):
-            return Change(_shown(target), "unchanged")
+            return Change(shown(target), "unchanged")
         atomic_write_bytes(target, script, mode=0o755, private=True)
-        return Change(_shown(target), "updated")
+        return Change(shown(target), "updated")
     action = "installed"
     if target.exists() or target.is_symlink():
         if orig.exists() or orig.is_symlink():
@@ -167,7 +159,7 @@ def _install_hook(folder: Path, name: str, script: bytes) -> Change:
         os.replace(target, orig)
         action = f"installed (the previous hook is kept as {orig.name} and still runs)"
     atomic_write_bytes(target, script, mode=0o755, private=True)
-    return Change(_shown(target), action)
+    return Change(shown(target), action)
 
 
 def _uninstall_hook(folder: Path, name: str) -> list[Change]:
@@ -176,14 +168,14 @@ def _uninstall_hook(folder: Path, name: str) -> list[Change]:
     changes = []
     if is_ours(target):
         target.unlink()
-        changes.append(Change(_shown(target), "removed"))
+        changes.append(Change(shown(target), "removed"))
     elif target.exists() or target.is_symlink():
         if orig.exists():
-            changes.append(Change(_shown(orig), "kept (a foreign hook now holds its place)"))
+            changes.append(Change(shown(orig), "kept (a foreign hook now holds its place)"))
         return changes
     if orig.exists() or orig.is_symlink():
         os.replace(orig, target)
-        changes.append(Change(_shown(target), "restored (the hook that was there before nbkit)"))
+        changes.append(Change(shown(target), "restored (the hook that was there before nbkit)"))
     return changes
 
 
@@ -275,7 +267,7 @@ def _add_attributes(root: Path, lines: list[str], record: dict[str, Any]) -> lis
     present = set(_attribute_lines(data))
     missing = [line for line in lines if line not in present]
     if not missing:
-        return [Change(_shown(path), "unchanged")]
+        return [Change(shown(path), "unchanged")]
     newline = detect_newline(data) if data else "\n"
     if data and not data.endswith(b"\n"):  # finish the last line (undone by uninstall)
         data += newline.encode()
@@ -283,7 +275,7 @@ def _add_attributes(root: Path, lines: list[str], record: dict[str, Any]) -> lis
     data += "".join(line + newline for line in missing).encode("utf-8")
     atomic_write_bytes(path, data, root=root)
     added.extend(line for line in missing if line not in added)
-    return [Change(_shown(path), f"added {line!r}") for line in missing]
+    return [Change(shown(path), f"added {line!r}") for line in missing]
 
 
 def _remove_attributes(root: Path, record: dict[str, Any]) -> list[Change]:
@@ -303,10 +295,10 @@ def _remove_attributes(root: Path, record: dict[str, Any]) -> list[Change]:
         data = data[: -2 if data.endswith(b"\r\n") else -1]
     if record.get("created") and not data.strip():
         path.unlink()
-        return [Change(_shown(path), "removed (nbkit created it)")]
+        return [Change(shown(path), "removed (nbkit created it)")]
     if removed:
         atomic_write_bytes(path, data, root=root)
-    return [Change(_shown(path), f"removed {line!r}") for line in removed]
+    return [Change(shown(path), f"removed {line!r}") for line in removed]
 
 
 # --- notebooks committed before the filter ------------------------------------------------

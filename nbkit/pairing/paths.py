@@ -31,15 +31,12 @@ _COMMON_NAMES = {
 
 # Every extension jupytext reads and writes (its NOTEBOOK_EXTENSIONS): anything else in a
 # formats string is refused, as jupytext refuses it.
-_EXTENSIONS = frozenset(
-    {
-        ".ipynb", ".md", ".markdown", ".Rmd", ".py", ".coco", ".R", ".r", ".jl", ".cpp", ".ss",
-        ".clj", ".scm", ".sh", ".ps1", ".q", ".m", ".wolfram", ".pro", ".js", ".ts", ".scala",
-        ".rs", ".robot", ".resource", ".cs", ".fsx", ".fs", ".sos", ".java", ".groovy", ".sage",
-        ".ml", ".hs", ".tcl", ".mac", ".gp", ".do", ".sas", ".jenner", ".xsh", ".lgt", ".logtalk",
-        ".lua", ".go", ".qmd", ".myst", ".mystnb", ".mnb",
-    }
+_JUPYTEXT_EXTENSIONS = (
+    ".ipynb .md .markdown .Rmd .py .coco .R .r .jl .cpp .ss .clj .scm .sh .ps1 .q .m .wolfram"
+    " .pro .js .ts .scala .rs .robot .resource .cs .fsx .fs .sos .java .groovy .sage .ml .hs"
+    " .tcl .mac .gp .do .sas .jenner .xsh .lgt .logtalk .lua .go .qmd .myst .mystnb .mnb"
 )
+_EXTENSIONS = frozenset(_JUPYTEXT_EXTENSIONS.split())
 # The common ones: a file with one of these beside a notebook, of the same stem, may be its
 # paired script (review folds it into the notebook's entry).
 SCRIPT_EXTENSIONS = (".py", ".R", ".r", ".jl", ".md", ".Rmd", ".qmd", ".scala", ".sh", ".ts")

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 from nbkit import git, notebook
 from nbkit.cache import Cache, digest
 from nbkit.config import Config
-from nbkit.errors import BadInput, NbkitError, UsageError
+from nbkit.errors import BadInput, NbkitError, UsageError, shown
 from nbkit.fsutil import make_folder
 from nbkit.pairing.convert import (
     inputs_of,
@@ -110,13 +110,6 @@ def record_agreed(
         return
     cache.put(CACHE_NAMESPACE, cache_key(nb_data, script_data, pair.fmt), inputs)
     cache.put(AGREED_NAMESPACE, _pair_key(pair), inputs)
-
-
-def _show(path: Path) -> str:
-    try:
-        return path.relative_to(Path.cwd()).as_posix()
-    except ValueError:
-        return str(path)
 
 
 class Files:
@@ -323,7 +316,7 @@ def _plan(
     """Decide for one pair. A side may be overwritten only when its cells are one of the
     pair's agreed states (``bases``): anything else is work nobody else has, so a pair whose
     sides both hold such work is a conflict."""
-    nb_show, script_show = _show(pair.notebook), _show(pair.script)
+    nb_show, script_show = shown(pair.notebook), shown(pair.script)
     nb, script_nb = parsed
     if nb is None:
         return _plan_missing_notebook(pair, script_nb, config, prefer)
@@ -384,10 +377,10 @@ def _orphan_warning(pair: Pair, nb: notebook.Notebook, config: Config) -> str | 
         except BadInput:
             continue
         if old is not None and old.script != pair.script and old.script.is_file():
-            old_show = _show(old.script)
+            old_show = shown(old.script)
             return (
-                f"{old_show}: no longer paired with {_show(pair.notebook)} (its script is now"
-                f" {_show(pair.script)}); delete it if it is the old script: git rm {old_show}"
+                f"{old_show}: no longer paired with {shown(pair.notebook)} (its script is now"
+                f" {shown(pair.script)}); delete it if it is the old script: git rm {old_show}"
             )
     return None
 
@@ -409,7 +402,7 @@ def _committed_formats(nb_path: Path, config: Config) -> str | None:
 def _plan_missing_notebook(
     pair: Pair, script_nb: notebook.Notebook | None, config: Config, prefer: str | None
 ) -> _Plan:
-    nb_show, script_show = _show(pair.notebook), _show(pair.script)
+    nb_show, script_show = shown(pair.notebook), shown(pair.script)
     formats = declared_formats(config) or config.formats
     if script_nb is None:
         raise BadInput("no such file", pair.notebook)
@@ -448,7 +441,7 @@ def _rendered(plan: _Plan) -> _Plan:
 
 def _would(plan: _Plan) -> SyncOutcome:
     """What ``--check`` reports instead of writing."""
-    nb_show, script_show = _show(plan.pair.notebook), _show(plan.pair.script)
+    nb_show, script_show = shown(plan.pair.notebook), shown(plan.pair.script)
     if plan.write == "script":
         verb = "is missing" if plan.action == "created-script" else "is out of date"
         message = f"{script_show}: {verb}; would be written from {nb_show}"
@@ -521,7 +514,7 @@ def sync_pairs(
         if known is not None:
             assert cache is not None
             cache.put(AGREED_NAMESPACE, _pair_key(pair), known)
-            message = f"{_show(pair.notebook)} and {_show(pair.script)} are in sync"
+            message = f"{shown(pair.notebook)} and {shown(pair.script)} are in sync"
             outcomes[pair.notebook] = SyncOutcome(pair, "in-sync", message)
             continue
         pending.append((pair, nb_data, script_data))

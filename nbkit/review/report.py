@@ -13,7 +13,7 @@ from pathlib import Path, PurePosixPath
 
 from nbkit import git, notebook
 from nbkit.clean import clean_notebook
-from nbkit.errors import BadInput
+from nbkit.errors import BadInput, with_hint
 from nbkit.pairing import paths
 from nbkit.review.diff import DiffSettings, NotebookDiff, Report, diff_notebooks
 from nbkit.review.outputs import PixelBudget
@@ -132,7 +132,7 @@ def _lone_scripts(root: Path, new: Side, scripts: dict[str, FileChange]) -> tupl
     }
     present = existing(root, new, twins.values())
     return tuple(
-        f"{path} changed but its paired notebook {twin} did not (hint: nbkit sync {twin})"
+        with_hint(f"{path} changed but its paired notebook {twin} did not", f"nbkit sync {twin}")
         for path, twin in twins.items()
         if twin in present
     )
