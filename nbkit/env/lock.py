@@ -95,6 +95,6 @@ def lock(s: EnvSettings, opts: LockOptions) -> LockResult:
         raise NbkitError("uv's output did not read back as a lock; nothing written", s.lock_path)
     old = lockfile.read(s.lock_path)
     if old is not None and not lockfile.problems(old, inp, s.python) and old.body == parsed.body:
-        return LockResult(s.lock_path, False, len(parsed.pins()), inp.label)
+        return LockResult(s.lock_path, False, len(parsed.entries(s.root)), inp.label)
     atomic_write_text(s.lock_path, text)
-    return LockResult(s.lock_path, True, len(parsed.pins()), inp.label)
+    return LockResult(s.lock_path, True, len(parsed.entries(s.root)), inp.label)

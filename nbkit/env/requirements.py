@@ -16,9 +16,8 @@ from typing import Any
 from nbkit.env.settings import EnvSettings
 from nbkit.errors import BadInput
 
-_NAME_RE = re.compile(r"[-_.]+")
-_OPTION_FILE_RE = re.compile(r"^(-r|-c|--requirement|--constraint)(=|\s+)(\S+)")
-_EGG_RE = re.compile(r"#egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
+_INCLUDES = {"-r": False, "--requirement": False, "-c": True, "--constraint": True}
+_EDITABLE = ("-e", "--editable")
 
 
 def shown(path: Path) -> str:
@@ -31,7 +30,96 @@ def shown(path: Path) -> str:
 
 def normalize(name: str) -> str:
     """PEP 503 name: ``Scikit_Learn`` and ``scikit-learn`` are one distribution."""
-    return _NAME_RE.sub("-", name).lower()
+    from packaging.utils import canonicalize_name
+
+    return str(canonicalize_name(name))
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What one requirement line asks for, as pip and uv read it."""
+
+    name: str | None  # normalized distribution name; None when nothing says (a bare URL)
+    version: str | None = None  # the exact version of a `==` pin
+    location: str | None = None  # the local path or URL it installs from
+    editable: bool = False
+
+
+def _option(line: str, names: tuple[str, ...] | dict[str, bool]) -> tuple[str, str] | None:
+    """``(option, value)`` when ``line`` is ``-x VALUE``, ``-xVALUE`` or ``--long=VALUE``."""
+    for option in names:
+        if line == option:
+            return option, ""
+        for sep in (" ", "\t", "="):
+            if line.startswith(option + sep):
+                return option, line[len(option) + 1 :].strip()
+        if not option.startswith("--") and line.startswith(option) and len(line) > len(option):
+            return option, line[len(option) :].strip()
+    return None
+
+
+def _looks_like_location(text: str) -> bool:
+    """A path or URL rather than a PEP 508 requirement (pip's own test, roughly)."""
+    from urllib.parse import urlsplit
+
+    if text.startswith((".", "/", "~", "\\")) or (len(text) > 1 and text[1] == ":"):
+        return True
+    scheme = urlsplit(text).scheme
+    return bool(scheme) and ("://" in text or scheme == "file")
+
+
+def _project_name(folder: Path) -> str | None:
+    """The [project] name of a local source tree (None when it is dynamic or unreadable)."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    name = doc.get("project", {}).get("name") if isinstance(doc.get("project"), dict) else None
+    return normalize(name) if isinstance(name, str) and name else None
+
+
+def _location(text: str, base: Path, editable: bool) -> Declared:
+    """A path or URL requirement: its name from ``#egg=``, else the tree's pyproject.toml."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    parts = urlsplit(text)
+    egg = parse_qs(parts.fragment).get("egg", [""])[0].split("[")[0]
+    name = normalize(egg) if egg else None
+    if name is None and parts.scheme in ("", "file"):
+        raw = unquote(parts.path) if parts.scheme == "file" else text.split("#")[0]
+        name = _project_name((base / Path(raw).expanduser()).resolve())
+    return Declared(name, None, text, editable)
+
+
+def parse_requirement(line: str, base: Path, where: str, lineno: int) -> Declared | None:
+    """One logical requirement line (comments and continuations already handled): what it
+    declares, or None for an option line. ``base``: the folder relative paths start from.
+    Raises ``BadInput`` (naming ``where`` and the line) for a requirement packaging rejects."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    editable = _option(line, _EDITABLE)
+    if editable is not None:
+        return _location(editable[1].split(" --")[0].strip(), base, editable=True)
+    if line.startswith("-"):
+        return None  # --index-url, --hash on its own line, ...: options name nothing
+    text = line.split(" --")[0].split("\t--")[0].strip()  # per-requirement options
+    if _looks_like_location(text):
+        return _location(text, base, editable=False)
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        reason = str(exc).splitlines()[0]
+        raise BadInput(
+            f"line {lineno}: cannot parse requirement {text!r}: {reason}", where
+        ) from None
+    if req.url:
+        return Declared(normalize(req.name), None, req.url)
+    pins = [
+        s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version
+    ]
+    return Declared(normalize(req.name), pins[0] if len(pins) == 1 else None)
 
 
 @dataclass(frozen=True)
@@ -45,23 +133,7 @@ class LockInput:
     text: str | None = None  # requirements text for uv when the input is not a file uv reads
 
 
-def _requirement_name(line: str, path: Path, lineno: int) -> str | None:
-    """The distribution a requirement line names (None for a bare path or URL)."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    if line.startswith((".", "/", "file:")) or re.match(r"^[a-z+]+://", line):
-        match = _EGG_RE.search(line)
-        return normalize(match.group(1)) if match else None
-    try:
-        return normalize(Requirement(line).name)
-    except InvalidRequirement as exc:
-        reason = str(exc).splitlines()[0]
-        raise BadInput(
-            f"line {lineno}: cannot parse requirement {line!r}: {reason}", shown(path)
-        ) from None
-
-
-def _logical_lines(text: str) -> list[tuple[int, str]]:
+def logical_lines(text: str) -> list[tuple[int, str]]:
     """Lines with comments removed and backslash continuations joined, with line numbers."""
     result: list[tuple[int, str]] = []
     pending, start = "", 0
@@ -100,23 +172,15 @@ def _scan_requirements(
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"not UTF-8 text (byte {exc.start})", shown(path)) from None
-    for lineno, line in _logical_lines(text):
-        included = _OPTION_FILE_RE.match(line)
-        if included:
-            is_constraint = included.group(1) in ("-c", "--constraint")
-            target = path.parent / included.group(3)
-            _scan_requirements(target, seen, digest, names, constraint=is_constraint)
-        elif line.startswith("-e ") or line.startswith("--editable"):
-            match = _EGG_RE.search(line)
-            if match and not constraint:
-                names.add(normalize(match.group(1)))
-        elif line.startswith("-"):
-            continue  # an option such as --index-url: part of the digest, names nothing
-        else:
-            # per-requirement options (--hash=..., --config-settings ...) name nothing
-            name = _requirement_name(re.split(r"\s+--", line)[0], path, lineno)
-            if name and not constraint:
-                names.add(name)
+    for lineno, line in logical_lines(text):
+        included = _option(line, _INCLUDES)
+        if included is not None:
+            target = path.parent / included[1]
+            _scan_requirements(target, seen, digest, names, constraint=_INCLUDES[included[0]])
+            continue
+        declared = parse_requirement(line, path.parent, shown(path), lineno)
+        if declared is not None and declared.name and not constraint:
+            names.add(declared.name)
 
 
 def _requirements_file(root: Path, rel: str) -> LockInput:
@@ -162,7 +226,9 @@ def _pyproject(root: Path, selector: str) -> LockInput:
         if not isinstance(reqs, list) or not all(isinstance(r, str) for r in reqs):
             raise BadInput("[project] dependencies must be a list of strings", path)
         label = "pyproject.toml [project.dependencies]"
-    names = {_requirement_name(r.strip(), path, 0) for r in reqs}
+    names = {
+        (parse_requirement(r.strip(), root, shown(path), 0) or Declared(None)).name for r in reqs
+    }
     text = "".join(f"{r.strip()}\n" for r in reqs)
     digest = hashlib.sha256(f"{selector}\0{text}".encode()).hexdigest()
     found = frozenset(n for n in names if n)
