@@ -121,6 +121,8 @@ def lock(
     result = do_lock(s, LockOptions(upgrade, upgrade_packages, as_of))
     state = "written" if result.changed else "up to date"
     click.echo(f"{s.lock}: {state} ({result.packages} packages from {result.input_label})")
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     return 0
 
 

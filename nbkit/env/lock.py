@@ -35,6 +35,7 @@ class LockResult:
     changed: bool
     packages: int
     input_label: str
+    notes: tuple[str, ...] = ()
 
 
 def platform_tag() -> str:
@@ -75,6 +76,29 @@ def resolve(s: EnvSettings, inp: LockInput, opts: LockOptions) -> str:
         return body.replace(str(src), inp.label.split(" ")[0]) if inp.text is not None else body
 
 
+def import_names(s: EnvSettings, body: str) -> str:
+    """Which modules each locked distribution provides, where the names differ, read from
+    the resolved wheels themselves: uv unpacks them into a throwaway folder as symlinks into
+    its cache (no copying; the same wheels ``nbkit env`` installs next). Recorded in the lock,
+    so ``lock --check`` gives one verdict on every machine, venv or not."""
+    from nbkit.env.imports import format_provides, providers_in, recorded_names
+
+    parsed = lockfile.LockFile({}, body)
+    pins = parsed.pins()  # by version only: local projects are the repository's own code
+    if not pins:
+        return ""
+    with tempfile.TemporaryDirectory(prefix="nbkit-names-") as tmp:
+        reqs = Path(tmp) / "pins.txt"
+        reqs.write_text("".join(f"{n}=={v}\n" for n, v in sorted(pins.items())), "utf-8")
+        target = Path(tmp) / "target"
+        args = ["pip", "install", "--target", str(target), "--no-deps", "-r", str(reqs)]
+        args += ["--link-mode", "symlink", "--python-version", s.python_target, "--quiet"]
+        uvrun.run(
+            args + s.index_args(), cwd=s.root, path=shown(s.lock_path), what="reading import names"
+        )
+        return format_provides(recorded_names(providers_in([str(target)])))
+
+
 def lock(s: EnvSettings, opts: LockOptions) -> LockResult:
     """Write the lock for the project's declared requirements; unchanged files keep mtime."""
     inp = read_input(s)
@@ -82,6 +106,15 @@ def lock(s: EnvSettings, opts: LockOptions) -> LockResult:
     if problem:
         raise BadInput(problem, shown(inp.path), hint="remove it from the input, then nbkit lock")
     body = resolve(s, inp, opts)
+    notes: tuple[str, ...] = ()
+    try:
+        imports = import_names(s, body)
+    except NbkitError as exc:  # the lock is still right; the import check knows less
+        imports = ""
+        notes = (
+            f"import names not recorded ({exc.message}); lock --check uses the "
+            "built-in table and [tool.nbkit.env] import_map",
+        )
     text = lockfile.render(
         inp,
         body,
@@ -89,12 +122,19 @@ def lock(s: EnvSettings, opts: LockOptions) -> LockResult:
         platform=platform_tag(),
         uv=uvrun.version(),
         as_of=opts.as_of,
+        imports=imports,
     )
     parsed = lockfile.parse(text)
     if parsed is None or lockfile.problems(parsed, inp, None):
         raise NbkitError("uv's output did not read back as a lock; nothing written", s.lock_path)
     old = lockfile.read(s.lock_path)
-    if old is not None and not lockfile.problems(old, inp, s.python) and old.body == parsed.body:
-        return LockResult(s.lock_path, False, len(parsed.entries(s.root)), inp.label)
+    count = len(parsed.entries(s.root))
+    if (
+        old is not None
+        and not lockfile.problems(old, inp, s.python)
+        and old.body == parsed.body
+        and old.header.get("imports", "") == imports
+    ):
+        return LockResult(s.lock_path, False, count, inp.label, notes)
     atomic_write_text(s.lock_path, text)
-    return LockResult(s.lock_path, True, len(parsed.entries(s.root)), inp.label)
+    return LockResult(s.lock_path, True, count, inp.label, notes)

@@ -36,6 +36,13 @@ class LockFile:
         """Identifies this lock's content (kernel names, env markers and run manifests use it)."""
         return body_digest(self.body)
 
+    def provides(self) -> dict[str, tuple[str, ...]]:
+        """Import name -> distributions, as recorded at lock time (only the names that do
+        not say their distribution already)."""
+        from nbkit.env.imports import parse_provides
+
+        return parse_provides(self.header.get("imports", ""))
+
     def entries(self, base: Path | None = None) -> list[Declared]:
         """Every locked requirement, pins and local paths alike (``base``: the lock's folder,
         where relative paths start)."""
@@ -61,7 +68,14 @@ class LockFile:
 
 
 def render(
-    inp: LockInput, body: str, *, python: str, platform: str, uv: str, as_of: str | None = None
+    inp: LockInput,
+    body: str,
+    *,
+    python: str,
+    platform: str,
+    uv: str,
+    as_of: str | None = None,
+    imports: str = "",
 ) -> str:
     """The lock file text: header then body."""
     body = body.replace("\r\n", "\n")
@@ -75,6 +89,8 @@ def render(
         "platform": platform,
         "uv": uv,
         **({"as-of": as_of} if as_of else {}),
+        # import name -> distribution where they differ, read from the resolved wheels
+        **({"imports": imports} if imports else {}),
         "body-sha256": body_digest(body),
     }
     head = "# Written by `nbkit lock`: do not edit. Change the input and run `nbkit lock`.\n"
