@@ -252,20 +252,53 @@ def foreign(inp: LockInput) -> str | None:
     return None
 
 
+SUPPORTED = (
+    "requirements.in (with -r/-c includes), pyproject.toml [project.dependencies], "
+    'or a [dependency-groups] group (input = "pyproject.toml:GROUP")'
+)
+_CONDA = ("environment.yml", "environment.yaml")
+
+
+def _declares(pyproject: Path) -> bool:
+    """Whether pyproject.toml declares dependencies (it is often there for tool settings)."""
+    try:
+        data = pyproject.read_bytes()
+    except OSError:
+        return False
+    return b"dependencies" in data
+
+
+def _found_input(root: Path) -> str:
+    """The input to use when none is configured; a conda-only project is told what nbkit
+    locks instead of hearing that requirements.in is missing."""
+    if (root / "requirements.in").is_file():
+        return "requirements.in"
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and _declares(pyproject):
+        return "pyproject"
+    conda = next((root / name for name in _CONDA if (root / name).is_file()), None)
+    if conda is not None:
+        raise BadInput(
+            "a conda environment file: nbkit locks pip-installable requirements with uv, "
+            "not conda environments",
+            shown(conda),
+            hint=f"declare the packages in {SUPPORTED}; its `pip:` section can become "
+            "requirements.in as is, and conda-only packages stay with conda",
+        )
+    if pyproject.is_file():
+        return "pyproject"
+    raise BadInput(
+        "no requirements.in or pyproject.toml declares the project's dependencies",
+        root,
+        hint=f"nbkit locks {SUPPORTED}; create requirements.in, or set [tool.nbkit.env] input",
+    )
+
+
 def read_input(s: EnvSettings) -> LockInput:
     """The project's declared requirements, as configured (or found)."""
     choice = s.input
     if choice is None:
-        if (s.root / "requirements.in").is_file():
-            choice = "requirements.in"
-        elif (s.root / "pyproject.toml").is_file():
-            choice = "pyproject"
-        else:
-            raise BadInput(
-                "no requirements.in or pyproject.toml declares the project's dependencies",
-                s.root,
-                hint="create requirements.in, or set [tool.nbkit.env] input",
-            )
+        choice = _found_input(s.root)
     if choice == "pyproject" or choice.startswith("pyproject:"):
         return _pyproject(s.root, choice)
     return _requirements_file(s.root, choice)
