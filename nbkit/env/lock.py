@@ -27,6 +27,7 @@ class LockOptions:
     upgrade: bool = False
     upgrade_packages: tuple[str, ...] = ()
     as_of: str | None = None  # uv --exclude-newer: a date or RFC 3339 timestamp
+    universal: bool | None = None  # one lock for every platform; None: as the existing lock
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,26 @@ class LockResult:
     notes: tuple[str, ...] = ()
 
 
+UNIVERSAL = "universal"  # the platform recorded for a lock valid on every platform
+
+
 def platform_tag() -> str:
     return f"{sys.platform}-{_platform.machine().lower()}"
+
+
+def _universal(s: EnvSettings, opts: LockOptions) -> bool:
+    """Asked for, else kept from the existing lock (a relock does not drop it silently)."""
+    if opts.universal is not None:
+        return opts.universal
+    old = lockfile.read(s.lock_path)
+    return old is not None and old.header.get("platform") == UNIVERSAL
 
 
 def _compile_args(s: EnvSettings, src: Path, out: Path, opts: LockOptions) -> list[str]:
     args = ["pip", "compile", str(src), "-o", str(out), "--generate-hashes", "--no-header"]
     args += ["--python-version", s.python_target, "--quiet"]
+    if _universal(s, opts):  # markers choose per platform; --python-version is the minimum
+        args.append("--universal")
     if opts.upgrade:
         args.append("--upgrade")
     for name in opts.upgrade_packages:
@@ -119,7 +133,7 @@ def lock(s: EnvSettings, opts: LockOptions) -> LockResult:
         inp,
         body,
         python=s.python_target,
-        platform=platform_tag(),
+        platform=UNIVERSAL if _universal(s, opts) else platform_tag(),
         uv=uvrun.version(),
         as_of=opts.as_of,
         imports=imports,

@@ -53,18 +53,33 @@ class LockFile:
                 found.append(declared)
         return found
 
-    def pins(self) -> dict[str, str]:
-        """Normalized name -> exact version of every package locked by version."""
+    def environment(self) -> dict[str, str]:
+        """Where markers are evaluated: this machine, at the Python version locked for (a
+        universal lock's markers pick this platform's entries)."""
+        python = self.header.get("python")
+        if not python:
+            return {}
+        return {"python_version": python, "python_full_version": f"{python}.0"}
+
+    def pins(self, environment: dict[str, str] | None = None) -> dict[str, str]:
+        """Normalized name -> exact version of every package locked by version whose marker
+        holds here (``environment`` overrides parts of this interpreter's)."""
+        env = environment if environment is not None else self.environment()
         return {
             d.name: d.version
             for d in self.entries()
-            if d.name and d.version and d.location is None
+            if d.name and d.version and d.location is None and d.applies(env or None)
         }
 
     def locations(self, base: Path | None = None) -> dict[str, str]:
         """Normalized name -> path or URL of every package locked by where it is (an editable
         or local project, a URL): its version is whatever that tree holds."""
-        return {d.name: d.location for d in self.entries(base) if d.name and d.location}
+        env = self.environment() or None
+        return {
+            d.name: d.location
+            for d in self.entries(base)
+            if d.name and d.location and d.applies(env)
+        }
 
 
 def render(

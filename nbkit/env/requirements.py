@@ -43,6 +43,15 @@ class Declared:
     version: str | None = None  # the exact version of a `==` pin
     location: str | None = None  # the local path or URL it installs from
     editable: bool = False
+    marker: str | None = None  # PEP 508 environment marker (a universal lock has many)
+
+    def applies(self, environment: dict[str, str] | None = None) -> bool:
+        """Whether the marker holds in ``environment`` (default: this interpreter's)."""
+        if self.marker is None:
+            return True
+        from packaging.markers import Marker
+
+        return Marker(self.marker).evaluate(environment)
 
 
 def _option(line: str, names: tuple[str, ...] | dict[str, bool]) -> tuple[str, str] | None:
@@ -114,12 +123,13 @@ def parse_requirement(line: str, base: Path, where: str, lineno: int) -> Declare
         raise BadInput(
             f"line {lineno}: cannot parse requirement {text!r}: {reason}", where
         ) from None
+    marker = str(req.marker) if req.marker else None
     if req.url:
-        return Declared(normalize(req.name), None, req.url)
+        return Declared(normalize(req.name), None, req.url, marker=marker)
     pins = [
         s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version
     ]
-    return Declared(normalize(req.name), pins[0] if len(pins) == 1 else None)
+    return Declared(normalize(req.name), pins[0] if len(pins) == 1 else None, marker=marker)
 
 
 @dataclass(frozen=True)
