@@ -337,3 +337,42 @@ def test_universal_lock_serves_every_platform_and_builds_here(
     assert checked.code == 0, checked.out + checked.err  # the win32 entry is not "missing"
     assert cli("lock", "--this-platform").code == 0
     assert "nbkit-platform: universal" not in (root / "requirements.lock").read_text()
+
+
+@pytest.mark.slow
+def test_a_uv_project_is_a_lock_source(
+    offline_project: Project, wheelhouse: Path, cli: Cli
+) -> None:
+    """pyproject.toml + uv.lock: `nbkit lock` runs uv lock and exports uv.lock into
+    requirements.lock; editing the dependencies makes it stale; `nbkit env` builds it."""
+    root = offline_project("")
+    (root / "requirements.in").unlink()
+    pyproject = '[project]\nname = "demo"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+    (root / "pyproject.toml").write_text(pyproject + 'dependencies = ["nbkitdemo_b"]\n')
+    # a new uv project, not locked yet, says so (once uv.lock exists it is found by itself)
+    config = (root / "nbkit.toml").read_text().replace("[env]\n", '[env]\ninput = "uv.lock"\n')
+    (root / "nbkit.toml").write_text(config)
+    result = cli("lock")
+    assert result.code == 0, result.err
+    assert "from uv.lock (pyproject.toml)" in result.out
+    assert "[[package]]" in (root / "uv.lock").read_text()  # uv lock wrote it
+    lock = lockfile.read(root / "requirements.lock")
+    assert lock is not None and lock.header["platform"] == "universal"
+    assert lock.pins() == {"nbkitdemo-a": "1.1", "nbkitdemo-b": "1.0"}
+    (root / "nbkit.toml").write_text(config.replace('input = "uv.lock"\n', ""))
+    assert cli("lock", "--check").code == 0  # found by itself now
+    (root / "pyproject.toml").write_text(
+        pyproject + 'dependencies = ["nbkitdemo_b", "nbkitdemo_extra"]\n'
+    )
+    stale = cli("lock", "--check")
+    assert stale.code == 1 and "uv.lock (pyproject.toml) changed" in stale.err
+    assert cli("lock").code == 0
+    assert "nbkitdemo-extra" in (root / "uv.lock").read_text()
+    assert cli("lock", "--check").code == 0
+    (root / "nbkit.toml").write_text(
+        (root / "nbkit.toml").read_text().replace("no_index = true", "no_index = false")
+    )  # env may fetch ipykernel (install only)
+    assert cli("env").code == 0
+    assert _installed(root) == "1.1"
+    checked = cli("env", "--check")
+    assert checked.code == 0, checked.out + checked.err

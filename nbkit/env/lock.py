@@ -6,6 +6,7 @@ adding one package does not upgrade the others unless ``--upgrade`` says so.
 
 from __future__ import annotations
 
+import dataclasses
 import platform as _platform
 import sys
 import tempfile
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from nbkit.env import lockfile
 from nbkit.env import uv as uvrun
-from nbkit.env.requirements import LockInput, foreign, read_input, shown
+from nbkit.env.requirements import UV_LOCK, LockInput, foreign, read_input, shown
 from nbkit.env.settings import EnvSettings
 from nbkit.errors import BadInput, NbkitError
 from nbkit.fsutil import atomic_write_text
@@ -68,8 +69,28 @@ def _compile_args(s: EnvSettings, src: Path, out: Path, opts: LockOptions) -> li
     return args + s.index_args()
 
 
+def _from_uv_project(s: EnvSettings, opts: LockOptions) -> str:
+    """A uv project: ``uv lock`` brings uv.lock up to date with pyproject.toml (keeping its
+    pins unless upgrades are asked for), then ``uv export`` writes it as hashed requirements
+    with environment markers, which ``nbkit env`` installs like any lock."""
+    args = ["lock", "--quiet"]
+    if opts.upgrade:
+        args.append("--upgrade")
+    for name in opts.upgrade_packages:
+        args += ["--upgrade-package", name]
+    if opts.as_of:
+        args += ["--exclude-newer", opts.as_of]
+    where = shown(s.root / "pyproject.toml")
+    uvrun.run(args + s.index_args(), cwd=s.root, path=where, what="resolution (uv lock)")
+    export = ["export", "--frozen", "--format", "requirements-txt", "--no-emit-project"]
+    export += ["--no-header", "--quiet"]
+    return uvrun.run(export, cwd=s.root, path=where, what="exporting uv.lock")
+
+
 def resolve(s: EnvSettings, inp: LockInput, opts: LockOptions) -> str:
     """uv's pinned, hashed requirements for ``inp`` (the lock body)."""
+    if inp.path.name == UV_LOCK:
+        return _from_uv_project(s, opts)
     with tempfile.TemporaryDirectory(prefix="nbkit-lock-") as tmp:
         out = Path(tmp) / "requirements.lock"
         old = lockfile.read(s.lock_path)
@@ -120,6 +141,9 @@ def lock(s: EnvSettings, opts: LockOptions) -> LockResult:
     if problem:
         raise BadInput(problem, shown(inp.path), hint="remove it from the input, then nbkit lock")
     body = resolve(s, inp, opts)
+    if inp.path.name == UV_LOCK:
+        inp = read_input(s)  # uv lock may have just written uv.lock: digest what is there now
+        opts = dataclasses.replace(opts, universal=True)  # uv.lock is universal
     notes: tuple[str, ...] = ()
     try:
         imports = import_names(s, body)

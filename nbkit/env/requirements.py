@@ -8,6 +8,7 @@ stale when, and only when, that digest changes.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,8 +265,10 @@ def foreign(inp: LockInput) -> str | None:
 
 SUPPORTED = (
     "requirements.in (with -r/-c includes), pyproject.toml [project.dependencies], "
-    'or a [dependency-groups] group (input = "pyproject.toml:GROUP")'
+    'a [dependency-groups] group (input = "pyproject.toml:GROUP"), '
+    "or a uv project (pyproject.toml + uv.lock)"
 )
+UV_LOCK = "uv.lock"
 _CONDA = ("environment.yml", "environment.yaml")
 
 
@@ -284,6 +287,8 @@ def _found_input(root: Path) -> str:
     if (root / "requirements.in").is_file():
         return "requirements.in"
     pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and (root / UV_LOCK).is_file():
+        return UV_LOCK
     if pyproject.is_file() and _declares(pyproject):
         return "pyproject"
     conda = next((root / name for name in _CONDA if (root / name).is_file()), None)
@@ -304,6 +309,42 @@ def _found_input(root: Path) -> str:
     )
 
 
+def _uv_project(root: Path) -> LockInput:
+    """A uv project: pyproject.toml says what is needed, uv.lock (uv's universal lock) what
+    was resolved. The digest covers both, so editing the dependencies without relocking, or
+    relocking, makes requirements.lock stale."""
+    from nbkit.config import _load_toml
+
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        raise BadInput("no such file", shown(path), hint="a uv project has a pyproject.toml")
+    doc = _load_toml(path)
+    project = doc.get("project", {}) if isinstance(doc.get("project"), dict) else {}
+    groups = (
+        doc.get("dependency-groups", {}) if isinstance(doc.get("dependency-groups"), dict) else {}
+    )
+    reqs = list(project.get("dependencies", []) or [])
+    for extra in (project.get("optional-dependencies") or {}).values():
+        reqs += extra
+    for name in groups:
+        reqs += _group(groups, name, path, ())
+    if not all(isinstance(r, str) for r in reqs):
+        raise BadInput("[project] dependencies must be lists of strings", shown(path))
+    names = {
+        (parse_requirement(r.strip(), root, shown(path), 0) or Declared(None)).name for r in reqs
+    }
+    try:
+        locked = (root / UV_LOCK).read_bytes()
+    except OSError:
+        locked = b""  # `nbkit lock` runs `uv lock` first
+    declared = json.dumps([project.get("requires-python"), reqs], sort_keys=True)
+    digest = hashlib.sha256(locked + b"\0" + declared.encode()).hexdigest()
+    label = f"{UV_LOCK} (pyproject.toml)"
+    return LockInput(
+        label=label, path=root / UV_LOCK, digest=digest, names=frozenset(n for n in names if n)
+    )
+
+
 def read_input(s: EnvSettings) -> LockInput:
     """The project's declared requirements, as configured (or found)."""
     choice = s.input
@@ -311,4 +352,6 @@ def read_input(s: EnvSettings) -> LockInput:
         choice = _found_input(s.root)
     if choice == "pyproject" or choice.startswith("pyproject:"):
         return _pyproject(s.root, choice)
+    if choice == UV_LOCK:
+        return _uv_project(s.root)
     return _requirements_file(s.root, choice)
