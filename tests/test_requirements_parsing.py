@@ -90,7 +90,16 @@ def test_env_check_passes_right_after_env_built_editable_and_path_requirements(
     # and a missing local project is reported as such
     import shutil
 
-    shutil.rmtree(root / ".venv" / "lib")  # nothing installed any more
-    (root / ".venv" / "lib").mkdir()
+    from nbkit import config
+    from nbkit.env import lockfile
+    from nbkit.env.settings import settings
+    from nbkit.env.venv import env_dir
+
+    s = settings(config.load(root))
+    lock = lockfile.read(s.lock_path)
+    assert lock is not None
+    built_at = env_dir(s, lock)
+    shutil.rmtree(built_at / "lib")  # nothing installed any more
+    (built_at / "lib").mkdir()
     gone = cli("env", "--check")
     assert gone.code == 1 and "localpkg (from ./localpkg) is missing" in gone.out + gone.err
