@@ -255,8 +255,8 @@ def recorded_names(providers: dict[str, set[str]]) -> dict[str, tuple[str, ...]]
     already know. Private modules (``_cffi_backend``) are never imported by notebooks."""
     kept: dict[str, tuple[str, ...]] = {}
     for module, dists in sorted(providers.items()):
-        if module.startswith("_") or not module.isidentifier():
-            continue
+        if module.startswith("_") or not module.isidentifier() or module == "bin":
+            continue  # private modules, data folders, and the scripts folder of a target
         extra = {d for d in dists if d != normalize(module)}
         extra -= {normalize(d) for d in BUILTIN.get(module, ())}
         if extra:

@@ -127,10 +127,15 @@ def import_names(s: EnvSettings, body: str) -> str:
         reqs.write_text("".join(f"{n}=={v}\n" for n, v in sorted(pins.items())), "utf-8")
         target = Path(tmp) / "target"
         args = ["pip", "install", "--target", str(target), "--no-deps", "-r", str(reqs)]
-        args += ["--link-mode", "symlink", "--python-version", s.python_target, "--quiet"]
-        uvrun.run(
-            args + s.index_args(), cwd=s.root, path=shown(s.lock_path), what="reading import names"
-        )
+        # this interpreter's wheels: a distribution ships the same top-level names for every
+        # Python (and --python-version doubled the time)
+        args += ["--link-mode", "symlink", "--quiet"]
+        where, what = shown(s.lock_path), "reading import names"
+        try:  # uv's cache first: asking the index about every pin costs seconds
+            offline = [] if s.offline else ["--offline"]
+            uvrun.run(args + s.index_args() + offline, cwd=s.root, path=where, what=what)
+        except NbkitError:  # a wheel not cached yet (a new pin): fetch it
+            uvrun.run(args + s.index_args(), cwd=s.root, path=where, what=what)
         return format_provides(recorded_names(providers_in([str(target)])))
 
 
