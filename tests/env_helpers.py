@@ -23,18 +23,26 @@ _REAL_UV_CACHE = os.environ.get("UV_CACHE_DIR") or os.path.join(
 )
 
 
-def write_wheel(folder: Path, name: str, version: str, requires: tuple[str, ...] = ()) -> Path:
-    """A pure-Python wheel with one module ``name`` whose ``VERSION`` is ``version``."""
+def write_wheel(
+    folder: Path,
+    name: str,
+    version: str,
+    requires: tuple[str, ...] = (),
+    module: str | None = None,
+) -> Path:
+    """A pure-Python wheel with one module (``name``, or ``module`` when the distribution
+    names it differently) whose ``VERSION`` is ``version``."""
     dist = f"{name}-{version}"
+    module = module or name
     metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
     metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
     files = {
-        f"{name}/__init__.py": f"VERSION = {version!r}\n",
+        f"{module}/__init__.py": f"VERSION = {version!r}\n",
         f"{dist}.dist-info/METADATA": metadata,
         f"{dist}.dist-info/WHEEL": (
             "Wheel-Version: 1.0\nGenerator: nbkit-tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
         ),
-        f"{dist}.dist-info/top_level.txt": f"{name}\n",
+        f"{dist}.dist-info/top_level.txt": f"{module}\n",
     }
     record = []
     for path, text in files.items():

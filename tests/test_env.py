@@ -293,7 +293,9 @@ def test_a_drifted_env_is_rebuilt_by_env_and_named_by_run(
     root = _locked(offline_project, cli, "nbkitdemo_a\n")
     assert cli("env").code == 0
     downgrade = ["pip", "install", "-q", "--python", _venv_python(root), "--no-index"]
-    subprocess.run([uv_bin(), *downgrade, "--find-links", _wheels(root), "nbkitdemo_a==1.0"], check=True)
+    subprocess.run(
+        [uv_bin(), *downgrade, "--find-links", _wheels(root), "nbkitdemo_a==1.0"], check=True
+    )
     assert _installed(root) == "1.0"  # the marker still says "built from this lock"
     write_nb(root / "nb.ipynb", make_nb("import nbkitdemo_a\nprint(nbkitdemo_a.VERSION)"))
     git(root, "add", "-A")
@@ -308,3 +310,69 @@ def test_a_drifted_env_is_rebuilt_by_env_and_named_by_run(
     assert _installed(root) == "1.1"
     assert "already matches the lock" in cli("env").out
     assert "warning:" not in cli("run", "nb.ipynb").err
+
+
+@pytest.mark.slow
+def test_universal_lock_serves_every_platform_and_builds_here(
+    offline_project: Project, cli: Cli
+) -> None:
+    """One lock for Linux, macOS and Windows (uv's --universal): the Windows-only package is
+    in it under its marker, kept by a relock, and this platform's env leaves it out."""
+    requirements = "nbkitdemo_a\nnbkitdemo_extra ; sys_platform == 'win32'\n"
+    root = offline_project(requirements)
+    assert cli("lock").code == 0
+    here = (root / "requirements.lock").read_text()
+    assert "nbkitdemo-extra" not in here and "# nbkit-platform: universal" not in here
+    assert cli("lock", "--universal").code == 0
+    text = (root / "requirements.lock").read_text()
+    assert "# nbkit-platform: universal" in text
+    assert "nbkitdemo-extra==1.0 ; sys_platform == 'win32'" in text
+    assert cli("lock", "--upgrade").code == 0  # a relock keeps it universal
+    assert "# nbkit-platform: universal" in (root / "requirements.lock").read_text()
+    offline_project(requirements, no_index=False)  # env may fetch ipykernel (install only)
+    built = cli("env")
+    assert built.code == 0, built.err
+    assert _installed(root) == "1.1"
+    checked = cli("env", "--check")
+    assert checked.code == 0, checked.out + checked.err  # the win32 entry is not "missing"
+    assert cli("lock", "--this-platform").code == 0
+    assert "nbkit-platform: universal" not in (root / "requirements.lock").read_text()
+
+
+@pytest.mark.slow
+def test_a_uv_project_is_a_lock_source(
+    offline_project: Project, wheelhouse: Path, cli: Cli
+) -> None:
+    """pyproject.toml + uv.lock: `nbkit lock` runs uv lock and exports uv.lock into
+    requirements.lock; editing the dependencies makes it stale; `nbkit env` builds it."""
+    root = offline_project("")
+    (root / "requirements.in").unlink()
+    pyproject = '[project]\nname = "demo"\nversion = "0.1.0"\nrequires-python = ">=3.11"\n'
+    (root / "pyproject.toml").write_text(pyproject + 'dependencies = ["nbkitdemo_b"]\n')
+    # a new uv project, not locked yet, says so (once uv.lock exists it is found by itself)
+    config = (root / "nbkit.toml").read_text().replace("[env]\n", '[env]\ninput = "uv.lock"\n')
+    (root / "nbkit.toml").write_text(config)
+    result = cli("lock")
+    assert result.code == 0, result.err
+    assert "from uv.lock (pyproject.toml)" in result.out
+    assert "[[package]]" in (root / "uv.lock").read_text()  # uv lock wrote it
+    lock = lockfile.read(root / "requirements.lock")
+    assert lock is not None and lock.header["platform"] == "universal"
+    assert lock.pins() == {"nbkitdemo-a": "1.1", "nbkitdemo-b": "1.0"}
+    (root / "nbkit.toml").write_text(config.replace('input = "uv.lock"\n', ""))
+    assert cli("lock", "--check").code == 0  # found by itself now
+    (root / "pyproject.toml").write_text(
+        pyproject + 'dependencies = ["nbkitdemo_b", "nbkitdemo_extra"]\n'
+    )
+    stale = cli("lock", "--check")
+    assert stale.code == 1 and "uv.lock (pyproject.toml) changed" in stale.err
+    assert cli("lock").code == 0
+    assert "nbkitdemo-extra" in (root / "uv.lock").read_text()
+    assert cli("lock", "--check").code == 0
+    (root / "nbkit.toml").write_text(
+        (root / "nbkit.toml").read_text().replace("no_index = true", "no_index = false")
+    )  # env may fetch ipykernel (install only)
+    assert cli("env").code == 0
+    assert _installed(root) == "1.1"
+    checked = cli("env", "--check")
+    assert checked.code == 0, checked.out + checked.err

@@ -9,8 +9,16 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nbkit.env.imports import FileImports, is_paired_script, notebook_imports
-from tests.conftest import Result, assert_one_line_error, commit_all, make_nb, write_nb
-from tests.env_helpers import offline_project, uv_cache, wheelhouse
+from tests.conftest import (
+    Result,
+    assert_one_line_error,
+    commit_all,
+    git,
+    make_nb,
+    run_nbkit,
+    write_nb,
+)
+from tests.env_helpers import offline_project, uv_cache, wheelhouse, write_wheel
 
 __all__ = ["offline_project", "uv_cache", "wheelhouse"]
 
@@ -125,18 +133,47 @@ def test_import_map_and_ignore_imports_from_config(offline_project: Project, cli
     assert _import_lines(result) == ["nb.ipynb: imports 'other', not declared in requirements.in"]
 
 
-def test_installed_metadata_maps_modules_of_the_project_venv(
-    offline_project: Project, cli: Cli
+def test_lock_check_gives_one_verdict_with_or_without_a_local_venv(
+    offline_project: Project, wheelhouse: Path, tmp_path: Path
 ) -> None:
-    root = _project(offline_project, "Foo_Dist\n")
-    (root / "nbkit.toml").write_text((root / "nbkit.toml").read_text() + 'venv = ".venv"\n')
-    info = root / ".venv" / "lib" / "python3.11" / "site-packages" / "foo_dist-1.0.dist-info"
-    info.mkdir(parents=True)
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: foo-dist\nVersion: 1.0\n")
-    (info / "top_level.txt").write_text("foomod\n")
-    write_nb(root / "nb.ipynb", make_nb("import foomod"))
+    """The import names come from the lock (recorded from the resolved wheels), never from
+    whatever a local venv holds: a fresh clone, CI and a laptop with a venv agree."""
+    extra = tmp_path / "wheels"
+    extra.mkdir()
+    write_wheel(extra, "nbkitdemo_provider", "1.0", module="nbkitdemo_mod")  # imblearn's case
+    root = offline_project("nbkitdemo-provider\n")
+    (root / "nbkit.toml").write_text(
+        f"[env]\nfind_links = [{str(wheelhouse)!r}, {str(extra)!r}]\nno_index = true\n"
+        'venv = ".venv"\n'  # where the hand-built venv below sits
+    )
+    locked = run_nbkit("lock", cwd=root)
+    assert locked.returncode == 0, locked.stderr
+    assert (
+        "# nbkit-imports: nbkitdemo_mod=nbkitdemo-provider"
+        in (root / "requirements.lock").read_text()
+    )
+    write_nb(root / "nb.ipynb", make_nb("import nbkitdemo_mod\nimport nbkitdemo_secret"))
     commit_all(root)
-    assert _import_lines(cli("lock", "--check")) == []
+    expected = ["nb.ipynb: imports 'nbkitdemo_secret', not declared in requirements.in"]
+
+    def verdict(where: Path) -> list[str]:
+        proc = run_nbkit("lock", "--check", cwd=where)  # what the pre-commit hook runs
+        return [line for line in (proc.stdout + proc.stderr).splitlines() if "imports" in line]
+
+    assert verdict(root) == expected  # no venv here
+    # a local venv whose (stale, hand-built) metadata claims more than the lock records
+    info = (
+        root / ".venv" / "lib" / "python3.11" / "site-packages" / "nbkitdemo_provider-1.0.dist-info"
+    )
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: nbkitdemo-provider\nVersion: 1.0\n"
+    )
+    (info / "top_level.txt").write_text("nbkitdemo_mod\nnbkitdemo_secret\n")
+    assert verdict(root) == expected
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(root), str(clone))
+    assert verdict(clone) == expected  # a fresh clone, as pre-commit.ci sees it
 
 
 def test_results_are_cached_by_content(offline_project: Project, cli: Cli) -> None:

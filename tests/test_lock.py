@@ -227,3 +227,17 @@ def test_declared_names_from_requirement_lines(tmp_path: Path) -> None:
     (tmp_path / "constraints.txt").write_text("constrained==1\n")
     inp = read_input(EnvSettings(root=tmp_path))
     assert inp.names == {"foo", "bar-baz", "qux"}  # a constraint declares nothing
+
+
+def test_a_conda_only_project_is_told_what_nbkit_locks(repo: Path, cli: Cli) -> None:
+    (repo / "environment.yml").write_text(
+        "name: demo\ndependencies:\n  - python=3.11\n  - numpy\n  - pip:\n    - six\n"
+    )
+    (repo / "pyproject.toml").write_text("[tool.ruff]\nline-length = 100\n")  # tool settings only
+    for args in (("lock",), ("lock", "--check")):
+        result = cli(*args)
+        assert result.code == 2, (args, result.err)
+        assert_one_line_error(result.err, "environment.yml", "conda")
+        assert "requirements.in" in result.err and "[dependency-groups]" in result.err
+        assert "pip:" in result.err
+    assert not (repo / "requirements.lock").exists()

@@ -77,12 +77,20 @@ def _settings(
     metavar="DATE",
     help="Ignore releases after DATE (e.g. 2024-06-01), as if locking back then.",
 )
+@click.option(
+    "--universal/--this-platform",
+    "universal",
+    default=None,
+    help="One lock valid on Linux, macOS and Windows (uv's --universal), or for this "
+    "platform only (default: as the existing lock is, else this platform).",
+)
 @_index_options
 def lock(
     check: bool,
     upgrade: bool,
     upgrade_packages: tuple[str, ...],
     as_of: str | None,
+    universal: bool | None,
     find_links: tuple[str, ...],
     no_index: bool,
     index_url: str | None,
@@ -101,6 +109,7 @@ def lock(
       nbkit lock --upgrade-package pandas      let pandas move, keep every other pin
       nbkit lock --check                       the pre-commit check (fast, resolves nothing)
       nbkit lock --find-links wheels/ --no-index   resolve from local wheels only
+      nbkit lock --universal                   one lock for Linux, macOS and Windows
     """
     from nbkit import config
 
@@ -118,9 +127,11 @@ def lock(
     from nbkit.env.lock import LockOptions
     from nbkit.env.lock import lock as do_lock
 
-    result = do_lock(s, LockOptions(upgrade, upgrade_packages, as_of))
+    result = do_lock(s, LockOptions(upgrade, upgrade_packages, as_of, universal))
     state = "written" if result.changed else "up to date"
     click.echo(f"{s.lock}: {state} ({result.packages} packages from {result.input_label})")
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
     return 0
 
 

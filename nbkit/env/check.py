@@ -68,6 +68,6 @@ def check(s: EnvSettings, cfg: Config) -> list[Finding]:
         local=local_modules(py_files),
         ignore=s.ignore_imports,
         import_map=s.import_map,
-        venv=s.env_path(lock.hash if lock else None),
+        recorded=lock.provides() if lock is not None else {},
     )
     return findings

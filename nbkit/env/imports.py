@@ -3,8 +3,8 @@
 Imports are read with ``ast`` (no kernel, no jupytext, no nbformat); each file's set is
 cached under ``.git/`` by content digest, so a commit hook re-parses only what changed.
 Import names map to distributions through a built-in table of the well-known mismatches,
-the project's ``import_map``, and the metadata of installed distributions (read only when
-the cheaper rules leave an import unexplained).
+the project's ``import_map``, and the names ``nbkit lock`` recorded in the lock from the
+resolved distributions themselves; never from what is installed on this machine.
 """
 
 from __future__ import annotations
@@ -65,6 +65,20 @@ BUILTIN: dict[str, tuple[str, ...]] = {
     "wx": ("wxpython",),
     "Levenshtein": ("levenshtein", "python-levenshtein"),
     "nbkit": ("nbkit-git",),  # "nbkit" on the index is another project
+    "imblearn": ("imbalanced-learn",),
+    "skopt": ("scikit-optimize",),
+    "osgeo": ("gdal",),
+    "OpenGL": ("pyopengl",),
+    "nacl": ("pynacl",),
+    "dns": ("dnspython",),
+    "jose": ("python-jose",),
+    "multipart": ("python-multipart",),
+    "socks": ("pysocks",),
+    "usb": ("pyusb",),
+    "speech_recognition": ("speechrecognition",),
+    "telegram": ("python-telegram-bot",),
+    "win32api": ("pywin32",),
+    "win32com": ("pywin32",),
 }
 # Fields that hold nested statements: bodies, else/finally blocks, except handlers, match cases.
 _BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
@@ -196,16 +210,12 @@ def local_modules(py_files: Iterable[str]) -> set[str]:
     return names
 
 
-def _site_dirs(venv: Path) -> list[str]:
-    return [str(p) for p in (*venv.glob("lib/python*/site-packages"), venv / "Lib/site-packages")]
-
-
-def installed_providers(venv: Path) -> dict[str, set[str]]:
-    """Top-level module -> distributions, from the project venv and the running Python."""
+def providers_in(paths: list[str]) -> dict[str, set[str]]:
+    """Top-level module -> distributions, from the distributions installed under ``paths``."""
     from importlib import metadata
 
     mapping: dict[str, set[str]] = {}
-    for dist in metadata.distributions(path=[*_site_dirs(venv), *sys.path]):
+    for dist in metadata.distributions(path=paths):
         name = dist.metadata["Name"]
         if not name:
             continue
@@ -239,6 +249,35 @@ def _candidates(module: str, import_map: dict[str, tuple[str, ...]]) -> set[str]
     return names
 
 
+def recorded_names(providers: dict[str, set[str]]) -> dict[str, tuple[str, ...]]:
+    """The part of a module -> distributions map worth writing into the lock: the modules
+    whose name does not already say their distribution, and that the built-in table does not
+    already know. Private modules (``_cffi_backend``) are never imported by notebooks."""
+    kept: dict[str, tuple[str, ...]] = {}
+    for module, dists in sorted(providers.items()):
+        if module.startswith("_") or not module.isidentifier() or module == "bin":
+            continue  # private modules, data folders, and the scripts folder of a target
+        extra = {d for d in dists if d != normalize(module)}
+        extra -= {normalize(d) for d in BUILTIN.get(module, ())}
+        if extra:
+            kept[module] = tuple(sorted(extra))
+    return kept
+
+
+def format_provides(names: dict[str, tuple[str, ...]]) -> str:
+    """``mod=dist mod2=dist2,dist3``: one header line of the lock."""
+    return " ".join(f"{m}={','.join(d)}" for m, d in names.items())
+
+
+def parse_provides(text: str) -> dict[str, tuple[str, ...]]:
+    result: dict[str, tuple[str, ...]] = {}
+    for item in text.split():
+        module, _, dists = item.partition("=")
+        if module and dists:
+            result[module] = tuple(d for d in dists.split(",") if d)
+    return result
+
+
 def undeclared(
     scanned: dict[str, FileImports],
     *,
@@ -247,22 +286,23 @@ def undeclared(
     local: set[str],
     ignore: Iterable[str],
     import_map: dict[str, tuple[str, ...]],
-    venv: Path,
+    recorded: dict[str, tuple[str, ...]],
 ) -> list[Finding]:
-    """Imports no declared distribution provides, and files whose imports could not be read."""
+    """Imports no declared distribution provides, and files whose imports could not be read.
+
+    Who provides a module comes from committed facts only (the built-in table, the project's
+    ``import_map``, the names ``nbkit lock`` recorded), never from whatever happens to be
+    installed here: every machine and CI gives the same verdict."""
     # `nbkit` (nbkit.record) is given to every kernel nbkit starts: never a declaration
     skip = set(sys.stdlib_module_names) | local | set(ignore) | {"__future__", "__main__", "nbkit"}
-    providers: dict[str, set[str]] | None = None
     findings: list[Finding] = []
     for rel in sorted(scanned):
         found = scanned[rel]
         findings += [Finding(rel, error) for error in found.errors]
         for module in found.modules:
-            if module in skip or _candidates(module, import_map) & declared:
-                continue
-            if providers is None:  # reading installed metadata costs; only when needed
-                providers = installed_providers(venv)
-            if providers.get(module, set()) & declared:
+            names = _candidates(module, import_map)
+            names.update(recorded.get(module, ()))
+            if module in skip or names & declared:
                 continue
             findings.append(Finding(rel, f"imports '{module}', not declared in {label}"))
     return findings

@@ -7,16 +7,16 @@ of digests, never a re-resolution, and a hand edit shows as a body digest mismat
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbkit.env.requirements import LockInput, normalize
+from nbkit.env.requirements import Declared, LockInput, logical_lines, parse_requirement
 
 FORMAT = "1"
 _HEADER_RE = re.compile(r"^# nbkit-([a-z0-9-]+): (.*)$")
-_PIN_RE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?\s*==\s*([^\s;\\]+)")
 
 
 def body_digest(body: str) -> str:
@@ -29,24 +29,68 @@ class LockFile:
 
     header: dict[str, str]
     body: str
+    base: Path = Path(".")  # the lock's folder: where its relative paths start
 
     @property
     def hash(self) -> str:
         """Identifies this lock's content (kernel names, env markers and run manifests use it)."""
         return body_digest(self.body)
 
-    def pins(self) -> dict[str, str]:
-        """Normalized name -> exact version of every locked package."""
-        pins: dict[str, str] = {}
-        for line in self.body.splitlines():
-            match = _PIN_RE.match(line)
-            if match:
-                pins[normalize(match.group(1))] = match.group(2)
-        return pins
+    def provides(self) -> dict[str, tuple[str, ...]]:
+        """Import name -> distributions, as recorded at lock time (only the names that do
+        not say their distribution already)."""
+        from nbkit.env.imports import parse_provides
+
+        return parse_provides(self.header.get("imports", ""))
+
+    def entries(self, base: Path | None = None) -> list[Declared]:
+        """Every locked requirement, pins and local paths alike (``base``: the lock's folder,
+        where relative paths start)."""
+        found = []
+        for lineno, line in logical_lines(self.body):
+            declared = parse_requirement(line, base or self.base, "lock", lineno)
+            if declared is not None:
+                found.append(declared)
+        return found
+
+    def environment(self) -> dict[str, str]:
+        """Where markers are evaluated: this machine, at the Python version locked for (a
+        universal lock's markers pick this platform's entries)."""
+        python = self.header.get("python")
+        if not python:
+            return {}
+        return {"python_version": python, "python_full_version": f"{python}.0"}
+
+    def pins(self, environment: dict[str, str] | None = None) -> dict[str, str]:
+        """Normalized name -> exact version of every package locked by version whose marker
+        holds here (``environment`` overrides parts of this interpreter's)."""
+        env = environment if environment is not None else self.environment()
+        return {
+            d.name: d.version
+            for d in self.entries()
+            if d.name and d.version and d.location is None and d.applies(env or None)
+        }
+
+    def locations(self, base: Path | None = None) -> dict[str, str]:
+        """Normalized name -> path or URL of every package locked by where it is (an editable
+        or local project, a URL): its version is whatever that tree holds."""
+        env = self.environment() or None
+        return {
+            d.name: d.location
+            for d in self.entries(base)
+            if d.name and d.location and d.applies(env)
+        }
 
 
 def render(
-    inp: LockInput, body: str, *, python: str, platform: str, uv: str, as_of: str | None = None
+    inp: LockInput,
+    body: str,
+    *,
+    python: str,
+    platform: str,
+    uv: str,
+    as_of: str | None = None,
+    imports: str = "",
 ) -> str:
     """The lock file text: header then body."""
     body = body.replace("\r\n", "\n")
@@ -60,6 +104,8 @@ def render(
         "platform": platform,
         "uv": uv,
         **({"as-of": as_of} if as_of else {}),
+        # import name -> distribution where they differ, read from the resolved wheels
+        **({"imports": imports} if imports else {}),
         "body-sha256": body_digest(body),
     }
     head = "# Written by `nbkit lock`: do not edit. Change the input and run `nbkit lock`.\n"
@@ -88,9 +134,10 @@ def parse(text: str) -> LockFile | None:
 def read(path: Path) -> LockFile | None:
     """The lock at ``path``; None when missing or not written by nbkit."""
     try:
-        return parse(path.read_bytes().decode("utf-8", "replace"))
+        lock = parse(path.read_bytes().decode("utf-8", "replace"))
     except (FileNotFoundError, IsADirectoryError):
         return None
+    return None if lock is None else dataclasses.replace(lock, base=path.parent)
 
 
 def problems(lock: LockFile | None, inp: LockInput, python: str | None) -> list[str]:

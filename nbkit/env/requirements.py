@@ -8,6 +8,7 @@ stale when, and only when, that digest changes.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,14 +17,112 @@ from typing import Any
 from nbkit.env.settings import EnvSettings
 from nbkit.errors import BadInput, shown
 
-_NAME_RE = re.compile(r"[-_.]+")
-_OPTION_FILE_RE = re.compile(r"^(-r|-c|--requirement|--constraint)(=|\s+)(\S+)")
-_EGG_RE = re.compile(r"#egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
+_INCLUDES = {"-r": False, "--requirement": False, "-c": True, "--constraint": True}
+_EDITABLE = ("-e", "--editable")
 
 
 def normalize(name: str) -> str:
     """PEP 503 name: ``Scikit_Learn`` and ``scikit-learn`` are one distribution."""
-    return _NAME_RE.sub("-", name).lower()
+    from packaging.utils import canonicalize_name
+
+    return str(canonicalize_name(name))
+
+
+@dataclass(frozen=True)
+class Declared:
+    """What one requirement line asks for, as pip and uv read it."""
+
+    name: str | None  # normalized distribution name; None when nothing says (a bare URL)
+    version: str | None = None  # the exact version of a `==` pin
+    location: str | None = None  # the local path or URL it installs from
+    editable: bool = False
+    marker: str | None = None  # PEP 508 environment marker (a universal lock has many)
+
+    def applies(self, environment: dict[str, str] | None = None) -> bool:
+        """Whether the marker holds in ``environment`` (default: this interpreter's)."""
+        if self.marker is None:
+            return True
+        from packaging.markers import Marker
+
+        return Marker(self.marker).evaluate(environment)
+
+
+def _option(line: str, names: tuple[str, ...] | dict[str, bool]) -> tuple[str, str] | None:
+    """``(option, value)`` when ``line`` is ``-x VALUE``, ``-xVALUE`` or ``--long=VALUE``."""
+    for option in names:
+        if line == option:
+            return option, ""
+        for sep in (" ", "\t", "="):
+            if line.startswith(option + sep):
+                return option, line[len(option) + 1 :].strip()
+        if not option.startswith("--") and line.startswith(option) and len(line) > len(option):
+            return option, line[len(option) :].strip()
+    return None
+
+
+def _looks_like_location(text: str) -> bool:
+    """A path or URL rather than a PEP 508 requirement (pip's own test, roughly)."""
+    from urllib.parse import urlsplit
+
+    if text.startswith((".", "/", "~", "\\")) or (len(text) > 1 and text[1] == ":"):
+        return True
+    scheme = urlsplit(text).scheme
+    return bool(scheme) and ("://" in text or scheme == "file")
+
+
+def _project_name(folder: Path) -> str | None:
+    """The [project] name of a local source tree (None when it is dynamic or unreadable)."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads((folder / "pyproject.toml").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    name = doc.get("project", {}).get("name") if isinstance(doc.get("project"), dict) else None
+    return normalize(name) if isinstance(name, str) and name else None
+
+
+def _location(text: str, base: Path, editable: bool) -> Declared:
+    """A path or URL requirement: its name from ``#egg=``, else the tree's pyproject.toml."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    parts = urlsplit(text)
+    egg = parse_qs(parts.fragment).get("egg", [""])[0].split("[")[0]
+    name = normalize(egg) if egg else None
+    if name is None and parts.scheme in ("", "file"):
+        raw = unquote(parts.path) if parts.scheme == "file" else text.split("#")[0]
+        name = _project_name((base / Path(raw).expanduser()).resolve())
+    return Declared(name, None, text, editable)
+
+
+def parse_requirement(line: str, base: Path, where: str, lineno: int) -> Declared | None:
+    """One logical requirement line (comments and continuations already handled): what it
+    declares, or None for an option line. ``base``: the folder relative paths start from.
+    Raises ``BadInput`` (naming ``where`` and the line) for a requirement packaging rejects."""
+    from packaging.requirements import InvalidRequirement, Requirement
+
+    editable = _option(line, _EDITABLE)
+    if editable is not None:
+        return _location(editable[1].split(" --")[0].strip(), base, editable=True)
+    if line.startswith("-"):
+        return None  # --index-url, --hash on its own line, ...: options name nothing
+    text = line.split(" --")[0].split("\t--")[0].strip()  # per-requirement options
+    if _looks_like_location(text):
+        return _location(text, base, editable=False)
+    try:
+        req = Requirement(text)
+    except InvalidRequirement as exc:
+        reason = str(exc).splitlines()[0]
+        raise BadInput(
+            f"line {lineno}: cannot parse requirement {text!r}: {reason}", where
+        ) from None
+    marker = str(req.marker) if req.marker else None
+    if req.url:
+        return Declared(normalize(req.name), None, req.url, marker=marker)
+    pins = [
+        s.version for s in req.specifier if s.operator in ("==", "===") and "*" not in s.version
+    ]
+    return Declared(normalize(req.name), pins[0] if len(pins) == 1 else None, marker=marker)
 
 
 @dataclass(frozen=True)
@@ -37,23 +136,7 @@ class LockInput:
     text: str | None = None  # requirements text for uv when the input is not a file uv reads
 
 
-def _requirement_name(line: str, path: Path, lineno: int) -> str | None:
-    """The distribution a requirement line names (None for a bare path or URL)."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    if line.startswith((".", "/", "file:")) or re.match(r"^[a-z+]+://", line):
-        match = _EGG_RE.search(line)
-        return normalize(match.group(1)) if match else None
-    try:
-        return normalize(Requirement(line).name)
-    except InvalidRequirement as exc:
-        reason = str(exc).splitlines()[0]
-        raise BadInput(
-            f"line {lineno}: cannot parse requirement {line!r}: {reason}", shown(path)
-        ) from None
-
-
-def _logical_lines(text: str) -> list[tuple[int, str]]:
+def logical_lines(text: str) -> list[tuple[int, str]]:
     """Lines with comments removed and backslash continuations joined, with line numbers."""
     result: list[tuple[int, str]] = []
     pending, start = "", 0
@@ -92,23 +175,15 @@ def _scan_requirements(
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadInput(f"not UTF-8 text (byte {exc.start})", shown(path)) from None
-    for lineno, line in _logical_lines(text):
-        included = _OPTION_FILE_RE.match(line)
-        if included:
-            is_constraint = included.group(1) in ("-c", "--constraint")
-            target = path.parent / included.group(3)
-            _scan_requirements(target, seen, digest, names, constraint=is_constraint)
-        elif line.startswith("-e ") or line.startswith("--editable"):
-            match = _EGG_RE.search(line)
-            if match and not constraint:
-                names.add(normalize(match.group(1)))
-        elif line.startswith("-"):
-            continue  # an option such as --index-url: part of the digest, names nothing
-        else:
-            # per-requirement options (--hash=..., --config-settings ...) name nothing
-            name = _requirement_name(re.split(r"\s+--", line)[0], path, lineno)
-            if name and not constraint:
-                names.add(name)
+    for lineno, line in logical_lines(text):
+        included = _option(line, _INCLUDES)
+        if included is not None:
+            target = path.parent / included[1]
+            _scan_requirements(target, seen, digest, names, constraint=_INCLUDES[included[0]])
+            continue
+        declared = parse_requirement(line, path.parent, shown(path), lineno)
+        if declared is not None and declared.name and not constraint:
+            names.add(declared.name)
 
 
 def _requirements_file(root: Path, rel: str) -> LockInput:
@@ -154,7 +229,9 @@ def _pyproject(root: Path, selector: str) -> LockInput:
         if not isinstance(reqs, list) or not all(isinstance(r, str) for r in reqs):
             raise BadInput("[project] dependencies must be a list of strings", path)
         label = "pyproject.toml [project.dependencies]"
-    names = {_requirement_name(r.strip(), path, 0) for r in reqs}
+    names = {
+        (parse_requirement(r.strip(), root, shown(path), 0) or Declared(None)).name for r in reqs
+    }
     text = "".join(f"{r.strip()}\n" for r in reqs)
     digest = hashlib.sha256(f"{selector}\0{text}".encode()).hexdigest()
     found = frozenset(n for n in names if n)
@@ -178,20 +255,95 @@ def foreign(inp: LockInput) -> str | None:
     return None
 
 
+SUPPORTED = (
+    "requirements.in (with -r/-c includes), pyproject.toml [project.dependencies], "
+    'a [dependency-groups] group (input = "pyproject.toml:GROUP"), '
+    "or a uv project (pyproject.toml + uv.lock)"
+)
+UV_LOCK = "uv.lock"
+_CONDA = ("environment.yml", "environment.yaml")
+
+
+def _declares(pyproject: Path) -> bool:
+    """Whether pyproject.toml declares dependencies (it is often there for tool settings)."""
+    try:
+        data = pyproject.read_bytes()
+    except OSError:
+        return False
+    return b"dependencies" in data
+
+
+def _found_input(root: Path) -> str:
+    """The input to use when none is configured; a conda-only project is told what nbkit
+    locks instead of hearing that requirements.in is missing."""
+    if (root / "requirements.in").is_file():
+        return "requirements.in"
+    pyproject = root / "pyproject.toml"
+    if pyproject.is_file() and (root / UV_LOCK).is_file():
+        return UV_LOCK
+    if pyproject.is_file() and _declares(pyproject):
+        return "pyproject"
+    conda = next((root / name for name in _CONDA if (root / name).is_file()), None)
+    if conda is not None:
+        raise BadInput(
+            "a conda environment file: nbkit locks pip-installable requirements with uv, "
+            "not conda environments",
+            shown(conda),
+            hint=f"declare the packages in {SUPPORTED}; its `pip:` section can become "
+            "requirements.in as is, and conda-only packages stay with conda",
+        )
+    if pyproject.is_file():
+        return "pyproject"
+    raise BadInput(
+        "no requirements.in or pyproject.toml declares the project's dependencies",
+        root,
+        hint=f"nbkit locks {SUPPORTED}; create requirements.in, or set [tool.nbkit.env] input",
+    )
+
+
+def _uv_project(root: Path) -> LockInput:
+    """A uv project: pyproject.toml says what is needed, uv.lock (uv's universal lock) what
+    was resolved. The digest covers both, so editing the dependencies without relocking, or
+    relocking, makes requirements.lock stale."""
+    from nbkit.config import _load_toml
+
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        raise BadInput("no such file", shown(path), hint="a uv project has a pyproject.toml")
+    doc = _load_toml(path)
+    project = doc.get("project", {}) if isinstance(doc.get("project"), dict) else {}
+    groups = (
+        doc.get("dependency-groups", {}) if isinstance(doc.get("dependency-groups"), dict) else {}
+    )
+    reqs = list(project.get("dependencies", []) or [])
+    for extra in (project.get("optional-dependencies") or {}).values():
+        reqs += extra
+    for name in groups:
+        reqs += _group(groups, name, path, ())
+    if not all(isinstance(r, str) for r in reqs):
+        raise BadInput("[project] dependencies must be lists of strings", shown(path))
+    names = {
+        (parse_requirement(r.strip(), root, shown(path), 0) or Declared(None)).name for r in reqs
+    }
+    try:
+        locked = (root / UV_LOCK).read_bytes()
+    except OSError:
+        locked = b""  # `nbkit lock` runs `uv lock` first
+    declared = json.dumps([project.get("requires-python"), reqs], sort_keys=True)
+    digest = hashlib.sha256(locked + b"\0" + declared.encode()).hexdigest()
+    label = f"{UV_LOCK} (pyproject.toml)"
+    return LockInput(
+        label=label, path=root / UV_LOCK, digest=digest, names=frozenset(n for n in names if n)
+    )
+
+
 def read_input(s: EnvSettings) -> LockInput:
     """The project's declared requirements, as configured (or found)."""
     choice = s.input
     if choice is None:
-        if (s.root / "requirements.in").is_file():
-            choice = "requirements.in"
-        elif (s.root / "pyproject.toml").is_file():
-            choice = "pyproject"
-        else:
-            raise BadInput(
-                "no requirements.in or pyproject.toml declares the project's dependencies",
-                s.root,
-                hint="create requirements.in, or set [tool.nbkit.env] input",
-            )
+        choice = _found_input(s.root)
     if choice == "pyproject" or choice.startswith("pyproject:"):
         return _pyproject(s.root, choice)
+    if choice == UV_LOCK:
+        return _uv_project(s.root)
     return _requirements_file(s.root, choice)

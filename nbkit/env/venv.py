@@ -113,12 +113,16 @@ def drift(venv: Path, lock: LockFile) -> list[str]:
     have = installed_dists(venv)
     where = shown(venv)
     found: list[str] = []
+    located = lock.locations()  # editable and path installs: no version to compare
+    for name, source in sorted(located.items()):
+        if name not in have:
+            found.append(f"{where}: {name} (from {source}) is missing")
     for name, version in sorted(lock.pins().items()):
         if name not in have:
             found.append(f"{where}: {name}=={version} is missing")
         elif not _same_version(have[name], version):
             found.append(f"{where}: {name} is {have[name]}, locked {version}")
-    for name in sorted(set(have) - set(lock.pins()) - ignored):
+    for name in sorted(set(have) - set(lock.pins()) - set(located) - ignored):
         found.append(f"{where}: {name}=={have[name]} is not in the lock")
     return found
 
