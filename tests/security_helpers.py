@@ -97,3 +97,22 @@ class Watch:
         count("code_executed", len(executed))
         assert not executed, f"{context}: the repository's code ran: {executed}"
         assert not escaped, f"{context}: files written outside the repository: {escaped}"
+
+
+# What a notebook, a manifest or a file name may carry to drive a terminal: clear screen,
+# window title (OSC 0, BEL-terminated), a hyperlink (OSC 8, ST-terminated), a lone CR, a
+# bidi override and an 8-bit CSI.
+TERMINAL_ATTACK = (
+    "\x1b[2J\x1b]0;pwned\x07\x1b]8;;http://evil.invalid/\x1b\\click\x1b]8;;\x1b\\"
+    "\rover\u202eevil\x9b31m"
+)
+_RAW = ("\x1b", "\x07", "\x9b", "\u202e")
+
+
+def assert_inert(text: str, context: str) -> None:
+    """``text`` (what a command printed) carries none of ``TERMINAL_ATTACK`` raw, and shows
+    it escaped (so the test sees the text was printed, not dropped)."""
+    count("attacks")
+    raw = [ch for ch in _RAW if ch in text] + (["\\r"] if "\r" in text.replace("\r\n", "") else [])
+    assert not raw, f"{context}: raw {raw} reached the terminal: {text!r}"
+    assert "\\x1b[2J" in text, f"{context}: the attack text was not shown at all: {text!r}"

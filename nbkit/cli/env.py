@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
+from nbkit.cli.output import say
 from nbkit.config import Config
 from nbkit.env.settings import EnvSettings
 
@@ -16,7 +17,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _echo(line: str) -> None:
-    click.echo(line, err=True)
+    say(line, err=True)
 
 
 def _index_options(func: F) -> F:
@@ -129,9 +130,9 @@ def lock(
 
     result = do_lock(s, LockOptions(upgrade, upgrade_packages, as_of, universal))
     state = "written" if result.changed else "up to date"
-    click.echo(f"{s.lock}: {state} ({result.packages} packages from {result.input_label})")
+    say(f"{s.lock}: {state} ({result.packages} packages from {result.input_label})")
     for note in result.notes:
-        click.echo(f"note: {note}", err=True)
+        say(f"note: {note}", err=True)
     return 0
 
 
@@ -173,7 +174,7 @@ def env(
     s = _settings(find_links, no_index, index_url, offline)
     path = Path(venv).absolute() if venv else None
     if print_kernel:
-        click.echo(envlib.kernel_name(s, envlib.current_lock(s)))
+        say(envlib.kernel_name(s, envlib.current_lock(s)))
         return 0
     if check:
         differences = envlib.differences(s, path)
@@ -184,5 +185,5 @@ def env(
     for note in result.notes:
         _echo(f"note: {note}")
     state = "built from the lock" if result.changed else "already matches the lock"
-    click.echo(f"{result.venv}: {state}; kernel {result.kernel}")
+    say(f"{result.venv}: {state}; kernel {result.kernel}")
     return 0

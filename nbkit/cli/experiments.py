@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from nbkit.cli.output import say
 from nbkit.cli.runs import _echo, _ledger, _say, run_options
 
 if TYPE_CHECKING:
@@ -100,7 +101,7 @@ def rerun(
     )
     report = do_rerun(_ledger(), run_id, settings)
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=1, ensure_ascii=False))
+        say(json.dumps(report.to_json(), indent=1, ensure_ascii=False))
     else:
         _print_report(report)
     return 0 if report.reproduced else 1
@@ -148,7 +149,7 @@ def _print_summary(summary: SweepSummary) -> None:
         run = outcome.run_id or "(no run recorded)"
         _say(f"{outcome.status:10} {run:24} {params}  {outcome.message}".rstrip())
     failed = len(summary.failed)
-    click.echo(
+    say(
         f"{len(summary.outcomes)} runs, {len(summary.outcomes) - failed} succeeded, {failed} failed"
     )
 
@@ -235,7 +236,7 @@ def sweep(
             {"parameters": o.parameters, "status": o.status, "run": o.run_id, "message": o.message}
             for o in summary.outcomes
         ]
-        click.echo(json.dumps(rows, indent=1, ensure_ascii=False))
+        say(json.dumps(rows, indent=1, ensure_ascii=False))
     else:
         _print_summary(summary)
     return 1 if summary.failed else 0

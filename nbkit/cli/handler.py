@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TextIO
 
 from nbkit import __version__
+from nbkit.cli.output import safe
 from nbkit.errors import NbkitError
 
 # What click.echo strips from text written to a pipe or a file (CSI sequences).
@@ -32,8 +33,9 @@ def write(text: str, stream: TextIO | None = None) -> None:
 
 
 def err(line: str) -> None:
-    """One line on stderr."""
-    write(line + "\n", sys.stderr)
+    """One line on stderr; file names and messages quote repository data, so escaped
+    (``nbkit.cli.output``), newlines included."""
+    write(safe(line, one_line=True) + "\n", sys.stderr)
 
 
 def crash_log(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from nbkit.cli import hot
+from nbkit.cli.output import say
 
 RESYNCED = "nbkit: re-synced {n} paired file(s); commit them when ready:"
 
@@ -115,7 +116,7 @@ def install(with_filter: bool) -> int:
 
     options = InstallOptions(repo_root(Path.cwd()), sys.executable, with_filter)
     for change in do_install(options):
-        click.echo(str(change))
+        say(str(change))
     if with_filter:
         _renormalize_hint(options.root)
     return 0
@@ -134,8 +135,8 @@ def _renormalize_hint(root: Path) -> None:
     # paths come from the repository: untrusted, so no control characters reach the terminal
     found = ["".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in p) for p in found]
     names = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
-    click.echo(f"{len(found)} committed notebook(s) will now show as modified: {names}")
-    click.echo("hint: restage them once through the filter: git add --renormalize . && git commit")
+    say(f"{len(found)} committed notebook(s) will now show as modified: {names}")
+    say("hint: restage them once through the filter: git add --renormalize . && git commit")
 
 
 @click.command()
@@ -154,9 +155,9 @@ def uninstall() -> int:
 
     changes = do_uninstall(repo_root(Path.cwd()))
     for change in changes:
-        click.echo(str(change))
+        say(str(change))
     if not changes:
-        click.echo("nothing to remove")
+        say("nothing to remove")
     return 0
 
 
@@ -180,10 +181,10 @@ def init(folder: Path | None) -> int:
 
     origin = install_origin()
     for step in do_init(folder or Path.cwd(), origin):
-        click.echo(str(step))
-    click.echo(f"the hooks install nbkit from {describe(origin)}")
-    click.echo("next: git add the new files, then `pre-commit install` and `nbkit install`")
-    click.echo(f"      (pre-commit comes with [all], or: pip install '{DISTRIBUTION}[hooks]')")
+        say(str(step))
+    say(f"the hooks install nbkit from {describe(origin)}")
+    say("next: git add the new files, then `pre-commit install` and `nbkit install`")
+    say(f"      (pre-commit comes with [all], or: pip install '{DISTRIBUTION}[hooks]')")
     return 0
 
 

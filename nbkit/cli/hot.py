@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from nbkit.cli.handler import err, run_handled, write
+from nbkit.cli.output import safe
 
 if TYPE_CHECKING:
     from nbkit.hooks.commit import HookReport
@@ -138,7 +139,7 @@ def textconv(path: str) -> int:
     """``nbkit textconv FILE``: what ``git diff`` shows for a notebook."""
     from nbkit.review.textconv import textconv_text
 
-    write(textconv_text(path))
+    write(safe(textconv_text(path)))  # notebook text: escaped before the terminal
     return 0
 
 

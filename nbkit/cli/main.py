@@ -16,6 +16,7 @@ import click
 from nbkit import __version__
 from nbkit.cli import hot
 from nbkit.cli.handler import err, run_handled
+from nbkit.cli.output import say
 
 # name -> (module, attribute, one-line help, hidden)
 COMMANDS: dict[str, tuple[str, str, str, bool]] = {
@@ -114,6 +115,6 @@ def _click_main(args: list[str]) -> int:
         err(f"hint: {command} --help")
         return 2
     except click.ClickException as exc:
-        exc.show()
+        say(f"Error: {exc.format_message()}", err=True, one_line=True)
         return exc.exit_code
     return int(result or 0)

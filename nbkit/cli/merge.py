@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from nbkit.cli.hot import cell_list
+from nbkit.cli.output import say
 from nbkit.errors import NbkitError, UsageError, shown, with_hint
 
 
@@ -75,13 +76,13 @@ def resolve(ours: bool, theirs: bool, notebooks: tuple[str, ...]) -> int:
             done = resolve_pair(path, config.load(Path(path).parent), settings)
         except NbkitError as exc:
             for line in exc.lines():
-                click.echo(line, err=True)
+                say(line, err=True)
             status = max(status, exc.exit_code)
             continue
         shown = _shown(Path(done.path), path)
-        click.echo(f"{shown}: {_what(done.how, prefer)}")
+        say(f"{shown}: {_what(done.how, prefer)}")
         if done.marked:
-            click.echo(f"{shown}: conflicts marked in cell(s) {cell_list(done.marked)}")
+            say(f"{shown}: conflicts marked in cell(s) {cell_list(done.marked)}")
             status = max(status, 1)
         status = max(status, _script_line(shown, done.script, done.script_how))
     return status
@@ -98,14 +99,14 @@ def _script_line(notebook: str, script: Path | None, how: str | None) -> int:
         return 0
     name = _shown(script)
     if how == "regenerated":
-        click.echo(f"{notebook}: regenerated {name} from the resolved notebook")
+        say(f"{notebook}: regenerated {name} from the resolved notebook")
     elif how == "pending":
-        click.echo(
+        say(
             f"{notebook}: paired script {name} is written from the notebook once no cell "
             "holds conflict markers (run nbkit resolve again then)"
         )
     elif how == "differs":
-        click.echo(
+        say(
             with_hint(
                 f"{notebook}: paired script {name} differs from the notebook",
                 "nbkit sync --prefer notebook|script",

@@ -5,10 +5,11 @@ from __future__ import annotations
 import click
 
 from nbkit.cli import hot
+from nbkit.cli.output import say
 
 
 def _echo(line: str) -> None:
-    click.echo(line, err=True)
+    say(line, err=True)
 
 
 @click.command()

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import click
 
+from nbkit.cli.output import say
 from nbkit.errors import NbkitError, shown
 
 
 def _echo(line: str) -> None:
-    click.echo(line, err=True)
+    say(line, err=True)
 
 
 @click.command()

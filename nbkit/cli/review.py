@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from nbkit.cli.output import safe, say
+
 if TYPE_CHECKING:
     from nbkit.config import Config
     from nbkit.review.diff import DiffSettings
@@ -28,14 +30,20 @@ class _PathsAfterDashDash(click.Command):
         return super().parse_args(ctx, args)
 
 
-def _emit(text: str, output: str | None, color: bool = False) -> None:
+def _emit(text: str, output: str | None, color: bool = False, fmt: str = "terminal") -> None:
+    """Print or write a report. The terminal renderer escapes each notebook-derived piece
+    itself (it adds colours of its own); every other format is escaped whole on stdout, and
+    Markdown in a file too (a pull-request comment: no bidi tricks)."""
     if output is None:
-        click.echo(text, nl=False, color=color)  # click strips colours it was not told of
+        if fmt == "terminal":
+            click.echo(text, nl=False, color=color)  # click strips colours it was not told of
+        else:
+            say(text, nl=False)
         return
     from nbkit.fsutil import atomic_write_text
 
-    atomic_write_text(output, text)
-    click.echo(f"nbkit: report written to {output}", err=True)
+    atomic_write_text(output, safe(text) if fmt == "markdown" else text)
+    say(f"nbkit: report written to {output}", err=True)
 
 
 def _color(flag: bool | None, output: str | None, fmt: str) -> bool:
@@ -215,7 +223,7 @@ def review(
         max_chars=max_chars,
         command=f"nbkit review {range_spec} --format html -o review.html",
     )
-    _emit(render.get(fmt)(report, options), output, options.color)
+    _emit(render.get(fmt)(report, options), output, options.color, fmt)
     return 0
 
 
@@ -271,5 +279,5 @@ def comment(forge: str | None, report: str) -> int:
         ) from None
     posted = post_from_env(text, forge)
     where = f" ({posted.url})" if posted.url else ""
-    click.echo(f"nbkit: {posted.action} the review comment{where}", err=True)
+    say(f"nbkit: {posted.action} the review comment{where}", err=True)
     return 0

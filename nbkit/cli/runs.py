@@ -5,12 +5,13 @@ show, compare, plot). ``run_options`` declares the options ``run`` and ``sweep``
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from nbkit.cli.output import safe, say
 
 if TYPE_CHECKING:
     from nbkit.runs.compare import Comparison
@@ -18,21 +19,13 @@ if TYPE_CHECKING:
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _safe(text: str) -> str:
-    """Output text and metric values come from notebooks: untrusted. Control characters
-    (terminal escape sequences) are shown escaped, never sent to the terminal."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
 
 def _say(line: str) -> None:
-    click.echo(_safe(line))
+    say(line)  # notebook-derived text: escaped (nbkit/cli/output.py)
 
 
 def _echo(line: str) -> None:
-    click.echo(_safe(line), err=True)
+    say(line, err=True)
 
 
 def _ledger() -> Ledger:
@@ -49,10 +42,10 @@ _EXIT = {"succeeded": 0, "failed": 1, "timed_out": 1, "interrupted": 130}
 
 
 def _err(line: str) -> None:
-    click.echo(line, err=True)
+    say(line, err=True)
 
 
-_safe_text = _safe  # notebook-derived text: control characters escaped
+_safe_text = safe  # notebook-derived text: control characters escaped
 
 
 def _print_declared(notebook: str) -> int:
@@ -61,11 +54,11 @@ def _print_declared(notebook: str) -> int:
 
     found = declared(read(notebook), notebook)
     if found is None:
-        click.echo(f"{notebook}: no cell tagged 'parameters'; it takes no parameters")
+        say(f"{notebook}: no cell tagged 'parameters'; it takes no parameters")
         return 0
     rows = [("NAME", "TYPE", "DEFAULT", "HELP")]
     rows += [(d.name, d.type or "?", d.default, d.help) for d in found]
-    click.echo(_table(rows))
+    say(_table(rows))
     return 0
 
 
@@ -198,7 +191,7 @@ def run(
             _err(f"warning: {line} (the run records what is installed; `nbkit env` resyncs)")
     result = execute(request)
     if as_json:
-        click.echo(json.dumps(result.manifest, indent=1, sort_keys=True))
+        say(json.dumps(result.manifest, indent=1, sort_keys=True))
     else:
         _err(_run_line(result.manifest, result.dir, cfg.root))
     untracked = (result.manifest.get("git") or {}).get("untracked") or []
@@ -326,7 +319,7 @@ def _list(
     runs = _selected(notebook, status, filters, sweep, wheres, sort, desc)
     if as_json:
         for item in runs:
-            click.echo(json.dumps(item.summary, sort_keys=True))
+            say(json.dumps(item.summary, sort_keys=True))
         return 0
     if not runs:
         chosen = notebook or status or filters or sweep or wheres
@@ -348,7 +341,7 @@ def _list(
                 item.status,
             )
         )
-    click.echo(_table(rows))
+    say(_table(rows))
     return 0
 
 
@@ -422,9 +415,9 @@ def show(run_id: str, as_json: bool) -> int:
     cfg = config.load()
     found = Ledger(cfg.root, settings(cfg).ledger).get(run_id)
     if as_json:
-        click.echo(json.dumps(found.manifest, indent=1, sort_keys=True))
+        say(json.dumps(found.manifest, indent=1, sort_keys=True))
         return 0
-    click.echo(_describe(found.manifest, found.executed_notebook, cfg.root))
+    say(_describe(found.manifest, found.executed_notebook, cfg.root))
     return 0
 
 
@@ -469,7 +462,7 @@ def _cell(value: Any, width: int = 24) -> str:
 def _print_comparison(comparison: Comparison) -> None:
     ids = comparison.run_ids
     widths = [max(24, len(i)) for i in ids]
-    click.echo(f"  {'':28} " + " ".join(i.ljust(w) for i, w in zip(ids, widths, strict=True)))
+    say(f"  {'':28} " + " ".join(i.ljust(w) for i, w in zip(ids, widths, strict=True)))
     section = ""
     for row in comparison.rows:
         if row.section != section:
@@ -531,7 +524,7 @@ def compare(
             {"gate": r.gate.text, "run": r.run, "failed": r.failed, "reason": r.reason}
             for r in results
         ]
-        click.echo(json.dumps(data, indent=1, ensure_ascii=False))
+        say(json.dumps(data, indent=1, ensure_ascii=False))
     else:
         _print_comparison(comparison)
         for result in results:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nbkit.cli.output import safe as _safe  # the one escaping rule (notebook text is untrusted)
 from nbkit.review.diff import CellChange, NotebookDiff, Report
 from nbkit.review.outputs import OutputChange
 from nbkit.review.render import RenderOptions, cell_where, change_phrase, summary_line
@@ -26,11 +27,6 @@ class _Painter:
         return line
 
 
-def _safe(text: str) -> str:
-    """Notebook text must not drive the terminal: escape control characters."""
-    return "".join(ch if ch in "\t" or ch.isprintable() else repr(ch)[1:-1] for ch in text)
-
-
 def _output_lines(out: OutputChange, options: RenderOptions, paint: _Painter) -> list[str]:
     lines = [f"    output {paint(_safe(out.summary), 'yellow')}"]
     if options.outputs:
@@ -49,9 +45,9 @@ def _output_lines(out: OutputChange, options: RenderOptions, paint: _Painter) ->
 def _cell(cell: CellChange, options: RenderOptions, paint: _Painter) -> list[str]:
     where = cell_where(cell.new_index, cell.old_index)
     ident = f" id={_safe(cell.cell_id)}" if cell.cell_id else ""
-    kind = cell.cell_type
+    kind = _safe(cell.cell_type)
     if cell.old_cell_type and cell.old_cell_type != cell.cell_type:
-        kind = f"{cell.old_cell_type} -> {cell.cell_type}"
+        kind = _safe(f"{cell.old_cell_type} -> {cell.cell_type}")
     phrase = change_phrase(cell.change, cell.old_index, cell.new_index)
     lines = [paint(f"## cell {where} [{kind}{ident}] {phrase}", "bold")]
     lines += [f"  {paint.diff_line(_safe(d))}" for d in cell.source_diff]
