@@ -13,10 +13,22 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbkit.env.requirements import Declared, LockInput, logical_lines, parse_requirement
+from nbkit.env.requirements import (
+    Declared,
+    LockInput,
+    declared_lines,
+    logical_lines,
+    parse_requirement,
+)
 
 FORMAT = "1"
 _HEADER_RE = re.compile(r"^# nbkit-([a-z0-9-]+): (.*)$")
+# A pin nbkit installs: name[extras]==exact version [; marker], nothing that names a place.
+_HASHED_PIN_RE = re.compile(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*(\[[A-Za-z0-9._,\s-]*\])?\s*===?\s*[A-Za-z0-9][A-Za-z0-9.+!_-]*"
+    r"\s*(;[^@]*)?$"
+)
+_HASH_RE = re.compile(r"^--hash[=\s]\s*(sha256|sha384|sha512):[0-9a-fA-F]{32,}$")
 
 
 def body_digest(body: str) -> str:
@@ -30,6 +42,7 @@ class LockFile:
     header: dict[str, str]
     body: str
     base: Path = Path(".")  # the lock's folder: where its relative paths start
+    body_line: int = 1  # the file's line number of the body's first line
 
     @property
     def hash(self) -> str:
@@ -128,7 +141,7 @@ def parse(text: str) -> LockFile | None:
         return None
     if index < len(lines) and lines[index] == "":
         index += 1
-    return LockFile(header=header, body="\n".join(lines[index:]))
+    return LockFile(header=header, body="\n".join(lines[index:]), body_line=index + 1)
 
 
 def read(path: Path) -> LockFile | None:
@@ -138,6 +151,32 @@ def read(path: Path) -> LockFile | None:
     except (FileNotFoundError, IsADirectoryError):
         return None
     return None if lock is None else dataclasses.replace(lock, base=path.parent)
+
+
+def _split_options(line: str) -> tuple[str, list[str]]:
+    """A requirement line's requirement and its ``--option`` parts."""
+    parts = re.split(r"\s+(?=--)", line.strip())
+    return " ".join(parts[0].split()), [" ".join(p.split()) for p in parts[1:]]
+
+
+def foreign_lines(lock: LockFile, inp: LockInput) -> list[tuple[int, str]]:
+    """(file line number, line) of every body line that is not a hashed pin, nor a line
+    the input itself declares (an option, URL or editable the user wrote there).
+
+    The body digest only shows accidental edits (anyone can recompute it): this is what
+    stops a lock that adds ``--index-url``, ``--extra-index-url``, ``--find-links``, ``-e``,
+    a URL or an unhashed pin from being installed."""
+    allowed = {_split_options(line)[0] for line in declared_lines(inp)}
+    found: list[tuple[int, str]] = []
+    for number, line in logical_lines(lock.body):
+        requirement, options = _split_options(line)
+        hashed = bool(options) and all(_HASH_RE.match(o) for o in options)
+        if hashed and _HASHED_PIN_RE.match(requirement):
+            continue
+        if requirement in allowed and all(_HASH_RE.match(o) for o in options):
+            continue
+        found.append((lock.body_line + number - 1, line))
+    return found
 
 
 def problems(lock: LockFile | None, inp: LockInput, python: str | None) -> list[str]:
@@ -150,6 +189,8 @@ def problems(lock: LockFile | None, inp: LockInput, python: str | None) -> list[
     found: list[str] = []
     if body_digest(lock.body) != lock.header.get("body-sha256"):
         found.append("edited by hand (its body no longer matches the digest in its header)")
+    for number, line in foreign_lines(lock, inp)[:1]:
+        found.append(f"line {number}: {line[:120]!r} is not a hashed pin the input declared")
     if lock.header.get("input") != inp.label:
         found.append(f"stale: made from {lock.header.get('input')}, not from {inp.label}")
     elif lock.header.get("input-sha256") != inp.digest:

@@ -347,3 +347,27 @@ def read_input(s: EnvSettings) -> LockInput:
     if choice == UV_LOCK:
         return _uv_project(s.root)
     return _requirements_file(s.root, choice)
+
+
+def declared_lines(inp: LockInput) -> list[str]:
+    """The input's own logical lines (its includes too, comments dropped): the only options,
+    URLs and editables a lock may carry besides hashed pins (``lockfile.foreign_lines``)."""
+    if inp.text is not None:
+        return [line for _n, line in logical_lines(inp.text)]
+    found: list[str] = []
+    todo, seen = [inp.path], set()
+    while todo:
+        path = todo.pop()
+        if path.resolve() in seen:
+            continue
+        seen.add(path.resolve())
+        try:
+            text = path.read_bytes().decode("utf-8", "replace")
+        except OSError:
+            continue
+        for _n, line in logical_lines(text):
+            found.append(line)
+            included = _option(line, _INCLUDES)
+            if included is not None:
+                todo.append(path.parent / included[1])
+    return found

@@ -64,11 +64,23 @@ def kernel_name(s: EnvSettings, lock: LockFile) -> str:
 
 
 def current_lock(s: EnvSettings) -> LockFile:
-    """The lock, refusing one that is missing, stale or edited by hand."""
+    """The lock, refusing one that is missing, stale or edited by hand.
+
+    A line that is not a hashed pin of what the input declared (an index URL, find-links,
+    an editable, a URL, an unhashed pin) is bad input even when the digest was recomputed:
+    uv would install from wherever it points."""
     lock = lockfile.read(s.lock_path)
     if lock is None:
         raise BadInput("no lock written by nbkit lock", shown(s.lock_path), hint="nbkit lock")
-    found = lockfile.problems(lock, read_input(s), s.python)
+    inp = read_input(s)
+    for number, line in lockfile.foreign_lines(lock, inp)[:1]:
+        raise BadInput(
+            f"line {number}: {line[:120]!r} is not a hashed pin the input declared; "
+            "nothing was installed",
+            shown(s.lock_path),
+            hint="nbkit lock writes the lock again from the input",
+        )
+    found = lockfile.problems(lock, inp, s.python)
     if found:
         raise ConflictError(found[0], shown(s.lock_path), hint="nbkit lock")
     return lock
