@@ -18,8 +18,11 @@ import pytest
 
 from nbkit.hooks.install import InstallOptions, install
 from tests.conftest import assert_one_line_error, commit_all, git, write_nb
+from tests.env_helpers import offline_project, uv_cache, wheelhouse
 from tests.hooks_helpers import PY, clean_nb, git_env, sh
 from tests.security_helpers import Watch
+
+__all__ = ["offline_project", "uv_cache", "wheelhouse"]  # fixtures used by name
 
 SITE = ".local/lib/python3.11/site-packages"
 
@@ -131,3 +134,19 @@ def test_git_checkout_of_a_hostile_branch_drops_nothing_outside(
     watch.check("git checkout of a branch pairing outside")
     assert os.listdir(home / SITE) == [] and os.listdir(outside) == []
     assert git(repo, "status", "--porcelain", "--", "*.ipynb", "*.py") == ""  # nor inside
+
+
+def test_env_refuses_a_venv_setting_outside_the_project(
+    offline_project: Callable[..., Path], tmp_path: Path, outside: Path, cli: Callable[..., Any]
+) -> None:
+    """`[env] venv = "../outside/venv"` from the repository: uv would build over it."""
+    repo = offline_project("nbkitdemo_a\n")
+    assert cli("lock").code == 0
+    config = repo / "nbkit.toml"
+    config.write_text(config.read_text().replace("[env]\n", '[env]\nvenv = "../outside/venv"\n'))
+    watch = _watch(tmp_path, repo)
+    result = cli("env")
+    assert result.code == 2, result
+    assert_one_line_error(result.err, str(outside / "venv"), "outside the project")
+    watch.check("nbkit env with venv = ../outside/venv")
+    assert os.listdir(outside) == []

@@ -26,7 +26,7 @@ from nbkit.env import uv as uvrun
 from nbkit.env.lockfile import LockFile
 from nbkit.env.requirements import normalize, read_input
 from nbkit.env.settings import ENVS_DIR, EnvSettings, settings
-from nbkit.errors import BadInput, ConflictError, shown
+from nbkit.errors import BadInput, ConflictError, OutsideRepository, shown
 from nbkit.fsutil import atomic_write_text
 from nbkit.recording import shim_source
 
@@ -334,10 +334,26 @@ def _ignore_envs(s: EnvSettings, venv: Path) -> None:
         atomic_write_text(envs / ".gitignore", "# run environments built by nbkit env\n*\n")
 
 
+def _configured_venv(s: EnvSettings, lock: LockFile) -> Path:
+    """The venv the project's config names: a setting from the repository, so it must stay
+    in the work tree (``venv = "../../.local"`` would have uv build over a folder of yours).
+    Compared as text: a ``.venv`` you symlinked to a faster disk is yours to keep."""
+    path = s.env_path(lock.hash)
+    rel = os.path.relpath(os.path.normpath(path.absolute()), s.root.absolute())
+    if rel.split(os.sep)[0] == ".." or ".git" in rel.split(os.sep):
+        raise OutsideRepository(
+            f"[tool.nbkit.env] venv names {os.path.normpath(path)}, outside the project; "
+            "nothing was built",
+            s.root,
+            hint="set a folder inside the project, or pass --path for a place of your own",
+        )
+    return path
+
+
 def ensure(s: EnvSettings, venv: Path | None = None) -> EnvResult:
     """Create or update the venv to match the lock exactly, and register its kernel."""
     lock = current_lock(s)
-    venv = (venv or env_dir(s, lock)).absolute()
+    venv = (venv or _configured_venv(s, lock)).absolute()
     refuse_own_environment(venv, lock)
     kernel = kernel_name(s, lock)
     if _matches(venv, lock, kernel):
