@@ -1,7 +1,7 @@
 """Shadowing: git's entry points into nbkit never import the repository's files.
 
-A cloned repository holds `click.py`, `types.py`, `uuid.py`, `difflib.py` and `tempfile.py` in
-its root; each, if imported, leaves a marker file and fails. Every entry point git or a hook
+A cloned repository holds `click.py`, `types.py`, `uuid.py`, `difflib.py`, `tempfile.py` and
+an `nbkit.py` in its root; each, if imported, leaves a marker file and fails. Every entry point git or a hook
 shim starts is then triggered through the real git command a user types: `git log -p`
 (textconv), `git checkout` (post-checkout), `git merge` (merge driver, post-merge), `git add`
 (clean filter) and `git commit` (pre-commit shim). None may run the planted code or print a
@@ -50,6 +50,7 @@ def hostile(repo: Path, tmp_path: Path) -> Hostile:
     cfg = config.load(repo)
     sync_pairs(resolve_pairs([repo / "a.ipynb"], cfg), cfg)
     plant_shadows(repo, markers)
+    plant_code(repo / "nbkit.py", markers, "nbkit")  # `python -m nbkit` would run this one
     commit_all(repo, "paired, with a click.py and friends")
     git(repo, "checkout", "-q", "-b", "script")
     script = repo / "a.py"
@@ -161,7 +162,7 @@ def test_reinstall_upgrades_old_shims_and_driver_config(hostile: Hostile, cli: A
     repo = hostile.repo
     _downgrade(repo)
     proc = sh(repo, "git", "log", "-p", "-1", "--", "a.ipynb")
-    assert "types" in {p.name for p in hostile.markers.iterdir()}  # the old form was open
+    assert list(hostile.markers.iterdir()), proc.stderr  # the old form was open (nbkit.py ran)
     for marker in hostile.markers.iterdir():
         marker.unlink()
 
@@ -181,9 +182,11 @@ def test_reinstall_upgrades_old_shims_and_driver_config(hostile: Hostile, cli: A
 def test_nbkit_typed_by_hand_in_the_repository(hostile: Hostile) -> None:
     """The console script never puts the current folder on sys.path; `python -m nbkit`
     drops it before importing anything (runpy's own modules, types and importlib, are
-    imported before nbkit can act: docs/hooks.md says to type `nbkit`)."""
+    imported before nbkit can act, and a `nbkit.py` is nbkit itself to `python -m`:
+    docs/hooks.md says to type `nbkit`)."""
     repo = hostile.repo
     (repo / "types.py").unlink()
+    (repo / "nbkit.py").unlink()
     watch = hostile.watch()
     for argv in ([str(Path(PY).parent / "nbkit")], [PY, "-m", "nbkit"]):
         proc = sh(repo, *argv, "textconv", "a.ipynb")
