@@ -189,8 +189,6 @@ def problems(lock: LockFile | None, inp: LockInput, python: str | None) -> list[
     found: list[str] = []
     if body_digest(lock.body) != lock.header.get("body-sha256"):
         found.append("edited by hand (its body no longer matches the digest in its header)")
-    for number, line in foreign_lines(lock, inp)[:1]:
-        found.append(f"line {number}: {line[:120]!r} is not a hashed pin the input declared")
     if lock.header.get("input") != inp.label:
         found.append(f"stale: made from {lock.header.get('input')}, not from {inp.label}")
     elif lock.header.get("input-sha256") != inp.digest:
