@@ -349,9 +349,30 @@ def read_input(s: EnvSettings) -> LockInput:
     return _requirements_file(s.root, choice)
 
 
+def _uv_lock_pins(path: Path) -> list[str]:
+    """``name==version`` of every package uv.lock pins (names normalised as uv exports them)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return []
+    packages = data.get("package")
+    return [
+        f"{normalize(str(p['name']))}=={p['version']}"
+        for p in (packages if isinstance(packages, list) else [])
+        if isinstance(p, dict) and isinstance(p.get("name"), str) and "version" in p
+    ]
+
+
 def declared_lines(inp: LockInput) -> list[str]:
     """The input's own logical lines (its includes too, comments dropped): the only options,
-    URLs and editables a lock may carry besides hashed pins (``lockfile.foreign_lines``)."""
+    URLs and editables a lock may carry besides hashed pins (``lockfile.foreign_lines``).
+
+    For a uv project they are uv.lock's own pins: uv exports packages from local wheels or
+    folders without hashes, and uv.lock (part of the input's digest) is what decided them."""
+    if inp.path.name == UV_LOCK:
+        return _uv_lock_pins(inp.path)
     if inp.text is not None:
         return [line for _n, line in logical_lines(inp.text)]
     found: list[str] = []
