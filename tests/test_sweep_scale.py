@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import assert_one_line_error, commit_all, git
+from tests.conftest import assert_one_line_error, commit_all, git, run_nbkit
 from tests.runs_helpers import experiment, kernel_name, manifest_of, nbkit_process, wait_for
 
 __all__ = ["experiment", "kernel_name"]  # fixtures used by name
@@ -288,3 +288,40 @@ def test_dask_bad_cluster_is_one_line_with_a_hint(
     assert result.code == 2
     assert_one_line_error(result.err, "not a Dask scheduler file")
     assert not (repo / ".nbkit" / "runs" / "sweeps").exists()  # nothing recorded
+
+
+def test_a_detached_sweep_is_collected_later(
+    repo: Path,
+    experiment: Callable[..., Path],
+    tmp_path: Path,
+    elsewhere: tuple[Path, dict[str, str]],
+) -> None:
+    _hold_repo(repo, experiment)
+    home, env = elsewhere
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    args = ["-p", "k=0,1", "-p", "hold=1", "-p", f"signals={signals}"]
+    with _scheduler(home, env) as file, _process(_worker(file, home, env), home, env):
+        submitted = run_nbkit(
+            "sweep", "exp.ipynb", *args, "--dask", str(file), "--detach", cwd=repo
+        )
+        assert submitted.returncode == 0, submitted.stderr
+        sweep_id = submitted.stdout.strip()
+        assert f"nbkit runs collect {sweep_id}" in submitted.stderr
+        wait_for(signals / "started-1")  # point 1 is held on the worker; the submitter is gone
+        early = run_nbkit("runs", "collect", sweep_id, "--json", cwd=repo)
+        assert early.returncode == 0, early.stderr
+        first = [o["parameters"]["k"] for o in json.loads(early.stdout)]
+        assert 1 not in first  # held: still running (point 0 may or may not be done)
+        assert f"sweep {sweep_id}: {2 - len(first)} runs still running" in early.stderr
+        (signals / "go").touch()
+        late = run_nbkit("runs", "collect", sweep_id, "--wait", "--json", cwd=repo)
+        assert late.returncode == 0, late.stderr
+        rest = [o["parameters"]["k"] for o in json.loads(late.stdout)]
+        assert sorted(first + rest) == [0, 1]  # each point recorded once
+        again = run_nbkit("runs", "collect", sweep_id, cwd=repo)
+        assert again.returncode == 2
+        assert_one_line_error(again.stderr, f"sweep {sweep_id} is not on the cluster")
+    runs = _runs(repo)
+    assert sorted(m["parameters"]["k"] for m in runs) == [0, 1]
+    assert {m["sweep"]["id"] for m in runs} == {sweep_id}

@@ -191,6 +191,11 @@ def _print_summary(summary: SweepSummary) -> None:
     help="Dask: times a point is rerun when its task fails (a lost worker is always rerun).",
 )
 @click.option("--resume", "resume_id", metavar="SWEEP", help="Run the points of SWEEP not yet run.")
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="With --dask: submit and return; nbkit runs collect SWEEP records the results.",
+)
 @run_options
 @click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON.")
 def sweep(
@@ -201,6 +206,7 @@ def sweep(
     dask_timeout: float,
     retries: int,
     resume_id: str | None,
+    detach: bool,
     kernel: str | None,
     timeout: float | None,
     inputs: tuple[str, ...],
@@ -233,6 +239,8 @@ def sweep(
     from nbkit.runs.sweep import sweep as do_sweep
 
     backend = "dask" if address else "local"
+    if detach and not address:
+        raise UsageError("--detach needs --dask ADDRESS (a cluster keeps the runs)", "nbkit sweep")
     if resume_id:
         if notebook is not None or specs:
             raise UsageError("--resume takes no notebook and no -p", "nbkit sweep")
@@ -257,6 +265,14 @@ def sweep(
     settings_ = SweepSettings(
         prepared, grid, backend, workers, address, dask_timeout, retries=retries
     )
+    if detach:
+        from nbkit.runs.sweep import detach as do_detach
+
+        sweep_id, snapshot, points = do_detach(settings_, ledger)
+        _started(sweep_id, snapshot, points)
+        _echo(f"submitted; record the results with: nbkit runs collect {sweep_id}")
+        click.echo(sweep_id)
+        return 0
     summary = do_sweep(settings_, ledger, _Progress(), _started)
     return _report(summary, as_json)
 

@@ -606,11 +606,11 @@ runs.add_command(plot)
 
 
 def _add_sharing() -> None:
-    """``push``, ``fetch`` and ``export`` live in ``nbkit.cli.share`` (which
+    """``push``, ``fetch``, ``export`` and ``collect`` live in ``nbkit.cli.share`` (which
     imports nothing heavy at the top)."""
     from nbkit.cli import share
 
-    for command in (share.push, share.fetch, share.export):
+    for command in (share.push, share.fetch, share.export, share.collect):
         runs.add_command(command)
 
 

@@ -1,6 +1,7 @@
-"""``nbkit runs push`` / ``fetch`` (the artifact store) and ``nbkit runs export`` (MLflow).
+"""``nbkit runs push`` / ``fetch`` (the artifact store), ``nbkit runs export`` (MLflow) and
+``nbkit runs collect`` (a detached sweep).
 
-Added to the ``runs`` group lazily (``nbkit.cli.runs.SUBCOMMANDS``).
+Added to the ``runs`` group at the end of ``nbkit.cli.runs``.
 """
 
 from __future__ import annotations
@@ -101,3 +102,38 @@ def export(run_ids: tuple[str, ...], uri: str, experiment: str | None) -> int:
     created = sum(1 for i in done if i.created)
     click.echo(f"{len(done)} runs, {created} new in MLflow at {uri}", err=True)
     return 0
+
+
+@click.command()
+@click.argument("sweep_id", metavar="SWEEP")
+@click.option("--dask", "address", metavar="ADDRESS|FILE", help="The cluster (default: recorded).")
+@click.option(
+    "--dask-timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for the Dask scheduler to answer.",
+)
+@click.option("--wait", is_flag=True, help="Wait for the points still running.")
+@click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON.")
+def collect(
+    sweep_id: str, address: str | None, dask_timeout: float, wait: bool, as_json: bool
+) -> int:
+    """Record the finished runs of a detached sweep (nbkit sweep --dask ... --detach).
+
+    Each finished point is recorded once; points still running are counted (--wait waits
+    for them). Exit 1 when a collected run failed.
+
+    \b
+    Examples:
+      nbkit runs collect 20250301-101500-a1b2c3
+      nbkit runs collect 20250301-101500-a1b2c3 --wait
+    """
+    from nbkit.cli.experiments import _report
+    from nbkit.runs.sweep import collect as do_collect
+
+    _, ledger = _root_and_ledger()
+    collected = do_collect(ledger, sweep_id, address, dask_timeout, wait)
+    if collected.pending:
+        click.echo(f"sweep {sweep_id}: {collected.pending} runs still running", err=True)
+    return _report(collected.summary, as_json)

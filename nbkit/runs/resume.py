@@ -40,6 +40,7 @@ def write_record(
     prepared: Prepared,
     grid: tuple[dict[str, Any], ...],
     snapshot: Snapshot,
+    address: str | None = None,
 ) -> Path:
     request = prepared.request
     folder = ledger.dir / FOLDER
@@ -63,6 +64,7 @@ def write_record(
         "snapshot": {"tree": snapshot.tree, "inputs": dict(snapshot.input_hashes)},
         "lock_hash": prepared.lock_hash,
         "env_names": list(prepared.env_names),
+        "dask": address,  # where a detached sweep's results wait
     }
     path = record_path(ledger, sweep_id)
     atomic_write_bytes(path, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode())
@@ -88,8 +90,15 @@ def read_record(ledger: Ledger, sweep_id: str) -> dict[str, Any]:
 
 def done_points(ledger: Ledger, sweep_id: str, notebook: str) -> set[int]:
     """Grid indexes of the sweep that already have a successful run."""
+    return recorded_points(ledger, sweep_id, notebook, "succeeded")
+
+
+def recorded_points(
+    ledger: Ledger, sweep_id: str, notebook: str, status: str | None = None
+) -> set[int]:
+    """Grid indexes of the sweep with a recorded run (of this status)."""
     done: set[int] = set()
-    for run in ledger.list(notebook=notebook, status="succeeded", sweep=sweep_id):
+    for run in ledger.list(notebook=notebook, status=status, sweep=sweep_id):
         index = run.manifest.get("sweep_index")
         if isinstance(index, int):
             done.add(index)

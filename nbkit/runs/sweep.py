@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from nbkit.runs.ledger import Ledger
     from nbkit.runs.snapshot import Snapshot
 
+TASK_PREFIX = "nbkit-run-"  # task keys: nbkit-run-<sweep id>-<grid index>
 MAX_GRID = 10_000  # a typo must not queue a million kernels
 DASK_CONNECT_TIMEOUT = 10.0  # seconds before an address that does not answer is an error
 
@@ -320,6 +321,27 @@ class DaskExecutor:
     def start(self, settings: SweepSettings) -> None:
         self.client = connect(settings.address or "", settings.connect_timeout)
 
+    def submit(self, points: Points, snapshot: Snapshot, settings: SweepSettings) -> dict[Any, int]:
+        """Submit every point; future -> grid index."""
+        client = self.client
+        # uploaded once, as a task's argument: the scheduler keeps it, so a worker that
+        # dies with the unpacked value is recomputed from it (scatter would lose it)
+        shipped = client.submit(
+            _same, snapshot, pure=False, key=f"nbkit-snapshot-{settings.sweep_id}"
+        )
+        return {
+            client.submit(
+                run_task,
+                i,
+                prepared,
+                shipped,
+                pure=False,
+                retries=settings.retries,
+                key=f"{TASK_PREFIX}{settings.sweep_id}-{i}",  # unique across sweeps
+            ): i
+            for i, prepared in points.items()
+        }
+
     def results(
         self, points: Points, snapshot: Snapshot, settings: SweepSettings
     ) -> Iterator[TaskResult]:
@@ -327,23 +349,7 @@ class DaskExecutor:
         try:
             from distributed import as_completed
 
-            # uploaded once, as a task's argument: the scheduler keeps it, so a worker that
-            # dies with the unpacked value is recomputed from it (scatter would lose it)
-            shipped = client.submit(
-                _same, snapshot, pure=False, key=f"nbkit-snapshot-{settings.sweep_id}"
-            )
-            futures = {
-                client.submit(
-                    run_task,
-                    i,
-                    prepared,
-                    shipped,
-                    pure=False,
-                    retries=settings.retries,
-                    key=f"nbkit-run-{settings.sweep_id}-{i}",  # unique across sweeps
-                ): i
-                for i, prepared in points.items()
-            }
+            futures = self.submit(points, snapshot, settings)
             for future in as_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
                 index = futures[future]
                 try:
@@ -415,7 +421,7 @@ EXECUTORS: dict[str, Callable[[], Executor]] = {
 # ---- the sweep ------------------------------------------------------------------------------
 
 
-def _record(ledger: Ledger, result: TaskResult, sweep_id: str, snapshot: Snapshot) -> Outcome:
+def _record(ledger: Ledger, result: TaskResult, sweep_id: str, tree: str) -> Outcome:
     """Write one result into the ledger (the submitting process only), as soon as it is
     back: a killed submitter loses only the points still running."""
     if result.manifest is None:
@@ -427,7 +433,7 @@ def _record(ledger: Ledger, result: TaskResult, sweep_id: str, snapshot: Snapsho
         atomic_write_bytes(run_dir / Path(name).name, data)
     executed = (result.manifest.get("files") or {}).get("executed")
     nb_path = run_dir / str(executed) if executed in result.files else None
-    tag = {"sweep": sweep_id, "sweep_index": result.index, "snapshot": snapshot.tree}
+    tag = {"sweep": sweep_id, "sweep_index": result.index, "snapshot": tree}
     run = ledger.write(run_id, {**result.manifest, **tag}, nb_path)
     status = str(run.manifest.get("status", "failed"))
     error = run.manifest.get("error") or {}
@@ -446,14 +452,10 @@ def new_sweep_id() -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(3)}"
 
 
-def sweep(
-    settings: SweepSettings,
-    ledger: Ledger,
-    on_outcome: Callable[[Outcome, int, int], None] | None = None,
-    on_start: Callable[[str, Snapshot, int], None] | None = None,
-) -> SweepSummary:
-    """Run the grid points on one snapshot; ``on_start(sweep_id, snapshot, points)`` once it
-    is taken and recorded, ``on_outcome(outcome, done, total)`` for progress."""
+def _begin(
+    settings: SweepSettings, ledger: Ledger
+) -> tuple[Executor, SweepSettings, Snapshot, Points]:
+    """Check the backend and the store, take (or reuse) the snapshot, record a new sweep."""
     from nbkit.runs import artifacts, resume
     from nbkit.runs import snapshot as snap
 
@@ -472,14 +474,109 @@ def sweep(
     points = {i: point(settings.prepared, settings.grid[i]) for i in indexes}
     if settings.sweep_id is None:  # a new sweep: recorded before any point runs
         snap.pin(root, sweep_id, snapshot)
-        resume.write_record(ledger, sweep_id, settings.prepared, settings.grid, snapshot)
+        resume.write_record(
+            ledger, sweep_id, settings.prepared, settings.grid, snapshot, settings.address
+        )
+    return executor, replace(settings, sweep_id=sweep_id), snapshot, points
+
+
+def sweep(
+    settings: SweepSettings,
+    ledger: Ledger,
+    on_outcome: Callable[[Outcome, int, int], None] | None = None,
+    on_start: Callable[[str, Snapshot, int], None] | None = None,
+) -> SweepSummary:
+    """Run the grid points on one snapshot; ``on_start(sweep_id, snapshot, points)`` once it
+    is taken and recorded, ``on_outcome(outcome, done, total)`` for progress."""
+    executor, run, snapshot, points = _begin(settings, ledger)
+    sweep_id = str(run.sweep_id)
     if on_start is not None:
         on_start(sweep_id, snapshot, len(points))
-    run = replace(settings, sweep_id=sweep_id)
     outcomes: list[Outcome] = []
     for result in executor.results(points, snapshot, run):
-        outcome = _record(ledger, result, sweep_id, snapshot)
+        outcome = _record(ledger, result, sweep_id, snapshot.tree)
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome, len(outcomes), len(points))
     return SweepSummary(tuple(sorted(outcomes, key=lambda o: o.index)), sweep_id)
+
+
+# ---- detached sweeps on a cluster -----------------------------------------------------------
+
+
+def _dataset(sweep_id: str) -> str:
+    return f"nbkit-sweep-{sweep_id}"
+
+
+def detach(settings: SweepSettings, ledger: Ledger) -> tuple[str, Snapshot, int]:
+    """Submit the sweep to the Dask cluster and return without waiting: the futures are
+    published on the scheduler (they outlive this process) for ``collect``."""
+    executor, run, snapshot, points = _begin(settings, ledger)
+    if not isinstance(executor, DaskExecutor):
+        raise BadInput("a detached sweep needs a cluster", "--detach", hint="add --dask ADDRESS")
+    try:
+        futures = executor.submit(points, snapshot, run)
+        executor.client.publish_dataset(list(futures), name=_dataset(str(run.sweep_id)))
+    finally:
+        executor.client.close()
+    return str(run.sweep_id), snapshot, len(points)
+
+
+@dataclass(frozen=True)
+class Collected:
+    summary: SweepSummary
+    pending: int  # points still running on the cluster
+
+
+def collect(
+    ledger: Ledger,
+    sweep_id: str,
+    address: str | None = None,
+    timeout: float = DASK_CONNECT_TIMEOUT,
+    wait: bool = False,
+) -> Collected:
+    """Record the finished points of a detached sweep (each once); with ``wait``, wait for
+    the rest. When none is left the sweep is unpublished from the scheduler."""
+    from nbkit.runs import resume
+
+    record = resume.read_record(ledger, sweep_id)
+    where = address or record.get("dask")
+    if not where:
+        raise BadInput(
+            f"sweep {sweep_id} was not submitted to a cluster", "--dask", hint="give --dask ADDRESS"
+        )
+    tree = str((record.get("snapshot") or {}).get("tree"))
+    recorded = resume.recorded_points(ledger, sweep_id, str(record["notebook"]))
+    client = connect(str(where), timeout)
+    try:
+        try:
+            futures = client.get_dataset(_dataset(sweep_id))
+        except KeyError:
+            raise BadInput(
+                f"sweep {sweep_id} is not on the cluster at {where} (collected already, or the"
+                " scheduler restarted)",
+                "--dask",
+                hint=f"nbkit sweep --resume {sweep_id} runs the points without a successful run",
+            ) from None
+        outcomes, pending = [], 0
+        for future in futures:
+            index = int(str(future.key).rsplit("-", 1)[1])
+            if index in recorded:
+                continue
+            if not wait and not future.done():
+                pending += 1
+                continue
+            try:
+                result = future.result()
+            except Exception as exc:  # lost worker too often, unpicklable result
+                result = TaskResult(
+                    index, dict(record["grid"][index]), None, {}, f"dask task failed: {exc}"
+                )
+            outcomes.append(_record(ledger, result, sweep_id, tree))
+        if not pending:
+            client.unpublish_dataset(_dataset(sweep_id))
+    finally:
+        client.close()
+    return Collected(
+        SweepSummary(tuple(sorted(outcomes, key=lambda o: o.index)), sweep_id), pending
+    )
