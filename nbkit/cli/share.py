@@ -85,7 +85,7 @@ def export(run_ids: tuple[str, ...], uri: str, experiment: str | None) -> int:
 
     Every recorded run when no IDS are given. A run exported again is found by its tag
     nbkit.run_id and only its tags are refreshed: one MLflow run per nbkit run. Needs
-    the mlflow extra (pip install 'nbkit[mlflow]').
+    the mlflow extra (pip install 'nbkit-git[mlflow]').
 
     \b
     Examples:
