@@ -77,7 +77,7 @@ def mlflow_server(tmp_path: Path) -> Iterator[str]:
 BODY = (
     "import nbkit\n"
     "for step in range(3):\n"
-    "    nbkit.record('loss', lr * (3 - step))\n"
+    "    nbkit.record('loss', lr * (3 - step), step=step)\n"
     "nbkit.record('accuracy', 0.5 + lr)\n"
     "nbkit.record('optimizer', 'adam')"
 )

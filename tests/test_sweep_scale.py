@@ -324,4 +324,4 @@ def test_a_detached_sweep_is_collected_later(
         assert_one_line_error(again.stderr, f"sweep {sweep_id} is not on the cluster")
     runs = _runs(repo)
     assert sorted(m["parameters"]["k"] for m in runs) == [0, 1]
-    assert {m["sweep"]["id"] for m in runs} == {sweep_id}
+    assert {m["sweep"] for m in runs} == {sweep_id}
