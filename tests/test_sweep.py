@@ -111,7 +111,7 @@ def test_sweep_bad_input_is_one_line_before_any_kernel_starts(
 
 def _runs(repo: Path) -> list[dict[str, Any]]:
     folder = repo / ".nbkit" / "runs"
-    return [manifest_of(p) for p in sorted(folder.iterdir()) if p.is_dir()]
+    return [manifest_of(p) for p in sorted(folder.iterdir()) if (p / "manifest.json").is_file()]
 
 
 def test_local_sweep_runs_every_point_and_a_failure_does_not_stop_it(

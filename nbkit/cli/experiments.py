@@ -155,7 +155,7 @@ def _print_summary(summary: SweepSummary) -> None:
 
 
 @click.command()
-@click.argument("notebook", type=click.Path(path_type=Path))
+@click.argument("notebook", type=click.Path(path_type=Path), required=False)
 @click.option(
     "-p",
     "--param",
@@ -171,7 +171,12 @@ def _print_summary(summary: SweepSummary) -> None:
     show_default=True,
     help="Local worker processes.",
 )
-@click.option("--dask", "address", metavar="ADDRESS", help="Submit to this Dask scheduler instead.")
+@click.option(
+    "--dask",
+    "address",
+    metavar="ADDRESS|FILE",
+    help="Submit to this Dask scheduler (tcp://HOST:PORT or a scheduler file) instead.",
+)
 @click.option(
     "--dask-timeout",
     type=click.FloatRange(min=0, min_open=True),
@@ -179,14 +184,30 @@ def _print_summary(summary: SweepSummary) -> None:
     show_default=True,
     help="Seconds to wait for the Dask scheduler to answer.",
 )
+@click.option(
+    "--retries",
+    type=click.IntRange(min=0),
+    default=1,
+    show_default=True,
+    help="Dask: times a point is rerun when its task fails (a lost worker is always rerun).",
+)
+@click.option("--resume", "resume_id", metavar="SWEEP", help="Run the points of SWEEP not yet run.")
+@click.option(
+    "--detach",
+    is_flag=True,
+    help="With --dask: submit and return; nbkit runs collect SWEEP records the results.",
+)
 @run_options
 @click.option("--json", "as_json", is_flag=True, help="Print the outcomes as JSON.")
 def sweep(
-    notebook: Path,
+    notebook: Path | None,
     specs: tuple[str, ...],
     workers: int,
     address: str | None,
     dask_timeout: float,
+    retries: int,
+    resume_id: str | None,
+    detach: bool,
     kernel: str | None,
     timeout: float | None,
     inputs: tuple[str, ...],
@@ -196,27 +217,41 @@ def sweep(
 ) -> int:
     """Run a notebook over a parameter grid, in parallel; every run goes into the ledger.
 
-    Values are YAML (0.1 is a number, [1, 2] a list), split on commas. Runs go to local
-    worker processes (--workers), or to an existing Dask cluster with --dask ADDRESS (its
-    workers must see the project folder). A failed run does not stop the sweep; the summary
-    lists every outcome and the exit code is 1 when any run failed.
+    Values are YAML (0.1 is a number, [1, 2] a list), split on commas. The sweep runs one
+    snapshot taken when it starts (commit, uncommitted changes with --allow-dirty, the
+    --inputs files): edits and commits made meanwhile do not reach it. Runs go to local
+    worker processes (--workers), or to an existing Dask cluster with --dask (its workers
+    need no access to the project). Each run is recorded as soon as it finishes; the sweep's
+    id is printed first, and --resume SWEEP runs the points that have no successful run.
+    A failed run does not stop the sweep; exit 1 when any run failed.
 
     \b
     Examples:
       nbkit sweep train.ipynb -p lr=0.1,0.01 -p depth=3,5
       nbkit sweep train.ipynb -p lr=0.1,0.01 --workers 4
       nbkit sweep train.ipynb -p seed=1,2,3 --dask tcp://scheduler:8786
+      nbkit sweep --resume 20250301-101500-a1b2c3
     """
     from nbkit import config
+    from nbkit.errors import UsageError
     from nbkit.runs import settings
     from nbkit.runs.ledger import Ledger
-    from nbkit.runs.sweep import SweepSettings, build_request, parse_grid
+    from nbkit.runs.sweep import SweepSettings, parse_grid, prepare_sweep
     from nbkit.runs.sweep import sweep as do_sweep
 
+    backend = "dask" if address else "local"
+    if detach and not address:
+        raise UsageError("--detach needs --dask ADDRESS (a cluster keeps the runs)", "nbkit sweep")
+    if resume_id:
+        if notebook is not None or specs:
+            raise UsageError("--resume takes no notebook and no -p", "nbkit sweep")
+        return _resume(resume_id, backend, workers, address, dask_timeout, retries, as_json)
+    if notebook is None:
+        raise UsageError("give a notebook (or --resume SWEEP)", "nbkit sweep")
     cfg = config.load(notebook.absolute().parent)
     defaults = settings(cfg)
     grid = parse_grid(specs)
-    request = build_request(
+    prepared = prepare_sweep(
         notebook,
         cfg.root,
         grid,
@@ -227,13 +262,74 @@ def sweep(
         allow_unknown=allow_unknown,
         ledger=defaults.ledger,
     )
-    backend = "dask" if address else "local"
     ledger = Ledger(cfg.root, defaults.ledger)
-    settings_ = SweepSettings(request, grid, backend, workers, address, dask_timeout)
-    summary = do_sweep(settings_, ledger, _Progress())
+    settings_ = SweepSettings(
+        prepared, grid, backend, workers, address, dask_timeout, retries=retries
+    )
+    if detach:
+        from nbkit.runs.sweep import detach as do_detach
+
+        sweep_id, snapshot, points = do_detach(settings_, ledger)
+        _started(sweep_id, snapshot, points)
+        _echo(f"submitted; record the results with: nbkit runs collect {sweep_id}")
+        click.echo(sweep_id)
+        return 0
+    summary = do_sweep(settings_, ledger, _Progress(), _started)
+    return _report(summary, as_json)
+
+
+def _started(sweep_id: str, snapshot: Any, points: int) -> None:
+    commit = (snapshot.commit or "")[:12]
+    _echo(f"sweep {sweep_id}: {points} runs of {commit} ({snapshot.size / 1e6:.1f} MB snapshot)")
+
+
+def _resume(
+    sweep_id: str,
+    backend: str,
+    workers: int,
+    address: str | None,
+    dask_timeout: float,
+    retries: int,
+    as_json: bool,
+) -> int:
+    from nbkit import config
+    from nbkit.runs import resume, settings
+    from nbkit.runs.ledger import Ledger
+    from nbkit.runs.sweep import SweepSettings
+    from nbkit.runs.sweep import sweep as do_sweep
+
+    cfg = config.load()
+    ledger = Ledger(cfg.root, settings(cfg).ledger)
+    planned = resume.plan(ledger, sweep_id)
+    if planned is None:
+        _echo(f"sweep {sweep_id}: every point already has a successful run")
+        return 0
+    settings_ = SweepSettings(
+        planned.prepared,
+        planned.grid,
+        backend,
+        workers,
+        address,
+        dask_timeout,
+        retries=retries,
+        sweep_id=sweep_id,
+        snapshot=planned.snapshot,
+        indexes=planned.indexes,
+    )
+    summary = do_sweep(settings_, ledger, _Progress(), _started)
+    return _report(summary, as_json)
+
+
+def _report(summary: SweepSummary, as_json: bool) -> int:
     if as_json:
         rows = [
-            {"parameters": o.parameters, "status": o.status, "run": o.run_id, "message": o.message}
+            {
+                "parameters": o.parameters,
+                "status": o.status,
+                "run": o.run_id,
+                "message": o.message,
+                "sweep": summary.sweep_id,
+            }
             for o in summary.outcomes
         ]
         say(json.dumps(rows, indent=1, ensure_ascii=False))

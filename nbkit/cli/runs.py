@@ -417,11 +417,23 @@ def show(run_id: str, as_json: bool) -> int:
     if as_json:
         say(json.dumps(found.manifest, indent=1, sort_keys=True))
         return 0
-    say(_describe(found.manifest, found.executed_notebook, cfg.root))
+    say(_describe(found.manifest, _executed(found), cfg.root))
     return 0
 
 
-def _describe(m: dict[str, Any], executed: Path, root: Path) -> str:
+def _executed(found: Any) -> Path | str:
+    """The executed notebook, restored from the artifact store if need be; else what is
+    missing and how to get it (the rest of the run is still worth showing)."""
+    from nbkit.errors import BadInput
+
+    try:
+        path: Path = found.executed_notebook
+    except BadInput as exc:
+        return f"missing: {exc.message} (hint: {exc.hint})"
+    return path if path.exists() else "missing"
+
+
+def _describe(m: dict[str, Any], executed: Path | str, root: Path) -> str:
     gitinfo, kernel = m.get("git") or {}, m.get("kernel") or {}
     error = m.get("error") or {}
     lines = [
@@ -448,9 +460,10 @@ def _describe(m: dict[str, Any], executed: Path, root: Path) -> str:
     for key, value in (m.get("experiment") or {}).items():
         lines.append(f"{key:<10} {value}")
     try:
-        lines.append(f"executed   {executed.relative_to(root)}")
+        shown = executed.relative_to(root) if isinstance(executed, Path) else executed
     except ValueError:
-        lines.append(f"executed   {executed}")
+        shown = executed
+    lines.append(f"executed   {shown}")
     return "\n".join(lines)
 
 
@@ -583,3 +596,15 @@ runs.add_command(list_runs)
 runs.add_command(show)
 runs.add_command(compare)
 runs.add_command(plot)
+
+
+def _add_sharing() -> None:
+    """``push``, ``fetch``, ``export`` and ``collect`` live in ``nbkit.cli.share`` (which
+    imports nothing heavy at the top)."""
+    from nbkit.cli import share
+
+    for command in (share.push, share.fetch, share.export, share.collect):
+        runs.add_command(command)
+
+
+_add_sharing()

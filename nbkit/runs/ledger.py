@@ -136,9 +136,17 @@ def run_file(run_dir: Path, manifest: dict[str, Any] | Any, key: str, default: s
     """A file the manifest names in ``files[key]``, inside the run folder.
 
     A manifest is data from the repository: only a plain file name is honoured (anything
-    else falls back to ``default``), so an edited manifest cannot point nbkit outside it."""
+    else falls back to ``default``), so an edited manifest cannot point nbkit outside it.
+    A file kept in the artifact store and missing here is restored first (``BadInput``
+    saying what is missing when it cannot be)."""
     name = str((manifest.get("files") or {}).get(key) or default)
-    return run_dir / (name if Path(name).name == name else default)
+    path = run_dir / (name if Path(name).name == name else default)
+    stored = (manifest.get("artifacts") or {}).get(path.name)
+    if isinstance(stored, dict) and isinstance(stored.get("blob"), str) and not path.exists():
+        from nbkit.runs import artifacts  # a teammate's run: restore it from the store
+
+        artifacts.restore(run_dir, str(manifest.get("id")), path.name, stored["blob"], path)
+    return path
 
 
 def read_manifest(path: Path) -> dict[str, Any]:
@@ -165,9 +173,11 @@ class Ledger:
     def _ensure(self) -> None:
         make_folder(self.dir, self.root)  # the folder comes from config: repository data
         ignore = self.dir / ".gitignore"
-        if not ignore.exists():  # the index is a local cache; manifests are shared
+        # the index is a local cache, executed notebooks live in the artifact store (their
+        # copies here are local); manifests are shared. An older nbkit's file is updated.
+        if not ignore.exists() or ignore.read_bytes() == _OLD_IGNORE:
             with contextlib.suppress(NbkitError):
-                atomic_write_bytes(ignore, b"index.jsonl\n.*.pending\n", root=self.root)
+                atomic_write_bytes(ignore, _IGNORE, root=self.root)
 
     def new_run_dir(self) -> tuple[str, Path]:
         """A fresh run id and its folder, created exclusively: unique across processes."""
@@ -205,7 +215,13 @@ class Ledger:
                     if name and (source_dir / name).is_file():
                         shutil.copyfile(source_dir / name, confined(run_dir / name, self.root))
         from nbkit.recording import finite
+        from nbkit.runs import artifacts
 
+        executed = (manifest.get("files") or {}).get("executed")
+        if isinstance(executed, str) and Path(executed).name == executed:
+            manifest["artifacts"] = artifacts.keep(
+                self.root, run_id, {executed: run_dir / executed}
+            )
         manifest = finite(manifest)  # strict JSON: a NaN would break other readers
         data = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
         final = run_dir / MANIFEST
@@ -327,3 +343,5 @@ class Ledger:
 
 
 _MISSING = object()
+_OLD_IGNORE = b"index.jsonl\n.*.pending\n"
+_IGNORE = _OLD_IGNORE + b"*/executed.ipynb\n"

@@ -1,0 +1,207 @@
+"""The artifact store: executed notebooks (with their figures) outside the branch, in git.
+
+Each run's files are git blobs (content-addressed) in a tree, held by a commit at
+``refs/nbkit/runs/<id>``: a ref no branch contains, so the branch and its history grow by
+manifests only, while ``git push``/``fetch`` of those refs (``nbkit runs push/fetch``) share
+the files with a team, as DVC does for its experiments. The manifest names each stored
+file's blob (``artifacts``), so a copy can be checked against it.
+
+The run folder keeps a local copy of the executed notebook, ignored by git; a teammate's
+copy is restored from the ref on first use, fetched from the remote if need be.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from nbkit import git
+from nbkit.errors import BadInput, GitError
+from nbkit.fsutil import atomic_write_bytes
+
+REFS = "refs/nbkit/runs/"
+SPEC = "+refs/nbkit/*:refs/nbkit/*"  # run artifacts and sweep snapshots
+_EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+_IDENTITY = {  # the store's commits are data, not anyone's work: a fixed author
+    "GIT_AUTHOR_NAME": "nbkit",
+    "GIT_AUTHOR_EMAIL": "nbkit@localhost",
+    "GIT_COMMITTER_NAME": "nbkit",
+    "GIT_COMMITTER_EMAIL": "nbkit@localhost",
+}
+
+
+class StoreError(BadInput):
+    """The artifact store cannot be used (not writable, remote missing)."""
+
+
+def _git(root: Path, *args: str, input: bytes | None = None) -> bytes:
+    proc = subprocess.run(
+        ["git", *args],
+        cwd=root,
+        input=input,
+        capture_output=True,
+        env={**os.environ, **_IDENTITY},
+        check=False,
+    )
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {lines[-1] if lines else proc.returncode}", root)
+    return proc.stdout
+
+
+@functools.lru_cache(maxsize=64)
+def _toplevel(root: str) -> bool:
+    return git.toplevel(root) is not None
+
+
+def in_git(root: Path) -> bool:
+    """Whether ``root`` is in a git work tree (asked once per folder and process: a sweep
+    stores hundreds of runs)."""
+    return _toplevel(str(root))
+
+
+def check_writable(root: Path) -> None:
+    """Fail before any kernel starts when runs could not be stored: writes the empty tree
+    (objects writable) and prepares, then aborts, a ref transaction (refs writable)."""
+    if not in_git(root):
+        return
+    probe = f"start\ncreate refs/nbkit/probe-{os.getpid()} {_EMPTY_TREE}\nprepare\nabort\n"
+    try:
+        _git(root, "hash-object", "-w", "-t", "tree", "--stdin", input=b"")
+        _git(root, "update-ref", "--stdin", input=probe.encode())
+    except GitError as exc:
+        raise StoreError(
+            f"the run artifact store (git refs under {REFS}) is not writable: {exc.message}",
+            git.git_dir(root) if in_git(root) else root,
+            hint="check the permissions of .git/objects and .git/refs/nbkit",
+        ) from None
+
+
+def blobs(root: Path, files: Mapping[str, Path]) -> dict[str, dict[str, Any]]:
+    """Write the files as blobs; name -> {blob, size}. Empty outside git or on failure
+    (the local copy stays; ``nbkit runs push`` stores it later)."""
+    names = sorted(n for n, p in files.items() if p.is_file())
+    if not names or not in_git(root):
+        return {}
+    try:
+        out = _git(root, "hash-object", "-w", "--", *(str(files[n]) for n in names))
+    except GitError:
+        return {}
+    shas = out.decode().split()
+    return {
+        n: {"blob": s, "size": files[n].stat().st_size} for n, s in zip(names, shas, strict=True)
+    }
+
+
+def pin(root: Path, run_id: str, stored: Mapping[str, Mapping[str, Any]]) -> None:
+    """Point ``refs/nbkit/runs/<id>`` at a commit of a tree of the stored blobs."""
+    if not stored:
+        return
+    entries = "".join(f"100644 blob {v['blob']}\t{n}\0" for n, v in sorted(stored.items()))
+    tree = _git(root, "mktree", "-z", input=entries.encode()).decode().strip()
+    commit = _git(root, "commit-tree", tree, "-m", f"nbkit run {run_id}").decode().strip()
+    _git(root, "update-ref", f"{REFS}{run_id}", commit)
+
+
+def keep(root: Path, run_id: str, files: Mapping[str, Path]) -> dict[str, dict[str, Any]]:
+    """Store a run's files; what the manifest records under ``artifacts``."""
+    stored = blobs(root, files)
+    try:
+        pin(root, run_id, stored)
+    except GitError:
+        return {}
+    return stored
+
+
+def restore(root: Path, run_id: str, name: str, blob: str, dest: Path) -> None:
+    """Write a stored file to ``dest``: from the local objects, else fetched from the
+    default remote; ``BadInput`` naming what is missing and how to get it."""
+    try:
+        data = _git(root, "cat-file", "blob", blob)
+    except GitError:
+        remote = default_remote(root)
+        if remote:
+            try:
+                _git(root, "fetch", "-q", remote, f"+{REFS}{run_id}:{REFS}{run_id}")
+                data = _git(root, "cat-file", "blob", blob)
+            except GitError:
+                data = b""
+        else:
+            data = b""
+        if not data and not _empty_ok(root, blob):
+            where = f" (not on {remote} either)" if remote else ""
+            raise BadInput(
+                f"run {run_id}'s {name} is not here{where}",
+                dest,
+                hint="nbkit runs fetch [REMOTE] brings run artifacts; "
+                "whoever ran it can share them with: nbkit runs push",
+            ) from None
+    atomic_write_bytes(dest, data)
+
+
+def _empty_ok(root: Path, blob: str) -> bool:
+    return blob == "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"  # the empty file
+
+
+def default_remote(root: Path) -> str | None:
+    try:
+        names = _git(root, "remote").decode().split()
+    except GitError:
+        return None
+    if not names:
+        return None
+    return "origin" if "origin" in names else names[0]
+
+
+def _remote(root: Path, remote: str | None) -> str:
+    if not in_git(root):
+        raise StoreError("not in a git repository", root, hint="the artifact store is git refs")
+    chosen = remote or default_remote(root)
+    if not chosen:
+        raise StoreError(
+            "no git remote to share run artifacts with",
+            root,
+            hint="git remote add origin URL, or name a remote: nbkit runs push REMOTE",
+        )
+    return chosen
+
+
+def push(root: Path, remote: str | None, missing: Mapping[str, Mapping[str, Path]]) -> str:
+    """Store runs whose files are only local (``missing``: run id -> files), then push
+    every ``refs/nbkit/*`` to the remote. Returns the remote's name."""
+    chosen = _remote(root, remote)
+    for run_id, files in missing.items():
+        keep(root, run_id, files)
+    _transfer(root, "push", chosen)
+    return chosen
+
+
+def fetch(root: Path, remote: str | None) -> str:
+    chosen = _remote(root, remote)
+    _transfer(root, "fetch", chosen)
+    return chosen
+
+
+def _transfer(root: Path, verb: str, remote: str) -> None:
+    try:
+        _git(root, verb, "-q", remote, SPEC)
+    except GitError as exc:
+        raise StoreError(
+            f"git {verb} of run artifacts to/from {remote!r} failed: "
+            + exc.message.removeprefix(f"git {verb} failed: "),
+            root,
+            hint="check the remote's name or URL and that you may write to it (git remote -v)",
+        ) from None
+
+
+def stored_runs(root: Path) -> set[str]:
+    """Run ids with a ref in this repository."""
+    try:
+        out = _git(root, "for-each-ref", "--format=%(refname)", REFS)
+    except GitError:
+        return set()
+    return {line.removeprefix(REFS) for line in out.decode().split()}

@@ -1,0 +1,194 @@
+"""The one code version a sweep runs: commit + dirty patch + declared inputs, as plain bytes.
+
+Resolved once, at submit, on the submitting machine:
+
+- the tree is the recorded commit with the dirty patch applied in a private index
+  (``git read-tree`` + ``git apply --cached`` + ``git write-tree``: the checkout and the real
+  index are never touched), archived with ``git archive`` (the ledger folder left out);
+- the declared inputs (``--inputs``; often untracked data) go into a second tar, with the
+  sha256 each had at submit.
+
+A worker needs neither git nor the project's folder: ``unpack`` writes both tars into a
+private folder and ``relocate`` points a ``Prepared`` run at it. Whatever happens in the
+checkout after submit (a commit, an edit) cannot reach a point.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import tarfile
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nbkit import git
+from nbkit.errors import BadInput, GitError
+
+if TYPE_CHECKING:
+    from nbkit.runs.execute import Prepared
+
+SWEEP_REFS = "refs/nbkit/sweeps/"  # pins each sweep's tree so --resume can archive it again
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What every point of a sweep runs. Plain bytes: pickles to any worker."""
+
+    key: str  # sha256 of the tree id and the inputs: names the snapshot in worker caches
+    commit: str | None
+    tree: str  # the git tree id (commit + patch)
+    archive: bytes  # tar of the tree
+    inputs: bytes  # tar of the declared inputs (paths relative to the project root)
+    input_hashes: tuple[tuple[str, str], ...]  # (relative path, sha256) at submit
+
+    @property
+    def size(self) -> int:
+        return len(self.archive) + len(self.inputs)
+
+
+def _tree(root: Path, commit: str, patch: bytes) -> str:
+    """The tree of ``commit`` with ``patch`` applied, built in a throwaway index."""
+    if not patch:
+        return git.run(root, "rev-parse", f"{commit}^{{tree}}").decode().strip()
+    with tempfile.TemporaryDirectory(prefix="nbkit-snap-") as tmp:
+        env = {**os.environ, "GIT_INDEX_FILE": str(Path(tmp) / "index")}
+        _git_env(root, env, "read-tree", commit)
+        _git_env(root, env, "apply", "--cached", "--binary", "--whitespace=nowarn", input=patch)
+        return _git_env(root, env, "write-tree").decode().strip()
+
+
+def _git_env(root: Path, env: dict[str, str], *args: str, input: bytes | None = None) -> bytes:
+    import subprocess
+
+    proc = subprocess.run(
+        ["git", *args], cwd=root, env=env, input=input, capture_output=True, check=False
+    )
+    if proc.returncode != 0:
+        lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitError(f"git {args[0]} failed: {lines[-1] if lines else proc.returncode}", root)
+    return proc.stdout
+
+
+def _archive(root: Path, tree: str, ledger_rel: str) -> bytes:
+    spec = ["."] if ledger_rel.startswith("..") else [".", f":(exclude){ledger_rel}"]
+    return git.run(root, "archive", "--format=tar", tree, "--", *spec)
+
+
+def _inputs_tar(root: Path, inputs: tuple[Path, ...]) -> tuple[bytes, tuple[tuple[str, str], ...]]:
+    """A tar of the declared inputs and their sha256, read once (what the tar holds is what
+    was hashed)."""
+    buffer = io.BytesIO()
+    hashes: list[tuple[str, str]] = []
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path in sorted(set(inputs)):
+            rel = _inside(root, path)
+            data = path.read_bytes()
+            hashes.append((rel, hashlib.sha256(data).hexdigest()))
+            info = tarfile.TarInfo(rel)
+            info.size = len(data)
+            info.mode = 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue(), tuple(hashes)
+
+
+def _inside(root: Path, path: Path) -> str:
+    try:
+        return path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        raise BadInput(
+            "a sweep ships its inputs to the workers: this one is outside the project",
+            path,
+            hint="move the file into the project, or declare a path inside it",
+        ) from None
+
+
+def take(root: Path, prepared: Prepared, ledger_dir: Path) -> Snapshot:
+    """The snapshot of a prepared run: its recorded commit and patch, and its inputs."""
+    commit = prepared.git.get("commit")
+    if not commit:
+        raise BadInput(
+            f"a sweep runs a commit: {prepared.git.get('why') or 'no commit'}",
+            root,
+            hint="commit first (git add -A && git commit)",
+        )
+    tree = _tree(root, str(commit), bytes(prepared.git.get("patch") or b""))
+    archive = _archive(root, tree, git.relpath(root, ledger_dir))
+    inputs, hashes = _inputs_tar(root, prepared.inputs)
+    key = hashlib.sha256(f"{tree}\0{hashes!r}".encode()).hexdigest()[:16]
+    return Snapshot(key, str(commit), tree, archive, inputs, hashes)
+
+
+def pin(root: Path, sweep_id: str, snapshot: Snapshot) -> None:
+    """Keep the snapshot's tree reachable (``git gc`` must not drop it before --resume)."""
+    git.run(root, "update-ref", f"{SWEEP_REFS}{sweep_id}", snapshot.tree)
+
+
+def retake(root: Path, tree: str, ledger_dir: Path, commit: str | None) -> Snapshot:
+    """A snapshot of a recorded tree (``--resume``); the inputs are added by the caller."""
+    try:
+        git.run(root, "cat-file", "-e", f"{tree}^{{tree}}")
+    except GitError:
+        raise BadInput(
+            f"the sweep's snapshot {tree[:12]} is not in this repository",
+            root,
+            hint="resume where the sweep was submitted, or fetch its refs (refs/nbkit/sweeps)",
+        ) from None
+    archive = _archive(root, tree, git.relpath(root, ledger_dir))
+    return Snapshot("", commit, tree, archive, b"", ())
+
+
+def with_inputs(root: Path, snapshot: Snapshot, inputs: tuple[Path, ...]) -> Snapshot:
+    tar, hashes = _inputs_tar(root, inputs)
+    key = hashlib.sha256(f"{snapshot.tree}\0{hashes!r}".encode()).hexdigest()[:16]
+    return replace(snapshot, key=key, inputs=tar, input_hashes=hashes)
+
+
+# ---- on the worker --------------------------------------------------------------------------
+
+
+def unpack(snapshot: Snapshot, folder: Path) -> Path:
+    """Write the snapshot into ``folder`` (created) and return it. Members are checked:
+    nothing may land outside the folder (the tar is data from the submitter)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for data in (snapshot.archive, snapshot.inputs):
+        if not data:
+            continue
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            tar.extractall(folder, filter="data")
+    return folder
+
+
+def relocate(prepared: Prepared, snapshot: Snapshot, root: Path) -> Prepared:
+    """The same run, pointed at the unpacked snapshot in ``root``: no submitter path left.
+    The kernel: the one chosen at submit when it is installed here, else this worker's
+    interpreter (the manifest records which and why)."""
+    request = replace(
+        prepared.request, root=root, notebook=root / prepared.notebook_rel, ledger_dir=None
+    )
+    inputs = tuple(root / rel for rel, _ in snapshot.input_hashes)
+    return replace(
+        prepared,
+        request=request,
+        notebook=root / prepared.notebook_rel,
+        inputs=inputs,
+        kernel=_worker_kernel(prepared),
+    )
+
+
+def _worker_kernel(prepared: Prepared) -> Any:
+    from nbkit.runs import kernels
+
+    choice = prepared.kernel
+    if choice.argv:  # an interpreter: this worker's own, never the submitter's path
+        return choice._replace(argv=kernels.interpreter_argv())
+    if choice.name in kernels.installed():
+        return choice
+    return kernels.KernelChoice(
+        kernels.CURRENT,
+        "interpreter",
+        f"kernel {choice.name!r} is not installed on this worker; using its interpreter",
+        kernels.interpreter_argv(),
+    )
