@@ -150,3 +150,20 @@ def test_env_refuses_a_venv_setting_outside_the_project(
     assert_one_line_error(result.err, str(outside / "venv"), "outside the project")
     watch.check("nbkit env with venv = ../outside/venv")
     assert os.listdir(outside) == []
+
+
+def test_env_refuses_a_committed_symlink_on_the_way_to_the_venv(
+    offline_project: Callable[..., Path], tmp_path: Path, outside: Path, cli: Callable[..., Any]
+) -> None:
+    """A repository that commits `.nbkit` as a link to a folder of yours: uv would build the
+    run environment there (the default .nbkit/envs/<hash>)."""
+    repo = offline_project("nbkitdemo_a\n")
+    assert cli("lock").code == 0
+    (repo / ".nbkit").symlink_to(outside)
+    commit_all(repo, "a committed link")
+    watch = _watch(tmp_path, repo)
+    result = cli("env")
+    assert result.code == 2, result
+    assert_one_line_error(result.err, ".nbkit", "symlink the repository commits")
+    watch.check("nbkit env through a committed .nbkit link")
+    assert os.listdir(outside) == []

@@ -347,7 +347,30 @@ def _configured_venv(s: EnvSettings, lock: LockFile) -> Path:
             s.root,
             hint="set a folder inside the project, or pass --path for a place of your own",
         )
+    _refuse_committed_links(s.root, path)
     return path
+
+
+def _refuse_committed_links(root: Path, path: Path) -> None:
+    """A symlink on the way to the venv that the repository itself brings (``.nbkit`` or
+    ``.venv`` committed as a link) would have uv build wherever it points: refused. A link
+    you made yourself (not tracked by git) is yours to keep."""
+    from nbkit import git
+
+    top = git.toplevel(root)
+    if top is None:
+        return
+    here = top.absolute()
+    for part in Path(os.path.relpath(path.absolute(), here)).parts:
+        here = here / part
+        if here.is_symlink() and git.tracked_files(top, [git.relpath(top, here)]):
+            raise OutsideRepository(
+                f"{os.path.normpath(here)} is a symlink the repository commits (to "
+                f"{os.readlink(here)}); nothing was built",
+                here,
+                hint="remove the link from the repository, or pass --path for a place of "
+                "your own",
+            )
 
 
 def ensure(s: EnvSettings, venv: Path | None = None) -> EnvResult:
