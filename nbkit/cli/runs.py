@@ -424,12 +424,12 @@ def show(run_id: str, as_json: bool) -> int:
 def _executed(found: Any) -> Path | str:
     """The executed notebook, restored from the artifact store if need be; else what is
     missing and how to get it (the rest of the run is still worth showing)."""
-    from nbkit.errors import BadInput
+    from nbkit.errors import BadInput, with_hint
 
     try:
         path: Path = found.executed_notebook
     except BadInput as exc:
-        return f"missing: {exc.message} (hint: {exc.hint})"
+        return f"missing: {with_hint(exc.message, exc.hint)}"
     return path if path.exists() else "missing"
 
 
