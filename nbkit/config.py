@@ -186,6 +186,16 @@ def _formats(value: Any) -> str:
     return value
 
 
+def _pipe(value: Any) -> tuple[tuple[str, ...], ...]:
+    """Formatter commands (argv lists), checked by ``pairing.pipe``."""
+    from nbkit.pairing.pipe import parse_commands
+
+    try:
+        return parse_commands(value)
+    except ValueError as exc:
+        raise Invalid(str(exc)) from None
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting(
         "",
@@ -208,6 +218,14 @@ SETTINGS: tuple[Setting, ...] = (
         '"ipynb,py:percent"',
         "jupytext pairing, e.g. `ipynb,md:myst` or `notebooks///ipynb,scripts///py:percent` (a mirror folder). Default: jupytext.toml / [tool.jupytext] when present.",
         _formats,
+    ),
+    Setting(
+        "",
+        "pipe",
+        "list of commands",
+        "[]",
+        "Formatter commands run over each Python notebook's script during sync (stdin to stdout, no shell; `{}` is the script's path), e.g. `[\"ruff format -\"]`: the formatted code goes back into the notebook's code cells, so a formatter hook next to nbkit's finds nothing to change. Runs in `nbkit sync` and the commit hook only.",
+        _pipe,
     ),
     Setting(
         "",
@@ -285,7 +303,13 @@ SETTINGS: tuple[Setting, ...] = (
         "The declared dependencies: a requirements file, `pyproject.toml` (its [project.dependencies]) or `pyproject.toml:GROUP` (a dependency group).",
     ),
     Setting("env", "lock", "path", '"requirements.lock"', "The lock file `nbkit lock` writes."),
-    Setting("env", "venv", "path", "`.nbkit/envs/<lock hash>`", "Where `nbkit env` builds the run environment (never the one nbkit runs from: refused)."),
+    Setting(
+        "env",
+        "venv",
+        "path",
+        "`.nbkit/envs/<lock hash>`",
+        "Where `nbkit env` builds the run environment (never the one nbkit runs from: refused).",
+    ),
     Setting(
         "env",
         "python",

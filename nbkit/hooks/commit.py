@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from nbkit.pairing.sync import Files
 
 NULL_SHA = "0" * 40
-# sync outcomes that wrote a file, and which side of the pair they wrote
-_WROTE = {"updated-script": "script", "created-script": "script", "updated-notebook": "notebook"}
 
 
 class HookSteps(NamedTuple):
@@ -212,15 +210,14 @@ def _sync(
     for outcome in outcomes:
         if outcome.warning:
             run.warnings.append(f"warning: {outcome.warning}")
-        side = _WROTE.get(outcome.action)
-        if side is not None:
-            written = Path(getattr(outcome.pair, side))
+        for written in outcome.written:  # the pipe (formatter) may write both sides
             run.wrote(written)
-            other = outcome.pair.notebook if side == "script" else outcome.pair.script
+            is_notebook = written == outcome.pair.notebook
+            other = outcome.pair.script if is_notebook else outcome.pair.notebook
             run.companions[shown(other)] = None
-            if side == "notebook":
+            if is_notebook:
                 rewritten.append(written)
-        elif outcome.action == "conflict":
+        if outcome.action == "conflict":
             run.problem(outcome.message, 1)
     return rewritten
 

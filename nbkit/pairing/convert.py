@@ -12,7 +12,7 @@ import contextlib
 import copy
 import difflib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -265,3 +265,51 @@ def with_pairing(nb: notebook.Notebook, formats: str) -> notebook.Notebook:
     }
     meta["jupytext"].pop("text_representation", None)
     return nb
+
+
+def piped(
+    nb: notebook.Notebook,
+    formats: str,
+    fmt: str,
+    path: Path,
+    format_text: Callable[[str], str],
+    *,
+    whole: bool,
+) -> tuple[notebook.Notebook, str, bool]:
+    """``nb`` with its code cells as a formatter leaves them (``pipe``), the formatted text
+    of ``fmt``, and whether any code cell changed. Only code sources are taken back: ids,
+    metadata and outputs stay. ``whole``: the text is the script to write, so a formatter
+    that touched a markdown or raw cell (ruff strips trailing spaces in comments) is
+    refused; else only code is taken and the rest of the text is dropped. A formatter that
+    joins, splits or retypes cells is refused: nothing is written rather than a line lost."""
+    text = script_text(nb, formats, fmt, path)
+    if not text:
+        return nb, text, False
+    out = format_text(text)
+    got = read_script(out.encode("utf-8"), path, fmt).get("cells", [])
+    cells = nb.get("cells", [])
+    hint = "the formatter must keep every cell marker; see docs/pairing-and-sync.md"
+    if [c.get("cell_type") for c in cells] != [c.get("cell_type") for c in got]:
+        where = _first_difference(inputs_of(nb), inputs_of({"cells": got}))
+        message = f"the pipe changed the cells of the script ({where}); nothing written"
+        raise BadInput(message, path, hint)
+    result: list[dict[str, Any]] = []
+    changed = False
+    for index, (cell, new) in enumerate(zip(cells, got, strict=True)):
+        old_source, new_source = notebook.source_text(cell), notebook.source_text(new)
+        if normalise(old_source) == normalise(new_source):
+            result.append(cell)
+        elif cell.get("cell_type") == "code":
+            result.append({**cell, "source": normalise(new_source)})
+            changed = True
+        elif whole:
+            raise BadInput(
+                f"the pipe changed {cell.get('cell_type')} cell {index} (only code may change:"
+                " trailing spaces, or a line a formatter rewrites?); nothing written",
+                path,
+                hint="edit that cell (a markdown line break can be a trailing backslash), or"
+                " pair with md:myst",
+            )
+        else:
+            result.append(cell)
+    return {**nb, "cells": result}, out, changed

@@ -26,9 +26,11 @@ from nbkit.cache import Cache, digest
 from nbkit.config import Config
 from nbkit.errors import BadInput, NbkitError, UsageError, shown
 from nbkit.fsutil import make_folder
+from nbkit.pairing import pipe
 from nbkit.pairing.convert import (
     inputs_of,
     merge_inputs,
+    piped,
     read_script,
     render_script,
     with_pairing,
@@ -48,9 +50,11 @@ ACTIONS = (
     "updated-script",
     "updated-notebook",
     "created-script",
+    "formatted",  # in step, but the pipe (formatter) rewrote one side or both
     "conflict",
     "would-update-script",
     "would-update-notebook",
+    "would-format",
 )
 BASES = {"auto": ("index", "HEAD"), "index": ("index", "HEAD"), "HEAD": ("HEAD",)}
 PREFER = ("notebook", "script")
@@ -65,6 +69,7 @@ class SyncOutcome(NamedTuple):
     action: str  # one of ACTIONS
     message: str  # one line for the user
     warning: str | None = None  # one line more, e.g. a script the pairing no longer names
+    written: tuple[Path, ...] = ()  # the files written (the pipe may write both sides)
 
 
 class _Plan(NamedTuple):
@@ -73,8 +78,8 @@ class _Plan(NamedTuple):
     pair: Pair
     action: str
     message: str
-    write: str | None  # "script" | "notebook" | None
-    source: notebook.Notebook | None  # what to write from
+    write: str | None  # "script" | "notebook" | "both" | None
+    source: notebook.Notebook | None  # what to write from (the notebook to write)
     formats: str
     original: bytes | None  # the notebook's bytes, to keep its line endings
     script_data: bytes | None = None
@@ -83,8 +88,11 @@ class _Plan(NamedTuple):
     warning: str | None = None
 
 
-def cache_key(nb_data: bytes, script_data: bytes, fmt: str) -> str:
-    return digest(b"sync-v1\0" + fmt.encode() + b"\0" + nb_data + b"\0" + script_data)
+def cache_key(nb_data: bytes, script_data: bytes, fmt: str, pipe_key: str = "") -> str:
+    """Known in step for these bytes; with a pipe, also formatted by that pipe (a changed
+    pipe setting re-checks every pair)."""
+    kind = fmt if not pipe_key else f"{fmt}\0pipe\0{pipe_key}"
+    return digest(b"sync-v1\0" + kind.encode() + b"\0" + nb_data + b"\0" + script_data)
 
 
 def inputs_digest(inputs: Inputs) -> str:
@@ -102,13 +110,18 @@ def agreed_state(cache: Cache | None, pair: Pair) -> str | None:
 
 
 def record_agreed(
-    cache: Cache | None, pair: Pair, nb_data: bytes, script_data: bytes, inputs: str
+    cache: Cache | None,
+    pair: Pair,
+    nb_data: bytes,
+    script_data: bytes,
+    inputs: str,
+    pipe_key: str = "",
 ) -> None:
     """Remember that these exact bytes are in step (fast no-op) and that their cells are the
     pair's new agreed state (what a later sync may overwrite without asking)."""
     if cache is None:
         return
-    cache.put(CACHE_NAMESPACE, cache_key(nb_data, script_data, pair.fmt), inputs)
+    cache.put(CACHE_NAMESPACE, cache_key(nb_data, script_data, pair.fmt, pipe_key), inputs)
     cache.put(AGREED_NAMESPACE, _pair_key(pair), inputs)
 
 
@@ -332,7 +345,7 @@ def _plan(
         return created._replace(warning=_orphan_warning(pair, nb, config))
     nb_inputs, script_inputs = inputs_of(nb), inputs_of(script_nb)
     if nb_inputs == script_inputs:
-        return plan("in-sync", f"{nb_show} and {script_show} are in sync", None)._replace(
+        return plan("in-sync", f"{nb_show} and {script_show} are in sync", None, nb)._replace(
             agreed=inputs_digest(nb_inputs)
         )
     to_script = plan("updated-script", f"{script_show}: updated from {nb_show}", "script", nb)
@@ -434,15 +447,98 @@ def _plan_missing_notebook(
 
 
 def _rendered(plan: _Plan) -> _Plan:
-    if plan.write != "script" or plan.source is None:
+    if plan.write not in ("script", "both") or plan.source is None or plan.text is not None:
         return plan
     return plan._replace(text=render_script(plan.pair, plan.source, plan.formats))
+
+
+class _Pipe(NamedTuple):
+    """The formatter commands this sync runs, and their cache key ("" : none)."""
+
+    commands: tuple[pipe.Command, ...]
+    key: str
+    root: Path
+
+
+def _pipe_of(config: Config, left: str | None) -> _Pipe | None:
+    """The project's ``pipe``; never in a checkout or merge (``left``): only a sync or a
+    commit the user started runs commands the repository names."""
+    commands: tuple[pipe.Command, ...] = config.values("").get("pipe", ())
+    if not commands or left is not None:
+        return None
+    return _Pipe(commands, pipe.key(commands), config.root)
+
+
+def _script_text(data: bytes | None) -> str | None:
+    """The script on disk as text, as the formatter's output is compared with it."""
+    if data is None:
+        return None
+    text = data.decode("utf-8", "replace").replace("\r\n", "\n")
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _formatted(plan: _Plan, piping: _Pipe) -> _Plan:
+    """The plan with the pipe applied to what it writes, or, for a pair in step, to both
+    sides: the formatted script, and the notebook with the formatted code. A side the
+    formatter changes is written too; a pair already formatted stays "in-sync"."""
+    nb = plan.source
+    if nb is None or plan.action == "conflict" or not pipe.applies_to(nb):
+        return plan
+    pair = plan.pair
+    whole = pair.script.suffix == ".py"  # the script itself is Python: format it whole
+    fmt = pair.fmt if whole else "py:percent"  # else only the code, from a percent rendering
+
+    def run(text: str) -> str:
+        return pipe.run(text, piping.commands, pair.script, piping.root)
+
+    new_nb, out, code_changed = piped(nb, plan.formats, fmt, pair.script, run, whole=whole)
+    text = out if whole else render_script(pair, new_nb, plan.formats)
+    current = _script_text(plan.script_data)
+    script_changed = plan.write in ("script", "both") or text != current
+    nb_changed = plan.write in ("notebook", "both") or code_changed
+    write = {(True, True): "both", (True, False): "script", (False, True): "notebook"}.get(
+        (script_changed, nb_changed)
+    )
+    if write is None:
+        return plan
+    note = f"formatted by `{'` | `'.join(pipe.shown_command(c) for c in piping.commands)}`"
+    action, message = plan.action, f"{plan.message}; {note}"
+    if plan.action == "in-sync":
+        nb_show, script_show = shown(pair.notebook), shown(pair.script)
+        sides = {"both": f"{nb_show} and {script_show}", "script": script_show}
+        action, message = "formatted", f"{sides.get(write, nb_show)}: {note}"
+    elif write == "both" and plan.write != "both":
+        message += " (both sides)"
+    return plan._replace(action=action, message=message, write=write, source=new_nb, text=text)
+
+
+def _with_formatter_hint(plan: _Plan, config: Config) -> _Plan:
+    """A conflict in a project whose pre-commit config runs a formatter hook and sets no
+    ``pipe``: the formatter probably rewrote the script; say so and how to fix it for good.
+    Only a conflict reads the pre-commit config."""
+    if plan.action != "conflict" or plan.original is None:  # not a deleted notebook
+        return plan
+    root = git.toplevel(config.root) or config.root
+    found = pipe.formatter_hooks(root / ".pre-commit-config.yaml")
+    if not found:
+        return plan
+    hook_id, command = found[0]
+    warning = (
+        f"{shown(plan.pair.script)} may have been rewritten by the {hook_id} hook in"
+        f' .pre-commit-config.yaml after nbkit wrote it; set pipe = ["{command}"] in'
+        " [tool.nbkit] so nbkit formats the script and the notebook alike"
+        " (docs/pairing-and-sync.md), then choose a side once"
+    )
+    return plan._replace(warning=warning)
 
 
 def _would(plan: _Plan) -> SyncOutcome:
     """What ``--check`` reports instead of writing."""
     nb_show, script_show = shown(plan.pair.notebook), shown(plan.pair.script)
-    if plan.write == "script":
+    if plan.action == "formatted":
+        message = f"{nb_show} and {script_show}: not as the pipe formats them; would be formatted"
+        return SyncOutcome(plan.pair, "would-format", message)
+    if plan.action in ("updated-script", "created-script"):
         verb = "is missing" if plan.action == "created-script" else "is out of date"
         message = f"{script_show}: {verb}; would be written from {nb_show}"
         return SyncOutcome(plan.pair, "would-update-script", message, plan.warning)
@@ -450,34 +546,43 @@ def _would(plan: _Plan) -> SyncOutcome:
     return SyncOutcome(plan.pair, "would-update-notebook", message)
 
 
-def _apply(plan: _Plan, cache: Cache | None, files: Files) -> SyncOutcome:
+def _apply(plan: _Plan, cache: Cache | None, files: Files, pipe_key: str = "") -> SyncOutcome:
     """Write what the plan says, verify it by reading it back, remember the agreed state."""
     pair, source = plan.pair, plan.source
     assert source is not None
-    if plan.write == "script":
+    written: list[Path] = []
+    if plan.write in ("script", "both"):
         write_script(pair, source, plan.formats, plan.text)
-    else:
+        written.append(pair.script)
+    if plan.write in ("notebook", "both"):
         make_folder(pair.notebook.parent)
         notebook.write(pair.notebook, source, original=plan.original)
         if inputs_of(notebook.read(pair.notebook)) != inputs_of(source):
             raise NbkitError("read back differs from what was written", pair.notebook)
-    files.forget(pair.notebook if plan.write == "notebook" else pair.script)
+        written.append(pair.notebook)
+    for path in written:
+        files.forget(path)
     nb_data, script_data = files.read(pair.notebook), files.read(pair.script)
     assert nb_data is not None and script_data is not None
     agreed = inputs_digest(inputs_of(source))
-    record_agreed(cache, pair, nb_data, script_data, agreed)
+    record_agreed(cache, pair, nb_data, script_data, agreed, pipe_key)
     for side, data in (("notebook", nb_data), ("script", script_data)):  # once committed,
         _remember(files, _blob_key(git_blob_sha(data), pair, side), agreed)  # a known blob
-    return SyncOutcome(pair, plan.action, plan.message, plan.warning)
+    return SyncOutcome(pair, plan.action, plan.message, plan.warning, tuple(written))
 
 
 def _known_in_sync(
-    cache: Cache | None, pair: Pair, nb_data: bytes | None, script_data: bytes | None
+    cache: Cache | None,
+    pair: Pair,
+    nb_data: bytes | None,
+    script_data: bytes | None,
+    pipe_key: str = "",
 ) -> str | None:
-    """The inputs digest when these exact bytes were seen in step before (no parsing)."""
+    """The inputs digest when these exact bytes were seen in step (and, with a pipe,
+    formatted by it) before: no parsing, no formatter run."""
     if cache is None or nb_data is None or script_data is None:
         return None
-    return cache.get(CACHE_NAMESPACE, cache_key(nb_data, script_data, pair.fmt))
+    return cache.get(CACHE_NAMESPACE, cache_key(nb_data, script_data, pair.fmt, pipe_key))
 
 
 def sync_pairs(
@@ -505,12 +610,14 @@ def sync_pairs(
     if base not in BASES:
         raise UsageError(f"base must be one of {', '.join(BASES)}, not {base!r}")
     files = files if files is not None else Files(cache)
+    piping = _pipe_of(config, left)
+    pipe_key = piping.key if piping is not None else ""
     outcomes: dict[Path, SyncOutcome] = {}
     pending: list[tuple[Pair, bytes | None, bytes | None]] = []
     pairs = list({pair.notebook: pair for pair in pairs}.values())
     for pair in pairs:
         nb_data, script_data = files.read(pair.notebook), files.read(pair.script)
-        known = _known_in_sync(cache, pair, nb_data, script_data)
+        known = _known_in_sync(cache, pair, nb_data, script_data, pipe_key)
         if known is not None:
             assert cache is not None
             cache.put(AGREED_NAMESPACE, _pair_key(pair), known)
@@ -523,15 +630,22 @@ def sync_pairs(
     plans = [
         _plan(p, n, s, parsed[p.notebook], bases[p.notebook], config, prefer) for p, n, s in pending
     ]
+    if piping is not None:  # a failing formatter anywhere: nothing written
+        plans = [_formatted(plan, piping) for plan in plans]
+    else:
+        plans = [_with_formatter_hint(plan, config) for plan in plans]
     plans = [_rendered(plan) for plan in plans]  # a lossy conversion anywhere: nothing written
     for plan in plans:
         if plan.write is None:
-            outcomes[plan.pair.notebook] = SyncOutcome(plan.pair, plan.action, plan.message)
+            outcome = SyncOutcome(plan.pair, plan.action, plan.message, plan.warning)
+            outcomes[plan.pair.notebook] = outcome
             if plan.agreed is not None:
                 assert plan.original is not None and plan.script_data is not None
-                record_agreed(cache, plan.pair, plan.original, plan.script_data, plan.agreed)
+                record_agreed(
+                    cache, plan.pair, plan.original, plan.script_data, plan.agreed, pipe_key
+                )
         elif check:
             outcomes[plan.pair.notebook] = _would(plan)
         else:
-            outcomes[plan.pair.notebook] = _apply(plan, cache, files)
+            outcomes[plan.pair.notebook] = _apply(plan, cache, files, pipe_key)
     return [outcomes[pair.notebook] for pair in pairs]
