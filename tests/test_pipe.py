@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from nbkit import config
 from tests.conftest import assert_one_line_error, commit_all, git, make_nb, read_nb, write_nb
 from tests.hooks_helpers import copy_package, sh
 from tests.pairing_helpers import edit_script, snapshot
@@ -26,6 +27,10 @@ RUFF_VERSION = "0.17.6"  # the version the dev environment has, so the two hooks
 
 UNFORMATTED = "x=1\ndef f(a,b):\n  return a+b"
 FORMATTED = "x = 1\n\n\ndef f(a, b):\n    return a + b"
+RUFF_HOOK_CONFIG = (
+    "repos:\n  - repo: local\n    hooks:\n      - id: ruff-format\n        name: ruff\n"
+    "        entry: ruff format\n        language: python\n        types: [python]\n"
+)
 STREAM = {"output_type": "stream", "name": "stdout", "text": "3\n"}
 
 
@@ -273,10 +278,7 @@ def test_checkout_hook_never_runs_the_pipe(
 def test_conflict_names_the_formatter_hook_and_the_pipe(
     repo: Path, cli: Callable[..., Any]
 ) -> None:
-    (repo / ".pre-commit-config.yaml").write_text(
-        "repos:\n  - repo: local\n    hooks:\n      - id: ruff-format\n        name: ruff\n"
-        "        entry: ruff format\n        language: python\n        types: [python]\n"
-    )
+    (repo / ".pre-commit-config.yaml").write_text(RUFF_HOOK_CONFIG)
     _project(repo, None)
     write_nb(repo / "a.ipynb", _nb())
     assert cli("pair", "a.ipynb").code == 0
@@ -285,6 +287,24 @@ def test_conflict_names_the_formatter_hook_and_the_pipe(
     result = cli("sync", "a.ipynb")
     assert result.code == 1
     assert "ruff-format hook" in result.err and 'pipe = ["ruff format -"]' in result.err
+
+
+@pytest.mark.parametrize("where", ["nbkit.toml", "pyproject.toml"])
+def test_init_sets_the_pipe_matching_an_existing_formatter_hook(
+    repo: Path, cli: Callable[..., Any], where: str
+) -> None:
+    (repo / ".pre-commit-config.yaml").write_text(RUFF_HOOK_CONFIG)
+    if where == "pyproject.toml":
+        (repo / "pyproject.toml").write_text('[project]\nname = "x"\n')
+    result = cli("init")
+    assert result.code == 0, result.err
+    assert "pipe set for the ruff-format hook" in result.out + result.err
+    assert config.load(repo).values("")["pipe"] == (("ruff", "format", "-"),)
+
+
+def test_init_writes_no_pipe_without_a_formatter_hook(repo: Path, cli: Callable[..., Any]) -> None:
+    assert cli("init").code == 0
+    assert "pipe" not in config.load(repo).values("")
 
 
 # --- real pre-commit, real ruff hook ---------------------------------------------------------
@@ -395,7 +415,7 @@ def test_formatter_hook_without_pipe_names_the_fix(
     assert _commit(repo, pre_commit_home).returncode == 1  # nbkit writes a.py
     git(repo, "add", "-A")
     second = _commit(repo, pre_commit_home)  # ruff reformats a.py
-    assert second.returncode == 1 and "ruff format" in second.stdout
+    assert second.returncode == 1 and "hook id: ruff-format" in second.stdout + second.stderr
     git(repo, "add", "-A")
     (repo / ".git" / "nbkit-cache.json").unlink()  # as in a fresh clone or on CI
     third = _commit(repo, pre_commit_home)

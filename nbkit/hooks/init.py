@@ -92,13 +92,34 @@ def _add_to_pyproject(root: Path, template: bytes) -> InitStep:
     return InitStep("pyproject.toml", "added [tool.nbkit]")
 
 
+def _with_pipe(root: Path, template: bytes) -> tuple[bytes, str]:
+    """The config with a ``pipe`` matching a formatter hook the project's existing
+    .pre-commit-config.yaml runs (ruff-format, black), so the two hooks settle; else as is."""
+    from nbkit.pairing.pipe import formatter_hooks
+
+    found = formatter_hooks(root / ".pre-commit-config.yaml")
+    marker = b"# The commit hook creates"
+    if not found or marker not in template:
+        return template, ""
+    hook_id, command = found[0]
+    lines = (
+        f"# .pre-commit-config.yaml runs the {hook_id} hook: sync formats scripts the same way\n"
+        "# (give nbkit's hook the formatter in additional_dependencies, same version).\n"
+        f'pipe = ["{command}"]\n'
+    )
+    updated = template.replace(marker, lines.encode() + marker, 1)
+    return updated, f" (pipe set for the {hook_id} hook)"
+
+
 def _config(root: Path, origin: Origin) -> InitStep:
-    template = _render(CONFIG_TEMPLATE, origin)
+    template, note = _with_pipe(root, _render(CONFIG_TEMPLATE, origin))
     if (root / "nbkit.toml").exists():
         return InitStep("nbkit.toml", "skipped (exists)")
     if (root / "pyproject.toml").is_file():
-        return _add_to_pyproject(root, template)
-    return _create(root, "nbkit.toml", template)
+        step = _add_to_pyproject(root, template)
+    else:
+        step = _create(root, "nbkit.toml", template)
+    return step if step.action.startswith("skipped") else step._replace(action=step.action + note)
 
 
 def init(root: Path, origin: Origin | None = None) -> list[InitStep]:
