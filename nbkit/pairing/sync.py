@@ -11,6 +11,11 @@ file.
 A pair known to be in sync (by the content digests of both files) is answered from the
 cache without importing jupytext or nbformat, and each file is read once per command
 (``Files``).
+
+With the project's ``pipe`` (a formatter, ``pairing.pipe``), what sync writes, and a pair
+found in step, is formatted before anything is written: the script as the formatter leaves
+it, and the formatted code back in the notebook, so a formatter hook finds nothing to change.
+The cache key includes the pipe, so a warm no-op runs no formatter.
 """
 
 from __future__ import annotations
