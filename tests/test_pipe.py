@@ -122,6 +122,19 @@ def test_script_edit_reaches_the_notebook_formatted(repo: Path, cli: Callable[..
     assert "print(f(x, 3))" in (repo / "a.py").read_text() and _ruff_check(repo / "a.py")
 
 
+def test_hook_names_both_files_the_pipe_wrote(repo: Path, cli: Callable[..., Any]) -> None:
+    _project(repo, [RUFF])
+    write_nb(repo / "a.ipynb", _nb())
+    git(repo, "add", "-A")
+    first = cli("hook", "nbkit", "a.ipynb")  # creates a.py, formats the notebook's code
+    assert first.code == 1
+    add_line = [line for line in first.err.splitlines() if "git add --" in line]
+    assert add_line and {"a.ipynb", "a.py"} <= set(add_line[0].split())
+    assert _sources(repo / "a.ipynb")[1] == FORMATTED and _ruff_check(repo / "a.py")
+    git(repo, "add", "-A")
+    assert cli("hook", "nbkit", "a.ipynb", "a.py").code == 0
+
+
 def test_magics_and_other_languages_cells_survive(repo: Path, cli: Callable[..., Any]) -> None:
     magic = "%matplotlib inline\ny=2"
     bash = "%%bash\necho  hi"

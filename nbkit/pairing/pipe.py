@@ -132,7 +132,7 @@ def applies_to(nb: dict[str, Any]) -> bool:
     for holder, field in (("kernelspec", "language"), ("language_info", "name")):
         value = meta.get(holder, {}).get(field) if isinstance(meta.get(holder), dict) else None
         if isinstance(value, str) and value:
-            return value.lower() == "python"
+            return value.lower() in ("python", "python3")
     return True
 
 
