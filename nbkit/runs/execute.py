@@ -107,6 +107,7 @@ def prepare(request: RunRequest) -> Prepared:
     rel, data, nb = _read_notebook(path, Path(request.notebook), root)
     params.check(nb, request.notebook, request.parameters, allow_unknown=request.allow_unknown)
     choice = kernels.choose(root, nb, request.kernel, request.notebook)
+    kernels.transport()  # a bad NBKIT_KERNEL_TRANSPORT is refused before anything starts
     ledger_dir = Ledger(root, _folder(request)).dir
     state = manifest.git_state(root, path, ledger_dir)
     if state["dirty"] and not request.allow_dirty:
@@ -188,18 +189,14 @@ def _signals_recorded() -> Iterator[list[str]]:
             signal.signal(sig, old)
 
 
-def _signal_kernel(out_dir: Path, sig: int) -> bool:
-    """Signal the kernel's process group (the kernel manager wrote its pid); False while the
+def _signal_kernel(out_dir: Path, *, kill: bool) -> bool:
+    """Interrupt or kill the kernel (the kernel manager wrote its pid); False while the
     kernel has not started yet."""
     try:
         pid = int((out_dir / PID_FILE).read_text(encoding="ascii"))
     except (OSError, ValueError):
         return False
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        if os.getpgid(pid) == pid:
-            os.killpg(pid, sig)
-        else:
-            os.kill(pid, sig)
+    kernels.signal_kernel(pid, kill=kill)
     return True
 
 
@@ -217,9 +214,9 @@ def _wait(done: threading.Event, out_dir: Path, received: list[str]) -> str | No
             continue
         since = 0 if since is None else since + 1
         if len(received) > 1 or since > _GRACE_TICKS:
-            _signal_kernel(out_dir, signal.SIGKILL)
+            _signal_kernel(out_dir, kill=True)
         elif since % _RESEND_TICKS == 0:
-            _signal_kernel(out_dir, signal.SIGINT)
+            _signal_kernel(out_dir, kill=False)
     return received[0] if received else None
 
 

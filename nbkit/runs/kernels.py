@@ -6,12 +6,18 @@ installed > this interpreter (``sys.executable``), through a spec built on the f
 than whatever ``python3`` happens to be installed.
 
 Kernels talk over the IPC transport with sockets in a private temp folder, so parallel runs
-never pick the same TCP port (papermill's ``ZMQError: Address already in use``).
+never pick the same TCP port (papermill's ``ZMQError: Address already in use``). Where pyzmq
+has no IPC sockets (Windows) they fall back to TCP on the loopback interface only, with
+ports from jupyter_client's port cache (never one this process already handed out to a
+kernel); ``NBKIT_KERNEL_TRANSPORT=tcp`` forces that path anywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -20,6 +26,8 @@ from nbkit.errors import BadInput
 from nbkit.notebook import Notebook
 
 CURRENT = "nbkit-current-python"  # the name a kernel for sys.executable is recorded under
+TRANSPORT_ENV = "NBKIT_KERNEL_TRANSPORT"  # "ipc" or "tcp"; unset: ipc where pyzmq has it
+LOOPBACK = "127.0.0.1"
 
 
 class KernelChoice(NamedTuple):
@@ -114,6 +122,49 @@ def choose(
     )
 
 
+def transport() -> str:
+    """The kernel transport on this machine: ``ipc`` where pyzmq has IPC sockets, else
+    ``tcp``; ``NBKIT_KERNEL_TRANSPORT`` forces one (``ipc`` where there is none is refused)."""
+    forced = os.environ.get(TRANSPORT_ENV, "").strip().lower()
+    if forced not in ("", "ipc", "tcp"):
+        raise BadInput(
+            f"{TRANSPORT_ENV}={forced[:40]!r} is not a kernel transport",
+            TRANSPORT_ENV,
+            hint="set it to tcp or ipc, or unset it",
+        )
+    if forced == "tcp":
+        return "tcp"
+    import zmq
+
+    if zmq.has("ipc"):
+        return "ipc"
+    if forced == "ipc":
+        raise BadInput(
+            "this pyzmq has no IPC sockets (Windows)",
+            TRANSPORT_ENV,
+            hint="unset it: kernels use TCP on 127.0.0.1 here",
+        )
+    return "tcp"
+
+
+def signal_kernel(pid: int, *, kill: bool) -> None:
+    """Interrupt (SIGINT) or kill (SIGKILL) the kernel's process group where the platform
+    has process groups. Without them (Windows) a kill terminates the process, and an
+    interrupt is left to the kernel manager (``os.kill`` with CTRL_C_EVENT would reach this
+    console's processes, nbkit included)."""
+    killpg = getattr(os, "killpg", None)
+    getpgid = getattr(os, "getpgid", None)
+    with contextlib.suppress(ProcessLookupError, PermissionError, OSError):
+        if killpg is not None and getpgid is not None:
+            sig = getattr(signal, "SIGKILL", signal.SIGTERM) if kill else signal.SIGINT
+            if getpgid(pid) == pid:
+                killpg(pid, sig)
+            else:
+                os.kill(pid, sig)
+        elif kill:
+            os.kill(pid, signal.SIGTERM)  # TerminateProcess on Windows
+
+
 @functools.cache
 def manager_class() -> type[Any]:
     """The kernel manager papermill/nbclient should create (imported lazily: jupyter_client);
@@ -150,11 +201,13 @@ def manager_class() -> type[Any]:
 
 
 def engine_config(choice: KernelChoice, ipc_prefix: str, pid_file: Path) -> Any:
-    """traitlets config handed to nbclient: IPC sockets at ``ipc_prefix``, explicit argv,
-    where to write the kernel's pid."""
+    """traitlets config handed to nbclient: IPC sockets at ``ipc_prefix`` (or TCP on the
+    loopback where IPC is not available), explicit argv, where to write the kernel's pid."""
     from traitlets.config import Config
 
     manager: dict[str, Any] = {"transport": "ipc", "ip": ipc_prefix, "pid_file": str(pid_file)}
+    if transport() == "tcp":
+        manager.update(transport="tcp", ip=LOOPBACK, cache_ports=True)
     if choice.argv:
         manager["spec_argv"] = list(choice.argv)
     return Config({"NbkitKernelManager": manager})
