@@ -302,7 +302,14 @@ SETTINGS: tuple[Setting, ...] = (
         "requirements.in, else pyproject.toml",
         "The declared dependencies: a requirements file, `pyproject.toml` (its [project.dependencies]) or `pyproject.toml:GROUP` (a dependency group).",
     ),
-    Setting("env", "lock", "path", '"requirements.lock"', "The lock file `nbkit lock` writes."),
+    Setting(
+        "env",
+        "lock",
+        "path",
+        '"requirements.lock"',
+        "The lock file `nbkit lock` writes: a name like `pylock.toml` or `pylock.NAME.toml` "
+        "makes it a PEP 751 lock. Unset, a project with only `pylock.toml` uses that.",
+    ),
     Setting(
         "env",
         "venv",
@@ -322,10 +329,18 @@ SETTINGS: tuple[Setting, ...] = (
         "find_links",
         "list of paths/URLs",
         "[]",
-        "Extra wheel folders for uv (`--find-links`).",
+        "Extra wheel folders for uv (`--find-links`): paths must stay inside the repository; "
+        "a URL needs `--trust-index`.",
     ),
     Setting("env", "no_index", "boolean", "false", "Resolve and install from `find_links` only."),
-    Setting("env", "index_url", "URL", "PyPI", "Package index to use."),
+    Setting(
+        "env",
+        "index_url",
+        "URL",
+        "PyPI",
+        "Package index to use; other than PyPI it needs the user's consent (`--trust-index`, "
+        "or the same `--index-url`/`UV_INDEX_URL`).",
+    ),
     Setting("env", "offline", "boolean", "false", "Use only uv's cache."),
     Setting(
         "env",

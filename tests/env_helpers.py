@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -76,14 +77,26 @@ def uv_cache(monkeypatch: pytest.MonkeyPatch) -> str:
     return _REAL_UV_CACHE
 
 
+def vendored(repo: Path, *folders: Path, name: str = "wheels") -> str:
+    """Copy the wheels of ``folders`` into ``repo/NAME`` and return NAME: a repository's
+    ``find_links`` must stay inside the repository (a path outside it is refused)."""
+    target = repo / name
+    target.mkdir(exist_ok=True)
+    for folder in folders:
+        for wheel in folder.glob("*.whl"):
+            shutil.copy2(wheel, target / wheel.name)
+    return name
+
+
 @pytest.fixture
 def offline_project(repo: Path, wheelhouse: Path, uv_cache: str) -> Callable[[str], Path]:
-    """A git repo whose nbkit.toml resolves only from the local wheels (no index at all)."""
+    """A git repo whose nbkit.toml resolves only from the local wheels (no index at all),
+    copied into the repository's ``wheels/`` folder."""
 
     def make(requirements: str, *, no_index: bool = True) -> Path:
         (repo / "nbkit.toml").write_text(
             "[env]\n"
-            f"find_links = [{str(wheelhouse)!r}]\n"
+            f"find_links = [{vendored(repo, wheelhouse)!r}]\n"
             f"no_index = {'true' if no_index else 'false'}\n"
         )
         (repo / "requirements.in").write_text(requirements)

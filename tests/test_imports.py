@@ -18,7 +18,7 @@ from tests.conftest import (
     run_nbkit,
     write_nb,
 )
-from tests.env_helpers import offline_project, uv_cache, wheelhouse, write_wheel
+from tests.env_helpers import offline_project, uv_cache, vendored, wheelhouse, write_wheel
 
 __all__ = ["offline_project", "uv_cache", "wheelhouse"]
 
@@ -143,7 +143,7 @@ def test_lock_check_gives_one_verdict_with_or_without_a_local_venv(
     write_wheel(extra, "nbkitdemo_provider", "1.0", module="nbkitdemo_mod")  # imblearn's case
     root = offline_project("nbkitdemo-provider\n")
     (root / "nbkit.toml").write_text(
-        f"[env]\nfind_links = [{str(wheelhouse)!r}, {str(extra)!r}]\nno_index = true\n"
+        f"[env]\nfind_links = [{vendored(root, wheelhouse, extra)!r}]\nno_index = true\n"
         'venv = ".venv"\n'  # where the hand-built venv below sits
     )
     locked = run_nbkit("lock", cwd=root)

@@ -11,7 +11,7 @@ import pytest
 
 from nbkit.env import lockfile
 from tests.conftest import Result, assert_one_line_error, commit_all, run_nbkit
-from tests.env_helpers import offline_project, uv_cache, wheelhouse
+from tests.env_helpers import offline_project, uv_cache, vendored, wheelhouse
 
 __all__ = ["offline_project", "uv_cache", "wheelhouse"]
 
@@ -118,7 +118,7 @@ def test_pyproject_dependencies_and_groups(
         '[project]\nname = "demo"\nversion = "0"\ndependencies = ["nbkitdemo_a<1.1"]\n'
         '[dependency-groups]\nbase = ["nbkitdemo_a"]\nnotebooks = [{include-group = "base"}, '
         '"nbkitdemo_b"]\n'
-        f"[tool.nbkit.env]\nfind_links = [{str(wheelhouse)!r}]\nno_index = true\n"
+        f"[tool.nbkit.env]\nfind_links = [{vendored(repo, wheelhouse)!r}]\nno_index = true\n"
     )
     result = cli("lock")
     assert result.code == 0, result.err

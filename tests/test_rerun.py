@@ -20,7 +20,7 @@ import pytest
 from nbkit.recording import MIME_TYPE
 from nbkit.runs.ledger import Ledger
 from tests.conftest import assert_one_line_error, commit_all, git, read_nb, write_nb
-from tests.env_helpers import offline_project, uv_cache, wheelhouse
+from tests.env_helpers import offline_project, uv_cache, vendored, wheelhouse
 from tests.runs_helpers import experiment, experiment_nb, kernel_name, manifest_of, only_run
 
 # fixtures used by name
@@ -219,7 +219,8 @@ def test_env_locked_builds_the_locked_environment_and_reruns_in_it(
 ) -> None:
     offline_project("nbkitdemo_a==1.0\n")
     # offline: the lock resolves from the local wheels, ipykernel comes from the warm uv cache
-    (repo / "nbkit.toml").write_text(f"[env]\nfind_links = [{str(wheelhouse)!r}]\noffline = true\n")
+    wheels = vendored(repo, wheelhouse)  # a repository's find_links stay inside it
+    (repo / "nbkit.toml").write_text(f"[env]\nfind_links = [{wheels!r}]\noffline = true\n")
     (repo / ".gitignore").write_text(".venv/\n")
     assert cli("lock").code == 0
     assert cli("env").code == 0

@@ -36,6 +36,12 @@ def _index_options(func: F) -> F:
             "--index-url", default=None, metavar="URL", help="Package index to use instead of PyPI."
         ),
         click.option("--offline", is_flag=True, help="Use only uv's cache; no network."),
+        click.option(
+            "--trust-index",
+            is_flag=True,
+            help="Use the index / find-links URLs the repository's config names (refused "
+            "without this: a cloned repository is untrusted).",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -47,6 +53,7 @@ def _settings(
     no_index: bool,
     index_url: str | None,
     offline: bool,
+    trust_index: bool,
     cfg: Config | None = None,
 ) -> EnvSettings:
     from nbkit import config
@@ -55,11 +62,37 @@ def _settings(
     s = settings(cfg or config.load())
     return dataclasses.replace(
         s,
-        find_links=s.find_links + tuple(str(Path(d).resolve()) for d in find_links),
+        user_find_links=tuple(str(Path(d).resolve()) for d in find_links),
         no_index=s.no_index or no_index,
-        index_url=index_url or s.index_url,
+        user_index_url=index_url,
         offline=s.offline or offline,
+        trust_index=trust_index,
     )
+
+
+def _with_format(s: EnvSettings, cfg: Config, lock_format: str) -> EnvSettings:
+    """The lock file ``--format`` names; a configured ``lock`` of the other format is bad input."""
+    from nbkit.env.pylock import is_pylock
+    from nbkit.env.settings import PYLOCK, REQUIREMENTS_LOCK
+    from nbkit.errors import BadInput
+
+    want_pylock = lock_format == "pylock"
+    if is_pylock(s.lock) == want_pylock:
+        return s
+    if "lock" in cfg.values("env"):
+        raise BadInput(
+            f"[tool.nbkit.env] lock = {s.lock!r} is not a {lock_format} lock",
+            cfg.source,
+            hint=f"drop --format, or change lock in {cfg.source.name if cfg.source else 'config'}",
+        )
+    return dataclasses.replace(s, lock=PYLOCK if want_pylock else REQUIREMENTS_LOCK)
+
+
+def _show_sources(s: EnvSettings) -> None:
+    """Say where packages came from and who chose it (after success: a failure stays one
+    line, and a refused source is that line)."""
+    for source in s.sources():
+        _echo(f"packages from {source.describe()}")
 
 
 @click.command()
@@ -85,8 +118,17 @@ def _settings(
     help="One lock valid on Linux, macOS and Windows (uv's --universal), or for this "
     "platform only (default: as the existing lock is, else this platform).",
 )
+@click.option(
+    "--format",
+    "lock_format",
+    type=click.Choice(["requirements", "pylock"]),
+    default=None,
+    help="The lock file: requirements.lock (uv's hashed requirements) or pylock.toml "
+    "(PEP 751). Default: [tool.nbkit.env] lock, else the one the project has.",
+)
 @_index_options
 def lock(
+    lock_format: str | None,
     check: bool,
     upgrade: bool,
     upgrade_packages: tuple[str, ...],
@@ -96,13 +138,15 @@ def lock(
     no_index: bool,
     index_url: str | None,
     offline: bool,
+    trust_index: bool,
 ) -> int:
     """Lock the declared dependencies (requirements.in or pyproject.toml) with uv.
 
-    Writes requirements.lock with exact versions and hashes; its header records the Python
-    version, platform, uv version and the digest of the input. With --check nothing is
-    resolved: exit 1 when the lock is missing, stale or edited by hand, or when a notebook
-    or paired script imports a module no declared distribution provides.
+    Writes requirements.lock (or PEP 751 pylock.toml) with exact versions and hashes; its
+    header records the Python version, platform, uv version and the digest of the input.
+    With --check nothing is resolved: exit 1 when the lock is missing, stale or edited by
+    hand, or when a notebook or paired script imports a module no declared distribution
+    provides.
 
     \b
     Examples:
@@ -111,11 +155,14 @@ def lock(
       nbkit lock --check                       the pre-commit check (fast, resolves nothing)
       nbkit lock --find-links wheels/ --no-index   resolve from local wheels only
       nbkit lock --universal                   one lock for Linux, macOS and Windows
+      nbkit lock --format pylock               write the standard pylock.toml instead
     """
     from nbkit import config
 
     cfg = config.load()  # once: `lock --check` runs on every commit
-    s = _settings(find_links, no_index, index_url, offline, cfg)
+    s = _settings(find_links, no_index, index_url, offline, trust_index, cfg)
+    if lock_format is not None:
+        s = _with_format(s, cfg, lock_format)
     if check:
         from nbkit.env.check import check as check_lock
 
@@ -133,6 +180,7 @@ def lock(
     say(f"{s.lock}: {state} ({result.packages} packages from {result.input_label})")
     for note in result.notes:
         say(f"note: {note}", err=True)
+    _show_sources(s)
     return 0
 
 
@@ -156,6 +204,7 @@ def env(
     no_index: bool,
     index_url: str | None,
     offline: bool,
+    trust_index: bool,
 ) -> int:
     """Create or update the run environment from the lock, and register its Jupyter kernel.
 
@@ -171,7 +220,7 @@ def env(
     """
     from nbkit.env import venv as envlib
 
-    s = _settings(find_links, no_index, index_url, offline)
+    s = _settings(find_links, no_index, index_url, offline, trust_index)
     path = Path(venv).absolute() if venv else None
     if print_kernel:
         say(envlib.kernel_name(s, envlib.current_lock(s)))
@@ -186,4 +235,6 @@ def env(
         _echo(f"note: {note}")
     state = "built from the lock" if result.changed else "already matches the lock"
     say(f"{result.venv}: {state}; kernel {result.kernel}")
+    if result.changed:
+        _show_sources(s)
     return 0

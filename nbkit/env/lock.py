@@ -13,7 +13,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbkit.env import lockfile
+from nbkit.env import lockfile, pylock
 from nbkit.env import uv as uvrun
 from nbkit.env.requirements import UV_LOCK, LockInput, foreign, read_input
 from nbkit.env.settings import EnvSettings
@@ -55,8 +55,13 @@ def _universal(s: EnvSettings, opts: LockOptions) -> bool:
     return old is not None and old.header.get("platform") == UNIVERSAL
 
 
+def _format_args(s: EnvSettings) -> list[str]:
+    return ["--format", "pylock.toml"] if pylock.is_pylock(s.lock_path) else []
+
+
 def _compile_args(s: EnvSettings, src: Path, out: Path, opts: LockOptions) -> list[str]:
     args = ["pip", "compile", str(src), "-o", str(out), "--generate-hashes", "--no-header"]
+    args += _format_args(s)
     args += ["--python-version", s.python_target, "--quiet"]
     if _universal(s, opts):  # markers choose per platform; --python-version is the minimum
         args.append("--universal")
@@ -83,16 +88,27 @@ def _from_uv_project(s: EnvSettings, opts: LockOptions) -> str:
     where = shown(s.root / "pyproject.toml")
     uvrun.run(args + s.index_args(), cwd=s.root, path=where, what="resolution (uv lock)")
     export = ["export", "--frozen", "--format", "requirements-txt", "--no-emit-project"]
+    if pylock.is_pylock(s.lock_path):
+        export[3] = "pylock.toml"
     export += ["--no-header", "--quiet"]
     return uvrun.run(export, cwd=s.root, path=where, what="exporting uv.lock")
 
 
 def resolve(s: EnvSettings, inp: LockInput, opts: LockOptions) -> str:
-    """uv's pinned, hashed requirements for ``inp`` (the lock body)."""
+    """uv's pinned, hashed requirements for ``inp`` (the lock body): requirements text, or
+    PEP 751 TOML (its local file URLs relative to the lock) for a ``pylock.toml``."""
+    body = _resolve(s, inp, opts)
+    if pylock.is_pylock(s.lock_path):
+        return pylock.relative_paths(body, s.lock_path.parent)
+    return body
+
+
+def _resolve(s: EnvSettings, inp: LockInput, opts: LockOptions) -> str:
     if inp.path.name == UV_LOCK:
         return _from_uv_project(s, opts)
     with tempfile.TemporaryDirectory(prefix="nbkit-lock-") as tmp:
-        out = Path(tmp) / "requirements.lock"
+        # uv insists on pylock.toml's own name for that format
+        out = Path(tmp) / ("pylock.toml" if pylock.is_pylock(s.lock_path) else "requirements.lock")
         old = lockfile.read(s.lock_path)
         if old is not None and not opts.upgrade:
             out.write_text(old.body, encoding="utf-8")  # uv keeps these pins where it can
@@ -118,7 +134,9 @@ def import_names(s: EnvSettings, body: str) -> str:
     so ``lock --check`` gives one verdict on every machine, venv or not."""
     from nbkit.env.imports import format_provides, providers_in, recorded_names
 
-    parsed = lockfile.LockFile({}, body)
+    parsed = (
+        pylock.from_body(body) if pylock.is_pylock(s.lock_path) else lockfile.LockFile({}, body)
+    )
     pins = parsed.pins()  # by version only: local projects are the repository's own code
     if not pins:
         return ""
@@ -158,16 +176,21 @@ def lock(s: EnvSettings, opts: LockOptions) -> LockResult:
             f"import names not recorded ({exc.message}); lock --check uses the "
             "built-in table and [tool.nbkit.env] import_map",
         )
-    text = lockfile.render(
+    fields = lockfile.header_fields(
         inp,
-        body,
         python=s.python_target,
         platform=UNIVERSAL if _universal(s, opts) else platform_tag(),
         uv=uvrun.version(),
         as_of=opts.as_of,
         imports=imports,
     )
-    parsed = lockfile.parse(text)
+    parsed: lockfile.LockFile | None
+    if pylock.is_pylock(s.lock_path):
+        text = pylock.render(fields, body)
+        parsed = pylock.parse(text, s.lock_path)
+    else:
+        text = lockfile.render(fields, body)
+        parsed = lockfile.parse(text)
     if parsed is None or lockfile.problems(parsed, inp, None):
         raise NbkitError("uv's output did not read back as a lock; nothing written", s.lock_path)
     old = lockfile.read(s.lock_path)

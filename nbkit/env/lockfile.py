@@ -95,21 +95,18 @@ class LockFile:
         }
 
 
-def render(
+def header_fields(
     inp: LockInput,
-    body: str,
     *,
     python: str,
     platform: str,
     uv: str,
     as_of: str | None = None,
     imports: str = "",
-) -> str:
-    """The lock file text: header then body."""
-    body = body.replace("\r\n", "\n")
-    if not body.endswith("\n"):
-        body += "\n"
-    fields = {
+) -> dict[str, str]:
+    """What a lock records about how it was made (both formats; the body digest is added
+    when rendering)."""
+    return {
         "lock-format": FORMAT,
         "input": inp.label,
         "input-sha256": inp.digest,
@@ -119,8 +116,15 @@ def render(
         **({"as-of": as_of} if as_of else {}),
         # import name -> distribution where they differ, read from the resolved wheels
         **({"imports": imports} if imports else {}),
-        "body-sha256": body_digest(body),
     }
+
+
+def render(fields: dict[str, str], body: str) -> str:
+    """The lock file text: header then body."""
+    body = body.replace("\r\n", "\n")
+    if not body.endswith("\n"):
+        body += "\n"
+    fields = {**fields, "body-sha256": body_digest(body)}
     head = "# Written by `nbkit lock`: do not edit. Change the input and run `nbkit lock`.\n"
     head += "".join(f"# nbkit-{key}: {value}\n" for key, value in fields.items())
     return head + "\n" + body
@@ -145,7 +149,12 @@ def parse(text: str) -> LockFile | None:
 
 
 def read(path: Path) -> LockFile | None:
-    """The lock at ``path``; None when missing or not written by nbkit."""
+    """The lock at ``path`` (a requirements lock, or a PEP 751 ``pylock.toml`` by its name);
+    None when missing or not written by nbkit."""
+    from nbkit.env import pylock
+
+    if pylock.is_pylock(path):
+        return pylock.read(path)
     try:
         lock = parse(path.read_bytes().decode("utf-8", "replace"))
     except (FileNotFoundError, IsADirectoryError):

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from nbkit import DISTRIBUTION, config
-from nbkit.env import lockfile
+from nbkit.env import lockfile, pylock
 from nbkit.env import uv as uvrun
 from nbkit.env.lockfile import LockFile
+from nbkit.env.pylock import PyLock
 from nbkit.env.requirements import normalize, read_input
 from nbkit.env.settings import ENVS_DIR, EnvSettings, settings
 from nbkit.errors import BadInput, ConflictError, OutsideRepository, shown
@@ -68,15 +69,22 @@ def current_lock(s: EnvSettings) -> LockFile:
 
     A line that is not a hashed pin of what the input declared (an index URL, find-links,
     an editable, a URL, an unhashed pin) is bad input even when the digest was recomputed:
-    uv would install from wherever it points."""
+    uv would install from wherever it points. A pylock.toml names each file's location:
+    only hashed files from the index in use or the repository pass (``pylock.foreign``)."""
     lock = lockfile.read(s.lock_path)
     if lock is None:
         raise BadInput("no lock written by nbkit lock", shown(s.lock_path), hint="nbkit lock")
     inp = read_input(s)
-    for number, line in lockfile.foreign_lines(lock, inp)[:1]:
+    if isinstance(lock, PyLock):
+        foreign = pylock.foreign(lock, inp, s.local_folders(), s.index_hosts())
+    else:
+        foreign = [
+            f"line {number}: {line[:120]!r} is not a hashed pin the input declared"
+            for number, line in lockfile.foreign_lines(lock, inp)
+        ]
+    for problem in foreign[:1]:
         raise BadInput(
-            f"line {number}: {line[:120]!r} is not a hashed pin the input declared; "
-            "nothing was installed",
+            f"{problem}; nothing was installed",
             shown(s.lock_path),
             hint="nbkit lock writes the lock again from the input",
         )
@@ -382,6 +390,7 @@ def ensure(s: EnvSettings, venv: Path | None = None) -> EnvResult:
     if _matches(venv, lock, kernel):
         return EnvResult(venv, kernel, changed=False)
     python = lock.header.get("python") or s.python_target
+    s.index_args()  # a repository index the user has not agreed to: refused before any build
     _ignore_envs(s, venv)
     _create(s, venv, python)
     (venv / MARKER).unlink(missing_ok=True)  # a half-updated venv must not look current
