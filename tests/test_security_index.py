@@ -79,9 +79,17 @@ def test_command_line_index_wins_over_the_repository(
     assert f"packages from find-links: {wheelhouse} (command line)" in proc.stderr
 
 
-@pytest.mark.parametrize("where", ["../wheels", "ABSOLUTE", "linked"])
+@pytest.mark.parametrize(
+    ("where", "needle"),
+    [
+        ("../wheels", "outside the repository"),
+        ("ABSOLUTE", "outside the repository"),
+        ("linked", "outside the repository"),
+        (".git/objects", "points into .git"),
+    ],
+)
 def test_find_links_must_stay_inside_the_repository(
-    repo: Path, tmp_path: Path, wheelhouse: Path, uv_cache: str, where: str
+    repo: Path, tmp_path: Path, wheelhouse: Path, uv_cache: str, where: str, needle: str
 ) -> None:
     outside = tmp_path / "wheels"  # beside the clone: ../wheels from inside it
     vendored(tmp_path, wheelhouse)
@@ -95,7 +103,7 @@ def test_find_links_must_stay_inside_the_repository(
         refused = run_nbkit("lock", *extra, cwd=clone)
         assert refused.returncode == 2
         line = _one_error(refused.stderr, "nbkit.toml")
-        assert "outside the repository" in line, line
+        assert needle in line, line
         assert not (clone / "requirements.lock").exists()
 
 
