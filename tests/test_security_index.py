@@ -39,7 +39,14 @@ def _env_without_uv_index() -> dict[str, str]:
     return {
         k: v
         for k, v in os.environ.items()
-        if k not in ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_FIND_LINKS")
+        if k
+        not in (
+            "UV_INDEX_URL",
+            "UV_DEFAULT_INDEX",
+            "UV_INDEX",
+            "UV_EXTRA_INDEX_URL",
+            "UV_FIND_LINKS",
+        )
     }
 
 
@@ -60,6 +67,7 @@ def test_repository_index_needs_consent(repo: Path, tmp_path: Path, uv_cache: st
     for args, env in (
         (["--trust-index"], base),
         ([], {**base, "UV_INDEX_URL": EVIL_INDEX}),
+        ([], {**base, "UV_INDEX": f"mine={EVIL_INDEX}"}),
     ):
         proc = run_nbkit("lock", *args, cwd=clone, env=env)
         assert proc.returncode == 2 and "cannot be reached" in proc.stderr, proc.stderr

@@ -65,6 +65,8 @@ def user_indexes() -> list[str]:
     """Index URLs the user set in uv's environment variables (uv reads these itself)."""
     found = [os.environ[name] for name in _INDEX_ENV if os.environ.get(name)]
     found += os.environ.get("UV_EXTRA_INDEX_URL", "").split()
+    # UV_INDEX: "URL" or "NAME=URL" entries, space-separated
+    found += [entry.split("=", 1)[-1] for entry in os.environ.get("UV_INDEX", "").split()]
     return found
 
 
