@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 from nbkit.errors import BadInput
 
 KEEP_OUTPUT_MODES = ("none", "all", "tagged")
-DEFAULT_FORMATS = "ipynb,py:percent"
+DEFAULT_FORMATS = "ipynb,auto:percent"
 # The run ledger; here rather than in nbkit.runs so the commit path can skip it cheaply.
 DEFAULT_LEDGER = ".nbkit/runs"
 
@@ -215,8 +215,8 @@ SETTINGS: tuple[Setting, ...] = (
         "",
         "formats",
         "string",
-        '"ipynb,py:percent"',
-        "jupytext pairing, e.g. `ipynb,md:myst` or `notebooks///ipynb,scripts///py:percent` (a mirror folder). Default: jupytext.toml / [tool.jupytext] when present.",
+        '"ipynb,auto:percent"',
+        "jupytext pairing, e.g. `ipynb,md:myst` or `notebooks///ipynb,scripts///py:percent` (a mirror folder). `auto` is the notebook's language: `.py`, `.R`, `.jl`, `.sh`... A notebook's own `metadata.jupytext.formats` wins. Default: jupytext.toml / [tool.jupytext] when present.",
         _formats,
     ),
     Setting(

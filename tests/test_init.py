@@ -47,7 +47,7 @@ def test_init_scaffolds_a_fresh_repo(repo: Path, cli: Callable[..., Any]) -> Non
 
     cfg = config.load(repo)
     assert cfg.source == repo / "nbkit.toml"
-    assert cfg.formats == "ipynb,py:percent" and cfg.raw["auto_pair"] is True
+    assert cfg.formats == "ipynb,auto:percent" and cfg.raw["auto_pair"] is True
 
     pre_commit = yaml.safe_load((repo / ".pre-commit-config.yaml").read_text())
     hook_ids = {h["id"] for h in yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())}

@@ -19,9 +19,10 @@ def _echo(line: str) -> None:
     "--format",
     "fmt",
     metavar="FMT",
-    help="Script format, e.g. py:percent, md:myst, or a whole formats string such as "
+    help="Script format, e.g. auto:percent (the notebook's language: .py, .R, .jl...), "
+    "py:percent, md:myst, or a whole formats string such as "
     "'notebooks///ipynb,scripts///py:percent'. Default: the notebook's own pairing, "
-    "else the project's formats (ipynb,py:percent).",
+    "else the project's formats (ipynb,auto:percent).",
 )
 @click.argument("notebooks", nargs=-1, required=True, type=click.Path())
 def pair(fmt: str | None, notebooks: tuple[str, ...]) -> int:
@@ -34,7 +35,7 @@ def pair(fmt: str | None, notebooks: tuple[str, ...]) -> int:
 
     \b
     Examples:
-      nbkit pair analysis.ipynb                    writes analysis.py (py:percent)
+      nbkit pair analysis.ipynb                    writes analysis.py (an R notebook: .R)
       nbkit pair --format md:myst analysis.ipynb   writes analysis.md (MyST)
       nbkit pair --format 'notebooks///ipynb,scripts///py:percent' notebooks/a.ipynb
     """
@@ -95,7 +96,10 @@ def sync(prefer: str | None, check: bool, base: str, paths: tuple[str, ...]) -> 
     targets = nbpaths.notebooks(paths, cfg)
     cache = Caches().common(targets)  # the files' repository, not the current folder's
     files = Files(cache)
-    pairs = resolve_pairs(targets, cfg, files)
+    skipped: list[NbkitError] = []  # the project's notebooks jupytext cannot pair
+    pairs = resolve_pairs(targets, cfg, files, skipped if not paths else None)
+    for problem in skipped:
+        _echo(f"warning: {problem.one_line()}")
     outcomes = sync_pairs(
         pairs, cfg, prefer=prefer, check=check, base=base, cache=cache, files=files
     )

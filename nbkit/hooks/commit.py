@@ -164,14 +164,14 @@ def _pairs(
 ) -> dict[Path, Pair]:
     """Each pair once (keyed by its notebook), however many of its files were passed."""
     from nbkit.pairing.pair import pair_notebook
-    from nbkit.pairing.paths import pair_of
+    from nbkit.pairing.paths import UnsupportedLanguage, pair_of
 
     pairs: dict[Path, Pair] = {}
     for path in paths:
         if path in run.broken:
             continue
         try:
-            pair = pair_of(path, config, files.formats)
+            pair = pair_of(path, config, files.formats, files.language)
             if pair is None and create and path.suffix == ".ipynb":
                 before = files.read(path)
                 pair = pair_notebook(path, config)
@@ -179,6 +179,9 @@ def _pairs(
                 run.wrote(pair.script)
                 if files.read(path) != before:  # the pairing is recorded in its metadata
                     run.wrote(path)
+        except UnsupportedLanguage as exc:  # one such notebook must not block every commit
+            run.warnings.append(f"warning: {exc.one_line()}")
+            continue
         except NbkitError as exc:
             run.error(exc, path)
             continue

@@ -19,7 +19,8 @@ from typing import Any
 from nbkit import lazy, notebook
 from nbkit.errors import BadInput
 from nbkit.fsutil import atomic_write_text, detect_newline, make_folder
-from nbkit.pairing.paths import Inputs, Pair
+from nbkit.pairing.languages import LANGUAGES, language_of
+from nbkit.pairing.paths import Inputs, Pair, resolve_formats
 
 NOTEBOOK_METADATA_FILTER = "-all"
 
@@ -30,11 +31,20 @@ def normalise(source: str) -> str:
     return source.replace("\r\n", "\n").strip("\n")
 
 
+def normalise_cell(cell_type: str, source: str) -> str:
+    """``normalise``, and a markdown cell without the whitespace that ends it: MyST cannot
+    carry it (jupytext strips it on reading) and Markdown gives it no meaning. Trailing
+    spaces inside a markdown cell, and all of a code cell, still count."""
+    text = normalise(source)
+    return text.rstrip() if cell_type == "markdown" else text
+
+
 def inputs_of(nb: notebook.Notebook) -> Inputs:
     """What sync compares: each cell's type and normalised source, in order."""
     return tuple(
-        (str(cell.get("cell_type")), normalise(notebook.source_text(cell)))
+        (kind, normalise_cell(kind, notebook.source_text(cell)))
         for cell in nb.get("cells", [])
+        for kind in (str(cell.get("cell_type")),)
     )
 
 
@@ -139,8 +149,29 @@ def _first_difference(expected: Inputs, got: Inputs) -> str:
 def render_script(pair: Pair, nb: notebook.Notebook, formats: str) -> str:
     """The pair's script for ``nb``, checked to give back every cell (else ``BadInput``)."""
     text = script_text(nb, formats, pair.fmt, pair.script)
-    check_round_trip(text, inputs_of(nb), pair.script, pair.fmt)
+    try:
+        check_round_trip(text, inputs_of(nb), pair.script, pair.fmt)
+    except BadInput as exc:
+        raise _language_mismatch(exc, nb, pair) or exc from None
     return text
+
+
+def _language_mismatch(exc: BadInput, nb: notebook.Notebook, pair: Pair) -> BadInput | None:
+    """A round trip lost in a script of another language (an R or C++ notebook in a
+    ``.py``: jupytext comments out what it takes for magics): say that, not "cell marker"."""
+    language = language_of(nb.get("metadata", {}))
+    ext = "." + pair.fmt.split(":")[0]  # Pair.fmt is short: "py:percent"
+    if language.ext is None or language.ext == ext or ext not in LANGUAGES:
+        return None
+    if language.ext in LANGUAGES:
+        better = f"{language.ext[1:]}:percent (or auto:percent)"
+    else:
+        better = "md:myst"
+    return BadInput(
+        f"{exc.message}: a {language.name} notebook in a {ext} script",
+        exc.path,
+        hint=f"pair it as {better}: nbkit pair --format {better.split()[0]} NOTEBOOK",
+    )
 
 
 def write_script(pair: Pair, nb: notebook.Notebook, formats: str, text: str | None = None) -> str:
@@ -253,14 +284,24 @@ def _merged_metadata(prior: dict[str, Any] | None, cell: dict[str, Any]) -> dict
     return meta
 
 
+def _resolved(formats: str, metadata: dict[str, Any]) -> str:
+    """``formats`` with ``auto`` resolved when the notebook's language allows (callers that
+    can fail resolve first, naming the notebook: ``paths.resolve_formats``)."""
+    try:
+        return resolve_formats(formats, language_of(metadata), "")
+    except BadInput:
+        return formats
+
+
 def with_pairing(nb: notebook.Notebook, formats: str) -> notebook.Notebook:
-    """``nb`` with the pairing recorded the way jupytext records it."""
+    """``nb`` with the pairing recorded the way jupytext records it (``auto`` resolved for
+    the notebook's language, as jupytext records it too)."""
     nb = copy.deepcopy(nb)
     meta = nb.setdefault("metadata", {})
     current = meta.get("jupytext")
     meta["jupytext"] = {
         **(current if isinstance(current, dict) else {}),
-        "formats": formats,
+        "formats": _resolved(formats, meta),
         "notebook_metadata_filter": NOTEBOOK_METADATA_FILTER,
     }
     meta["jupytext"].pop("text_representation", None)

@@ -8,7 +8,8 @@ from nbkit import notebook
 from nbkit.config import Config
 from nbkit.errors import BadInput, ConflictError
 from nbkit.pairing.convert import inputs_of, read_script, script_text, with_pairing, write_script
-from nbkit.pairing.paths import Pair, notebook_formats, pair_from, real_folder
+from nbkit.pairing.languages import language_of
+from nbkit.pairing.paths import Pair, notebook_formats, pair_from, real_folder, resolve_formats
 
 
 def pairing_formats(nb: notebook.Notebook, config: Config, fmt: str | None) -> str:
@@ -33,7 +34,9 @@ def pair_notebook(notebook_path: Path, config: Config, fmt: str | None = None) -
         raise BadInput("not a notebook (.ipynb)", notebook_path)
     original = notebook.read_bytes(path)
     nb = notebook.loads(original, notebook_path)
-    formats = pairing_formats(nb, config, fmt)
+    formats = resolve_formats(
+        pairing_formats(nb, config, fmt), language_of(nb.get("metadata", {})), notebook_path
+    )
     pair = pair_from(path, formats, config)
     if pair is None:
         raise BadInput(f"does not fit the paired formats {formats!r}", notebook_path)

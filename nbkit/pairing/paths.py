@@ -19,6 +19,7 @@ from nbkit import notebook
 from nbkit.config import Config, jupytext_formats
 from nbkit.errors import BadInput, OutsideRepository
 from nbkit.fsutil import work_tree_of
+from nbkit.pairing.languages import LANGUAGES, Language, language_of
 
 _COMMON_NAMES = {
     "notebook": "ipynb",
@@ -27,7 +28,10 @@ _COMMON_NAMES = {
     "markdown": "md",
     "myst": "md:myst",
     "pandoc": "md:pandoc",
+    "script": "auto",
+    "c++": "cpp",
 }
+AUTO = ".auto"  # the extension of "auto:percent": the notebook's language decides it
 
 # Every extension jupytext reads and writes (its NOTEBOOK_EXTENSIONS): anything else in a
 # formats string is refused, as jupytext refuses it.
@@ -79,10 +83,10 @@ def parse_format(text: str) -> Fmt:
         dot = text.rfind(".")
         suffix, text = text[:dot], text[dot:]
     ext = text if text.startswith(".") else f".{text}"
-    if ext not in _EXTENSIONS:
+    if ext not in _EXTENSIONS and ext != AUTO:
         raise BadInput(
             f"unsupported jupytext format {given!r}",
-            hint="name an extension jupytext knows, e.g. py:percent, md:myst, Rmd"
+            hint="name an extension jupytext knows, e.g. auto:percent, py:percent, md:myst, Rmd"
             " (a name such as rmarkdown only stands alone)",
         )
     return Fmt(prefix, suffix, ext, name)
@@ -102,11 +106,83 @@ def parse_formats(formats: str) -> tuple[Fmt, Fmt]:
     return nb_fmt, text_fmt
 
 
+class UnsupportedLanguage(BadInput):
+    """A notebook in a language jupytext has no script format for (Kotlin, Ruby, ...)."""
+
+
+def format_text(fmt: Fmt) -> str:
+    """``fmt`` written back as one entry of a formats string (``parse_format``'s inverse)."""
+    text = (f"{fmt.suffix}{fmt.ext}" if fmt.suffix else fmt.ext[1:]) + (
+        f":{fmt.name}" if fmt.name else ""
+    )
+    return f"{fmt.prefix}/{text}" if fmt.prefix else text
+
+
+def has_auto(formats: str) -> bool:
+    """Whether ``formats`` leaves the script extension to the notebook's language."""
+    return "auto" in formats.lower() and any(
+        parse_format(part).ext == AUTO for part in formats.split(",") if part.strip()
+    )
+
+
+def resolve_auto(formats: str, ext: str) -> str:
+    """``formats`` with each ``auto`` entry naming ``ext`` (``ipynb,auto:percent`` ->
+    ``ipynb,R:percent``), every other entry as written; what jupytext records."""
+    parts = []
+    for part in formats.split(","):
+        fmt = parse_format(part) if part.strip() else None
+        parts.append(format_text(fmt._replace(ext=ext)) if fmt and fmt.ext == AUTO else part)
+    return ",".join(parts)
+
+
+def script_extension(language: Language, path: str | Path) -> str:
+    """What ``auto`` stands for in the notebook at ``path``: its language's extension, or
+    ``.py`` when it names no language (nbkit's pairing before ``auto`` was the default).
+    ``UnsupportedLanguage`` when jupytext has no script format for the language."""
+    if language.ext is None:
+        return ".py"
+    if language.ext in _EXTENSIONS and language.ext != ".ipynb":
+        return language.ext
+    name = language.name or "these"
+    other = language.kernel_ext if language.kernel_ext in LANGUAGES else None
+    if other:  # IJava says .jshell: jupytext writes Java, but only when told so
+        message = f"jupytext cannot pair {name} notebooks by language (no script format for"
+        fmt = f"{other[1:]}:percent"
+    else:
+        message = f"jupytext cannot pair {name} notebooks (no script format for"
+        fmt = "md:myst"
+    raise UnsupportedLanguage(
+        f"{message} {language.ext})",
+        path,
+        hint=f"pair it as {fmt} (nbkit pair --format {fmt} NOTEBOOK), or add it to exclude",
+    )
+
+
+def resolve_formats(formats: str, language: Language, path: str | Path) -> str:
+    """``formats`` with ``auto`` resolved for a notebook in ``language``."""
+    return resolve_auto(formats, script_extension(language, path)) if has_auto(formats) else formats
+
+
+def formats_for(pair: Pair, formats: str) -> str:
+    """``formats`` with ``auto`` resolved to the extension the pair's script has."""
+    return resolve_auto(formats, parse_format(pair.fmt).ext) if has_auto(formats) else formats
+
+
+def read_language(nb_path: Path) -> Language:
+    """The language of the notebook at ``nb_path`` (none named when it does not exist)."""
+    if not nb_path.is_file():
+        return Language("", None)
+    return language_of(notebook.read(nb_path).get("metadata", {}))
+
+
 def text_suffixes(formats: str) -> set[str]:
     """Suffixes of the text formats ``formats`` names: ``.Rmd`` for ``rmarkdown``, ``.md`` for
     ``md:myst`` or ``myst``, ``.py`` for ``scripts///py:percent``."""
     parsed = (parse_format(part) for part in formats.split(",") if part.strip())
-    return {fmt.ext for fmt in parsed if fmt.ext != ".ipynb"}
+    found = {fmt.ext for fmt in parsed if fmt.ext != ".ipynb"}
+    if AUTO in found:
+        found = (found - {AUTO}) | set(LANGUAGES)
+    return found
 
 
 def script_path(nb_rel: str, formats: str) -> tuple[str, Fmt] | None:
@@ -238,10 +314,22 @@ def confine(pair: Pair, origin: Path, project: Path) -> Pair:
     return pair
 
 
-def pair_from(nb_path: Path, formats: str, config: Config) -> Pair | None:
+def pair_from(
+    nb_path: Path,
+    formats: str,
+    config: Config,
+    language: Callable[[Path], Language] | None = None,
+) -> Pair | None:
+    """The pair ``formats`` gives the notebook at ``nb_path``; ``language`` tells its language
+    when ``formats`` says ``auto`` (default: read the notebook)."""
     rel, root = _rel(nb_path, config.root)
     try:
+        if has_auto(formats):
+            found_language = (language or read_language)(nb_path)
+            formats = resolve_formats(formats, found_language, nb_path)
         found = script_path(rel, formats)
+    except UnsupportedLanguage:
+        raise
     except BadInput as exc:
         raise BadInput(f"formats {formats!r}: {exc.message}", nb_path, hint=exc.hint) from None
     if found is None:
@@ -255,6 +343,8 @@ def _script_candidates(script: Path, config: Config) -> list[tuple[Path, str | N
     declared = declared_formats(config)
     if declared:
         nb_fmt, text_fmt = parse_formats(declared)
+        if text_fmt.ext == AUTO:  # any script may be the notebook's: pair_of checks which
+            text_fmt = text_fmt._replace(ext=script.suffix)
         rel, root = _rel(script, config.root)
         base = base_path(rel, text_fmt)
         if base is not None:
@@ -264,7 +354,10 @@ def _script_candidates(script: Path, config: Config) -> list[tuple[Path, str | N
 
 
 def pair_of(
-    path: Path, config: Config, formats_of: Callable[[Path], str | None] | None = None
+    path: Path,
+    config: Config,
+    formats_of: Callable[[Path], str | None] | None = None,
+    language: Callable[[Path], Language] | None = None,
 ) -> Pair | None:
     """Given a notebook OR a paired script path, the pair (None if the file is unpaired).
 
@@ -272,20 +365,21 @@ def pair_of(
     formats the project declares. A script whose notebook was deleted still has a pair when
     the project declares formats and the notebook is in HEAD (``notebook`` then does not
     exist); any other script is unpaired. ``formats_of`` reads a notebook's own formats
-    (default: read and parse it; sync passes one that reads each file once per command).
+    (default: read and parse it; sync passes one that reads each file once per command);
+    ``language`` its language, for formats that say ``auto`` (default: read it).
     """
     path = real_folder(path)
     if path.suffix == ".ipynb":
         own = formats_of(path) if formats_of else notebook_formats(notebook.read(path))
         formats = own or declared_formats(config)
-        return pair_from(path, formats, config) if formats else None
+        return pair_from(path, formats, config, language) if formats else None
     for nb_path, declared in _script_candidates(path, config):
         if nb_path.is_file():
-            pair = pair_of(nb_path, config, formats_of)
+            pair = pair_of(nb_path, config, formats_of, language)
             if pair is not None and pair.script == path:
                 return confine(pair, path, config.root)  # the notebook side too
         elif declared and not nb_path.exists() and _in_head(nb_path):
-            pair = Pair(nb_path, path, parse_formats(declared)[1].short)
+            pair = Pair(nb_path, path, resolve_auto(parse_formats(declared)[1].short, path.suffix))
             return confine(pair, path, config.root)
     return None
 

@@ -41,10 +41,13 @@ from nbkit.pairing.convert import (
     with_pairing,
     write_script,
 )
+from nbkit.pairing.languages import Language, language_of
 from nbkit.pairing.paths import (
     Inputs,
     Pair,
+    UnsupportedLanguage,
     declared_formats,
+    formats_for,
     notebook_formats,
     pair_from,
     pair_of,
@@ -66,6 +69,7 @@ PREFER = ("notebook", "script")
 CACHE_NAMESPACE = "sync"  # content key of a pair's bytes -> inputs digest: known in step
 AGREED_NAMESPACE = "agreed"  # pair -> inputs digest of its last agreed (in-step) state
 FORMATS_NAMESPACE = "nb-formats"  # notebook content digest -> its own formats ("" none)
+LANGUAGE_NAMESPACE = "nb-language"  # notebook content digest -> its Language, encoded
 BLOB_NAMESPACE = "blob-inputs"  # git blob (and script format) -> inputs digest, "" unreadable
 
 
@@ -164,9 +168,30 @@ class Files:
                 self.cache.put(FORMATS_NAMESPACE, key, known)
         return known or None
 
+    def language(self, path: Path) -> Language:
+        """The notebook's language, for formats that say ``auto`` (kept by content digest)."""
+        data = self.read(path)
+        if data is None:
+            return Language("", None)
+        key = digest(data)
+        known = self.cache.get(LANGUAGE_NAMESPACE, key) if self.cache is not None else None
+        if known is None:
+            known = language_of(notebook.loads(data, path).get("metadata", {})).encode()
+            if self.cache is not None:
+                self.cache.put(LANGUAGE_NAMESPACE, key, known)
+        return Language.decode(known)
 
-def resolve_pairs(paths: Sequence[Path], config: Config, files: Files | None = None) -> list[Pair]:
-    """Each pair once. Unpaired notebooks are skipped; other unpaired files are bad input."""
+
+def resolve_pairs(
+    paths: Sequence[Path],
+    config: Config,
+    files: Files | None = None,
+    skipped: list[NbkitError] | None = None,
+) -> list[Pair]:
+    """Each pair once. Unpaired notebooks are skipped; other unpaired files are bad input.
+    With ``skipped``, a notebook in a language jupytext cannot pair is added there instead
+    of failing the command (the project-wide sync, where one such notebook must not stop
+    the others)."""
     pairs: dict[Path, Pair] = {}
     for raw in paths:
         path = Path(raw)
@@ -174,7 +199,18 @@ def resolve_pairs(paths: Sequence[Path], config: Config, files: Files | None = N
             raise BadInput("no such file", raw)
         if path.is_dir():
             raise BadInput("is a directory, not a notebook or script", raw)
-        pair = pair_of(path, config, files.formats if files is not None else None)
+        try:
+            pair = pair_of(
+                path,
+                config,
+                files.formats if files is not None else None,
+                files.language if files is not None else None,
+            )
+        except UnsupportedLanguage as exc:
+            if skipped is None:
+                raise
+            skipped.append(exc)
+            continue
         if pair is None:
             if path.suffix == ".ipynb":
                 continue
@@ -338,7 +374,7 @@ def _plan(
     nb, script_nb = parsed
     if nb is None:
         return _plan_missing_notebook(pair, script_nb, config, prefer)
-    formats = notebook_formats(nb) or declared_formats(config) or config.formats
+    formats = formats_for(pair, notebook_formats(nb) or declared_formats(config) or config.formats)
 
     def plan(action: str, message: str, write: str | None, source: Any = None) -> _Plan:
         return _Plan(pair, action, message, write, source, formats, nb_data, script_data)
@@ -421,7 +457,7 @@ def _plan_missing_notebook(
     pair: Pair, script_nb: notebook.Notebook | None, config: Config, prefer: str | None
 ) -> _Plan:
     nb_show, script_show = shown(pair.notebook), shown(pair.script)
-    formats = declared_formats(config) or config.formats
+    formats = formats_for(pair, declared_formats(config) or config.formats)
     if script_nb is None:
         raise BadInput("no such file", pair.notebook)
     if prefer != "script":

@@ -15,6 +15,7 @@ from nbkit import git, notebook
 from nbkit.clean import clean_notebook
 from nbkit.errors import BadInput, with_hint
 from nbkit.pairing import paths
+from nbkit.pairing.languages import LANGUAGES
 from nbkit.review.diff import DiffSettings, NotebookDiff, Report, diff_notebooks
 from nbkit.review.outputs import PixelBudget
 from nbkit.review.sides import (
@@ -71,10 +72,13 @@ def script_candidates(nb_path: str, formats: str) -> set[str]:
     p = PurePosixPath(nb_path)
     found = {str(p.with_suffix(ext)) for ext in paths.SCRIPT_EXTENSIONS}
     try:
-        paired = paths.script_path(nb_path, formats)
+        options = [formats]
+        if paths.has_auto(formats):  # the notebook's language decides: any of them
+            options = [paths.resolve_auto(formats, ext) for ext in LANGUAGES]
+        paired = [paths.script_path(nb_path, option) for option in options]
     except BadInput:
-        return found  # formats nbkit cannot pair (e.g. "auto:percent"): the stem beside it
-    return found | ({paired[0]} if paired else set())
+        return found  # formats nbkit cannot pair: the stem beside it
+    return found | {one[0] for one in paired if one}
 
 
 def _label(side: Side, path: str) -> str:
