@@ -302,3 +302,55 @@ def test_myst_still_refuses_a_lost_line(repo: Path, cli: Callable[..., Any]) -> 
     assert result.code == 2
     assert_one_line_error(result.err, "a.md", "would not keep every cell")
     assert not (repo / "a.md").exists()
+
+
+def test_warm_no_op_hook_with_auto_formats_parses_nothing(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    """``auto`` needs each notebook's language, kept by content digest like its formats:
+    a warm no-op commit of R and Julia pairs still parses no notebook and imports no
+    jupytext."""
+    import json
+
+    from tests.test_hooks import _COUNTING_PROBE
+
+    (repo / "nbkit.toml").write_text('[tool.nbkit]\nformats = "ipynb,auto:percent"\n')
+    write_nb(repo / "r.ipynb", lang_nb("R"))
+    write_nb(repo / "j.ipynb", lang_nb("julia"))
+    files = ["r.ipynb", "r.R", "j.ipynb", "j.jl"]
+    assert cli("hook", "nbkit", "r.ipynb", "j.ipynb").code == 1  # creates the scripts
+    commit_all(repo)
+    assert cli("hook", "nbkit", *files).code == 0  # warm
+    proc = subprocess.run(
+        [sys.executable, "-c", _COUNTING_PROBE, *files],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["code"] == 0 and result["heavy"] == [], result
+    assert result["parses"] == [], result
+
+
+def test_review_folds_in_the_language_script_of_a_mirror_folder(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    """``notebooks///ipynb,scripts///auto:percent``: review finds scripts/a.cpp as the C++
+    notebook's script, as sync does."""
+    import json
+
+    (repo / "nbkit.toml").write_text(
+        '[tool.nbkit]\nformats = "notebooks///ipynb,scripts///auto:percent"\n'
+    )
+    for value in (1, 2):
+        nb = make_nb(("markdown", "# T"), f"int a = {value};", metadata=KERNELS["cpp"])
+        write_nb(repo / "notebooks" / "a.ipynb", nb)
+        result = cli("sync", "--prefer", "notebook", "notebooks/a.ipynb")
+        assert result.code == 0, result.err
+        commit_all(repo)
+    assert (repo / "scripts" / "a.cpp").is_file()
+    data = json.loads(cli("review", "HEAD~1..HEAD", "--format", "json").out)
+    (nb_entry,) = data["notebooks"]
+    assert nb_entry["paired_scripts"] == ["scripts/a.cpp"] and data["notes"] == []
