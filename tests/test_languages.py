@@ -354,3 +354,28 @@ def test_review_folds_in_the_language_script_of_a_mirror_folder(
     data = json.loads(cli("review", "HEAD~1..HEAD", "--format", "json").out)
     (nb_entry,) = data["notebooks"]
     assert nb_entry["paired_scripts"] == ["scripts/a.cpp"] and data["notes"] == []
+
+
+@pytest.mark.parametrize(("fmt", "marker"), [("auto:light", "# +"), ("auto:percent", "# %%")])
+def test_auto_with_any_format_name(
+    repo: Path, cli: Callable[..., Any], fmt: str, marker: str
+) -> None:
+    write_nb(repo / "a.ipynb", lang_nb("R", "y <- 2\n\nz <- 3"))  # light: # + ... # -
+    result = cli("pair", "--format", fmt, "a.ipynb")
+    assert result.code == 0, result.err
+    assert marker in (repo / "a.R").read_text()
+    recorded = read_nb(repo / "a.ipynb")["metadata"]["jupytext"]["formats"]
+    assert recorded == f"ipynb,R:{fmt.split(':')[1]}"
+
+
+def test_a_notebook_that_names_no_language_pairs_with_py(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    """jupytext refuses ``auto`` here ("No language information"); nbkit keeps the .py it
+    paired before auto was its default."""
+    nb = make_nb("x = 1")
+    nb["metadata"] = {}
+    write_nb(repo / "a.ipynb", nb)
+    assert cli("pair", "a.ipynb").code == 0
+    assert (repo / "a.py").is_file()
+    assert read_nb(repo / "a.ipynb")["metadata"]["jupytext"]["formats"] == "ipynb,py:percent"
