@@ -379,3 +379,24 @@ def test_a_notebook_that_names_no_language_pairs_with_py(
     assert cli("pair", "a.ipynb").code == 0
     assert (repo / "a.py").is_file()
     assert read_nb(repo / "a.ipynb")["metadata"]["jupytext"]["formats"] == "ipynb,py:percent"
+
+
+@pytest.mark.parametrize(
+    ("formats", "resolved"),
+    [
+        ("ipynb,auto:percent", "ipynb,R:percent"),
+        ("ipynb,script", "ipynb,R"),  # jupytext's name for auto
+        ("notebooks///ipynb,scripts///auto:percent", "notebooks///ipynb,scripts///R:percent"),
+        ("ipynb,.pct.auto:percent", "ipynb,.pct.R:percent"),
+        ("ipynb,py:percent", "ipynb,py:percent"),  # written as it was
+    ],
+)
+def test_auto_resolves_in_every_formats_form(formats: str, resolved: str) -> None:
+    from jupytext.formats import long_form_multiple_formats, short_form_multiple_formats
+
+    from nbkit.pairing import languages, paths
+
+    r_notebook = languages.language_of(KERNELS["R"])
+    assert paths.resolve_formats(formats, r_notebook, "a.ipynb") == resolved
+    theirs = short_form_multiple_formats(long_form_multiple_formats(formats, KERNELS["R"]))
+    assert paths.parse_formats(theirs) == paths.parse_formats(resolved)  # jupytext agrees

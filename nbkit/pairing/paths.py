@@ -120,7 +120,8 @@ def format_text(fmt: Fmt) -> str:
 
 def has_auto(formats: str) -> bool:
     """Whether ``formats`` leaves the script extension to the notebook's language."""
-    return "auto" in formats.lower() and any(
+    lower = formats.lower()  # "script" is jupytext's name for auto
+    return ("auto" in lower or "script" in lower) and any(
         parse_format(part).ext == AUTO for part in formats.split(",") if part.strip()
     )
 
