@@ -9,7 +9,7 @@ from nbkit.config import Config
 from nbkit.errors import BadInput, ConflictError
 from nbkit.pairing.convert import inputs_of, read_script, script_text, with_pairing, write_script
 from nbkit.pairing.languages import language_of
-from nbkit.pairing.paths import Pair, notebook_formats, pair_from, real_folder, resolve_formats
+from nbkit.pairing.paths import Pair, formats_for, notebook_formats, pair_from, real_folder
 
 
 def pairing_formats(nb: notebook.Notebook, config: Config, fmt: str | None) -> str:
@@ -34,12 +34,12 @@ def pair_notebook(notebook_path: Path, config: Config, fmt: str | None = None) -
         raise BadInput("not a notebook (.ipynb)", notebook_path)
     original = notebook.read_bytes(path)
     nb = notebook.loads(original, notebook_path)
-    formats = resolve_formats(
-        pairing_formats(nb, config, fmt), language_of(nb.get("metadata", {})), notebook_path
-    )
-    pair = pair_from(path, formats, config)
+    formats = pairing_formats(nb, config, fmt)
+    language = language_of(nb.get("metadata", {}))
+    pair = pair_from(path, formats, config, lambda _path: language)
     if pair is None:
         raise BadInput(f"does not fit the paired formats {formats!r}", notebook_path)
+    formats = formats_for(pair, formats)  # recorded as jupytext records it: ipynb,R:percent
     paired = with_pairing(nb, formats)
     if pair.script.exists():
         existing = read_script(notebook.read_bytes(pair.script), pair.script, pair.fmt)

@@ -122,8 +122,17 @@ def has_auto(formats: str) -> bool:
     """Whether ``formats`` leaves the script extension to the notebook's language."""
     lower = formats.lower()  # "script" is jupytext's name for auto
     return ("auto" in lower or "script" in lower) and any(
-        parse_format(part).ext == AUTO for part in formats.split(",") if part.strip()
+        _is_auto(part) for part in formats.split(",") if part.strip()
     )
+
+
+def _is_auto(part: str) -> bool:
+    """Whether one formats entry is ``auto``; an invalid one is not (the parser reports it
+    later, naming the file)."""
+    try:
+        return parse_format(part).ext == AUTO
+    except BadInput:
+        return False
 
 
 def resolve_auto(formats: str, ext: str) -> str:
