@@ -400,3 +400,22 @@ def test_auto_resolves_in_every_formats_form(formats: str, resolved: str) -> Non
     assert paths.resolve_formats(formats, r_notebook, "a.ipynb") == resolved
     theirs = short_form_multiple_formats(long_form_multiple_formats(formats, KERNELS["R"]))
     assert paths.parse_formats(theirs) == paths.parse_formats(resolved)  # jupytext agrees
+
+
+def test_pre_commit_passes_language_scripts_to_the_hooks() -> None:
+    """pre-commit picks a hook's files by identify's tags: an edited R, Julia or C++ script
+    staged alone must reach nbkit, or its notebook is not synced on commit."""
+    import yaml
+    from identify import identify
+
+    from nbkit.hooks import origin
+    from tests.conftest import REPO_ROOT
+
+    manifest = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
+    hooks = {hook["id"]: set(hook.get("types_or", [])) for hook in manifest}
+    assert set(yaml.safe_load(origin.HOOK_TYPES)) == hooks["nbkit"]  # the repo: local form
+    for ext in (".R", ".jl", ".sh", ".cpp", ".go", ".rs", ".scala", ".ps1", ".java", ".ts"):
+        tags = identify.tags_from_filename(f"a{ext}")
+        for hook_id in ("nbkit", "nbkit-sync"):
+            assert tags & hooks[hook_id], (ext, hook_id)
+        assert tags <= identify.ALL_TAGS

@@ -25,7 +25,12 @@ from nbkit.git import toplevel
 HOOK_ID = "nbkit"
 HOOK_NAME = "nbkit (pair, sync, clean and validate notebooks)"
 HOOK_ARGS = "hook nbkit"
-HOOK_TYPES = "[jupyter, python, markdown]"
+# pre-commit's file types (identify's tags) of notebooks and of the scripts jupytext pairs
+# them with: an edit of an R or Julia script alone must reach the hook too.
+HOOK_TYPES = (
+    "[jupyter, python, markdown, r, julia, shell, c++, go, rust, scala, powershell, java,"
+    " javascript, ts, quarto]"
+)
 
 
 class Origin(NamedTuple):
