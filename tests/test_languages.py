@@ -419,3 +419,45 @@ def test_pre_commit_passes_language_scripts_to_the_hooks() -> None:
         for hook_id in ("nbkit", "nbkit-sync"):
             assert tags & hooks[hook_id], (ext, hook_id)
         assert tags <= identify.ALL_TAGS
+
+
+# --- through the real pre-commit ------------------------------------------------------------
+
+import tests.test_precommit as _precommit  # noqa: E402  (its session fixtures, shared)
+
+nbkit_snapshot = _precommit.nbkit_snapshot
+pre_commit_home = _precommit.pre_commit_home
+
+
+@pytest.mark.slow
+def test_r_script_edit_reaches_the_notebook_through_pre_commit(
+    repo: Path, nbkit_snapshot: tuple[Path, str], pre_commit_home: Path
+) -> None:
+    """An R notebook paired with a.R by auto:percent; the R script edited and staged alone:
+    the real pre-commit passes it to nbkit, which updates the notebook (one more git add)."""
+    from tests.hooks_helpers import sh
+
+    source, sha = nbkit_snapshot
+    (repo / "nbkit.toml").write_text('[tool.nbkit]\nformats = "ipynb,auto:percent"\n')
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {source}\n    rev: {sha}\n    hooks:\n      - id: nbkit\n"
+    )
+    write_nb(repo / "a.ipynb", lang_nb("R"))
+    git(repo, "add", "-A")
+    installed = _precommit._pre_commit(repo, pre_commit_home, "install")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    first = sh(repo, "git", "commit", "-m", "add")
+    assert first.returncode == 1 and (repo / "a.R").is_file(), first.stdout + first.stderr
+    git(repo, "add", "a.ipynb", "a.R")
+    second = sh(repo, "git", "commit", "-m", "add")
+    assert second.returncode == 0, second.stdout + second.stderr
+
+    (repo / "a.R").write_text((repo / "a.R").read_text().replace("mean(x)", "median(x)"))
+    git(repo, "add", "a.R")
+    third = sh(repo, "git", "commit", "-m", "edit the R script")
+    assert third.returncode == 1, third.stdout + third.stderr
+    assert "median(x)" in "".join(read_nb(repo / "a.ipynb")["cells"][1]["source"])
+    git(repo, "add", "a.ipynb")
+    fourth = sh(repo, "git", "commit", "-m", "edit the R script")
+    assert fourth.returncode == 0, fourth.stdout + fourth.stderr
+    assert git(repo, "status", "--porcelain") == ""
