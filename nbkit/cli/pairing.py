@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from nbkit.cli.output import say
-from nbkit.errors import NbkitError, shown
+from nbkit.errors import NbkitError, shown, with_hint
 
 
 def _echo(line: str) -> None:
@@ -99,7 +99,8 @@ def sync(prefer: str | None, check: bool, base: str, paths: tuple[str, ...]) -> 
     skipped: list[NbkitError] = []  # the project's notebooks jupytext cannot pair
     pairs = resolve_pairs(targets, cfg, files, skipped if not paths else None)
     for problem in skipped:
-        _echo(f"warning: {problem.one_line()}")
+        where = f"{shown(problem.path)}: " if problem.path else ""
+        _echo(f"warning: {with_hint(where + problem.message, problem.hint)}")
     outcomes = sync_pairs(
         pairs, cfg, prefer=prefer, check=check, base=base, cache=cache, files=files
     )

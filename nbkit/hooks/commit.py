@@ -180,7 +180,8 @@ def _pairs(
                 if files.read(path) != before:  # the pairing is recorded in its metadata
                     run.wrote(path)
         except UnsupportedLanguage as exc:  # one such notebook must not block every commit
-            run.warnings.append(f"warning: {exc.one_line()}")
+            where = f"{shown(exc.path)}: " if exc.path else ""
+            run.warnings.append(f"warning: {with_hint(where + exc.message, exc.hint)}")
             continue
         except NbkitError as exc:
             run.error(exc, path)

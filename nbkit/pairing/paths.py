@@ -164,7 +164,7 @@ def script_extension(language: Language, path: str | Path) -> str:
     raise UnsupportedLanguage(
         f"{message} {language.ext})",
         path,
-        hint=f"pair it as {fmt} (nbkit pair --format {fmt} NOTEBOOK), or add it to exclude",
+        hint=f"pair it as {fmt}: nbkit pair --format {fmt} NOTEBOOK; or add it to exclude",
     )
 
 
