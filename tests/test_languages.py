@@ -220,7 +220,10 @@ def test_unsupported_language_is_named_on_pair(repo: Path, cli: Callable[..., An
     result = cli("pair", "k.ipynb")
     assert result.code == 2
     assert_one_line_error(result.err, "k.ipynb", "jupytext cannot pair kotlin notebooks", ".kt")
-    assert "hint: pair it as md:myst: nbkit pair --format md:myst" in result.err and "cell marker" not in result.err
+    assert (
+        "hint: pair it as md:myst: nbkit pair --format md:myst" in result.err
+        and "cell marker" not in result.err
+    )
     assert sorted(p.name for p in repo.iterdir() if p.is_file()) == ["k.ipynb"]
     assert cli("pair", "--format", "md:myst", "k.ipynb").code == 0  # the way out works
 
