@@ -69,6 +69,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
             ),
             settings,
             setup=setup,
+            warmup=True,  # bytecode compiled and caches warm on both sides before timing
         )
         rows.append(
             Row(

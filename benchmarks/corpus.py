@@ -306,3 +306,102 @@ def prose_triple(root: Path, cells: int = 50, seed: int = 19) -> Path:
             (folder / f"{name}.ipynb").write_bytes(dumps(nb))
 
     return cached(root, f"prose-merge-{cells}-s{seed}", make)
+
+
+# Real notebooks, shipped with the repository under their projects' licences (see the
+# README there): test and documentation notebooks from PyPI sdists and wheels.
+REAL_ROOT = Path(__file__).resolve().parent / "real-notebooks"
+# Five real notebooks with outputs (figures, tables, streams, errors) for the edit commit.
+REAL_COMMIT = (
+    "nbconvert/notebook2.ipynb",
+    "nbconvert/exporters_notebook2.ipynb",
+    "nbconvert/notebook1.ipynb",
+    "nbdime/mixed-conflicts--1.ipynb",
+    "papermill/test_logging.ipynb",
+)
+
+
+class Shape(NamedTuple):
+    """What a notebook's timings depend on: its cells, outputs and the images among them."""
+
+    size: int  # bytes on disk
+    cells: int
+    code_cells: int
+    outputs: int
+    output_bytes: int  # the outputs' JSON, as stored
+    image_bytes: int  # base64 image data inside those outputs
+
+
+def shape(path: Path) -> Shape:
+    data = path.read_bytes()
+    nb = json.loads(data)
+    outputs = [o for c in nb["cells"] for o in c.get("outputs", ())]
+    images = sum(
+        len(v if isinstance(v, str) else "".join(v))
+        for o in outputs
+        for k, v in o.get("data", {}).items()
+        if k.startswith("image/")
+    )
+    return Shape(
+        len(data),
+        len(nb["cells"]),
+        sum(c["cell_type"] == "code" for c in nb["cells"]),
+        len(outputs),
+        sum(len(json.dumps(o)) for o in outputs),
+        images,
+    )
+
+
+def real_notebooks() -> list[Path]:
+    return notebooks(REAL_ROOT)
+
+
+def real_set(root: Path) -> Path:
+    """Every shipped real notebook, copied as they are (a repository's worth of them)."""
+
+    def make(folder: Path) -> None:
+        for path in real_notebooks():
+            dest = folder / path.relative_to(REAL_ROOT)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, dest)
+
+    return cached(root, "real", make)
+
+
+def edit_one_cell(nb: dict[str, Any], seed: int) -> dict[str, Any]:
+    """``nb`` after a user edited one code cell and ran it again (new count, same outputs)."""
+    rng = random.Random(f"one-cell-{seed}")
+    cells = json.loads(json.dumps(nb["cells"]))
+    code = [c for c in cells if c["cell_type"] == "code"] or cells
+    cell = rng.choice(code)
+    source = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
+    cell["source"] = content.lines(source.rstrip("\n") + f"\n# edited {rng.randint(0, 999)}")
+    if cell["cell_type"] == "code":
+        top = max(c.get("execution_count") or 0 for c in cells if c["cell_type"] == "code")
+        cell["execution_count"] = top + 1
+        for output in cell.get("outputs", ()):
+            if "execution_count" in output:
+                output["execution_count"] = top + 1
+    return {**nb, "cells": cells}
+
+
+def commit_set(root: Path, *, real: bool = True) -> Path:
+    """Five notebooks with outputs for a commit: ``original/`` (as last run) and ``edited/``
+    (one code cell edited and re-run in each), plus the pairing both tools read."""
+
+    def make(folder: Path) -> None:
+        (folder / "jupytext.toml").write_text('formats = "ipynb,py:percent"\n')
+        for sub in ("original", "edited"):
+            (folder / sub).mkdir()
+        for index in range(5):
+            if real:
+                source = REAL_ROOT / REAL_COMMIT[index]
+                nb = json.loads(source.read_text(encoding="utf-8"))
+                name = source.stem.replace("-", "_")
+            else:
+                nb = build(NotebookSpec(cells=30, seed=3000 + index, image_bytes=40_000))
+                name = f"analysis_{index}"
+            (folder / "original" / f"{name}.ipynb").write_bytes(dumps(nb))
+            (folder / "edited" / f"{name}.ipynb").write_bytes(dumps(edit_one_cell(nb, index)))
+
+    return cached(root, f"commit-{'real' if real else 'generated'}", make)

@@ -21,7 +21,6 @@ from typing import NamedTuple
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO_ROOT / ".venv" / "bin"
-TOOLS_BIN = Path(__file__).resolve().parent / ".tools-venv" / "bin"
 
 
 class Command(NamedTuple):
@@ -101,10 +100,12 @@ def base_env(settings: Settings) -> dict[str, str]:
 
     pip compiles bytecode when it installs; a shell that sets PYTHONDONTWRITEBYTECODE (as
     some CI and sandbox shells do) would make every Python tool recompile its imports on
-    each start. Caches go to a private folder beside the corpus instead of into the venvs.
+    each start. Caches stay where Python puts them (``__pycache__`` beside the sources, as
+    for users); every row warms each side once, so nothing timed compiles.
     """
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = str(settings.corpus_root / "pycache")
+    del settings  # every command gets the same environment whatever the run
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE",
+                                                              "PYTHONPYCACHEPREFIX")}
     return env
 
 
@@ -342,12 +343,10 @@ def nbkit_has(command_name: str, option: str | None = None) -> bool:
 
 
 def tool(name: str) -> Path | None:
-    """A comparison tool from the tools venv, else nbkit's venv, else None."""
-    for folder in (TOOLS_BIN, VENV_BIN):
-        if (folder / name).is_file():
-            return folder / name
-    found = shutil.which(name)
-    return Path(found) if found else None
+    """An anchor's executable from its own minimal venv (``benchmarks/.tools``), or None."""
+    from benchmarks import tools  # tools imports this module
+
+    return tools.tool(name)
 
 
 # Benchmarks run git with a fixed identity and without the user's hooks or templates.

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
-from benchmarks.harness import Row, Settings
+from benchmarks.harness import Measurement, Row, Settings, Target
 
 
 def _met(row: Row) -> str:
@@ -73,8 +76,10 @@ def markdown(
     versions: dict[str, str],
     command_line: str,
     elapsed_s: float,
+    runs: Sequence[str] = (),
 ) -> str:
-    """The whole ``docs/benchmarks.md`` page."""
+    """The whole ``docs/benchmarks.md`` page; ``runs``: one table line a family (see
+    ``page_from_results``) saying when and under what load it was measured."""
     lines = [
         "# Benchmarks",
         "",
@@ -88,10 +93,24 @@ def markdown(
         "stopped at a timeout of T seconds (the ratio is then a lower bound).",
         "",
         f"Generated {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by `{command_line}` "
-        f"in {elapsed_s / 60:.1f} min ({'quick' if settings.quick else 'full'} run, up to "
-        f"{settings.repeat} repeats a command, fewer for commands past "
-        f"{settings.budget_s:.0f} s of total time).",
+        f"from {elapsed_s / 60:.1f} min of measuring ({'quick' if settings.quick else 'full'} "
+        f"run, up to {settings.repeat} repeats a command, fewer for commands past their "
+        "time budget).",
         "",
+        *(
+            [
+                "Each family's results are saved as `benchmarks/results/<family>.json`; the page",
+                "is generated from them (`python benchmarks/run.py --page-only`). When and under",
+                "what load (1, 5, 15 min averages, before and after the family) each was measured:",
+                "",
+                "| family | measured (UTC) | load before | load after | run, repeats | took |",
+                "| --- | --- | --- | --- | --- | --- |",
+                *runs,
+                "",
+            ]
+            if runs
+            else []
+        ),
         "## Machine",
         "",
         *[f"- {k}: {v}" for k, v in machine.items()],
@@ -172,3 +191,94 @@ METHOD = [
     "Timings on a shared or loaded machine are noisy (see the load average above): compare",
     "ratios within one run, not absolute times across runs.",
 ]
+
+
+# --- the results as JSON: one file a family, so families measured in separate runs (or on
+# --- another day) make one page, each with its own date, load and settings.
+
+
+def _measurement_json(m: Measurement | None) -> dict[str, Any] | None:
+    return None if m is None else {**m._asdict(), "median": None if not m.seconds else m.median}
+
+
+def _measurement_from(data: dict[str, Any] | None) -> Measurement | None:
+    if data is None:
+        return None
+    return Measurement(
+        data["label"],
+        tuple(data["seconds"]),
+        tuple(data["exit_codes"]),
+        data.get("timed_out", False),
+        data.get("timeout", 0.0),
+        data.get("error", ""),
+    )
+
+
+def row_json(row: Row) -> dict[str, Any]:
+    return {
+        "family": row.family,
+        "case": row.case,
+        "subject": _measurement_json(row.subject),
+        "reference": _measurement_json(row.reference),
+        "target": {
+            "text": row.target.text,
+            "min_ratio": row.target.min_ratio,
+            "max_s": row.target.max_s,
+        },
+        "note": row.note,
+        "ratio": row.ratio,
+        "met": row.met(),
+    }
+
+
+def row_from(data: dict[str, Any]) -> Row:
+    target = data["target"]
+    return Row(
+        data["family"],
+        data["case"],
+        _measurement_from(data["subject"]),
+        _measurement_from(data["reference"]),
+        Target(target["text"], target.get("min_ratio"), target.get("max_s")),
+        data.get("note", ""),
+    )
+
+
+def save_family(folder: Path, family: str, rows: Sequence[Row], meta: dict[str, Any]) -> Path:
+    """``folder/<family>.json``: the family's rows and how they were measured."""
+    from nbkit.fsutil import atomic_write_text
+
+    path = folder / f"{family}.json"
+    folder.mkdir(parents=True, exist_ok=True)
+    payload = {"family": family, **meta, "rows": [row_json(r) for r in rows]}
+    atomic_write_text(path, json.dumps(payload, indent=1) + "\n")
+    return path
+
+
+def load_results(folder: Path, order: Sequence[str]) -> list[dict[str, Any]]:
+    """The saved families found in ``folder``, in ``order`` (missing ones left out)."""
+    found = []
+    for family in order:
+        path = folder / f"{family}.json"
+        if path.is_file():
+            found.append(json.loads(path.read_text(encoding="utf-8")))
+    return found
+
+
+def page_from_results(results: Sequence[dict[str, Any]], command_line: str) -> str:
+    """``docs/benchmarks.md`` from saved families: the table is generated, never hand-edited."""
+    rows = [row_from(r) for family in results for r in family["rows"]]
+    latest = max(results, key=lambda f: f["generated"]) if results else {}
+    runs = [
+        f"| {f['family']} | {f['generated']} | {f['load_before']} | {f['load_after']} | "
+        f"{'quick' if f['quick'] else 'full'}, up to {f['repeat']} | {f['elapsed_s'] / 60:.1f} min |"
+        for f in results
+    ]
+    return markdown(
+        rows,
+        Settings(repeat=int(latest.get("repeat", 0)), quick=bool(latest.get("quick"))),
+        latest.get("machine", {}),
+        latest.get("versions", {}),
+        command_line,
+        sum(f["elapsed_s"] for f in results),
+        runs=runs,
+    )

@@ -1,8 +1,11 @@
 """Run the benchmark suite: ``make bench`` or ``python benchmarks/run.py [--quick] [--only NAME]``.
 
-Prints the table and, for a run of every family, writes ``docs/benchmarks.md``. A family
-that cannot run (a command not built yet, a tool missing) becomes a row saying so; it never
-stops the others.
+Prints the table, saves each family's results as ``benchmarks/results/<family>.json`` (with
+the date, the load average before and after, the machine and the versions) and, for a run of
+every family, writes ``docs/benchmarks.md`` from those files. ``--page-only`` regenerates the
+page from the saved files without measuring (families measured in separate runs make one
+page). A family that cannot run (a command not built yet, a tool missing) becomes a row saying
+so; it never stops the others.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ FAMILIES: dict[str, str] = {
     "start-up": "benchmarks.bench_startup",
     "commit": "benchmarks.bench_commit",
     "all-files": "benchmarks.bench_clean",
+    "real": "benchmarks.bench_real",
     "filter": "benchmarks.bench_filter",
     "diff": "benchmarks.bench_diff",
     "merge": "benchmarks.bench_merge",
@@ -38,6 +42,7 @@ FAMILIES: dict[str, str] = {
     "runs": "benchmarks.bench_ledger",
 }
 DOCS = REPO_ROOT / "docs" / "benchmarks.md"
+RESULTS = REPO_ROOT / "benchmarks" / "results"
 
 
 def _log(line: str) -> None:
@@ -76,7 +81,19 @@ def parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--no-install",
         action="store_true",
-        help="do not create benchmarks/.tools-venv; use the tools already on hand",
+        help="do not create the anchors' venvs (benchmarks/.tools); rows whose anchor is "
+        "missing say so",
+    )
+    parser.add_argument(
+        "--results",
+        type=Path,
+        default=RESULTS,
+        help="where each family's JSON results are saved and read (default benchmarks/results)",
+    )
+    parser.add_argument(
+        "--page-only",
+        action="store_true",
+        help="measure nothing: write the page from the saved results of every family",
     )
     parser.add_argument("--corpus", type=Path, default=None, help="corpus cache folder")
     return parser.parse_args(argv)
@@ -84,6 +101,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
+    command_line = (
+        "python benchmarks/run.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    ).strip()
+    if args.page_only:
+        return write_page(args.results, args.output or DOCS, command_line)
     repeat = args.repeat or (3 if args.quick else 5)
     if repeat < 1:
         print("run.py: --repeat must be at least 1", file=sys.stderr)
@@ -97,30 +119,48 @@ def main(argv: list[str] | None = None) -> int:
         corpus_root=args.corpus or Settings().corpus_root,
         budget_s=20.0 if args.quick else 30.0,
     )
-    started = time.perf_counter()
-    machine = tools.machine()
     problem = "" if args.no_install else tools.ensure_tools_venv()
     if problem:
         _log(problem)
+    machine, versions = tools.machine(), tools.versions()
     rows: list[Row] = []
     try:
         for name in args.only or list(FAMILIES):
-            _log(f"{name}: running")
-            rows += run_family(name, settings)
+            _log(f"{name}: running (load {tools.load_average()})")
+            before, started = tools.load_average(), time.perf_counter()
+            family_rows = run_family(name, settings)
+            rows += family_rows
+            meta = {
+                "generated": time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+                "load_before": before,
+                "load_after": tools.load_average(),
+                "elapsed_s": time.perf_counter() - started,
+                "repeat": settings.repeat,
+                "quick": settings.quick,
+                "command_line": command_line,
+                "machine": machine,
+                "versions": versions,
+            }
+            report.save_family(args.results, name, family_rows, meta)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    elapsed = time.perf_counter() - started
     print(report.console(rows))
     if output is not None:
-        command_line = "python benchmarks/run.py " + " ".join(
-            sys.argv[1:] if argv is None else argv
-        )
-        page = report.markdown(
-            rows, settings, machine, tools.versions(), command_line.strip(), elapsed
-        )
-        output.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(output, page)
-        _log(f"wrote {output}")
+        return write_page(args.results, output, command_line, only=args.only)
+    return 0
+
+
+def write_page(
+    results: Path, output: Path, command_line: str, only: list[str] | None = None
+) -> int:
+    """The page from the saved families (``only``: just those, e.g. a run with --output)."""
+    saved = report.load_results(results, only or list(FAMILIES))
+    if not saved:
+        print(f"run.py: no saved results in {results}", file=sys.stderr)
+        return 2
+    output.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(output, report.page_from_results(saved, command_line))
+    _log(f"wrote {output}")
     return 0
 
 

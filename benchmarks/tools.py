@@ -1,37 +1,95 @@
-"""The comparison tools live in their own venv (``benchmarks/.tools-venv``), created with pip.
+"""Each anchor (the tool nbkit is compared with) in its own minimal venv, as its users install it.
 
-nbstripout, nb-clean, nbstripout-fast and the profiler are what users would use instead of
-nbkit or to look inside it; none of them may enter nbkit's own dependencies, so they get a
-separate environment that ``run.py`` creates on first use and reuses afterwards.
+A tool timed from nbkit's development environment is not the tool its users run: that
+environment holds every extra and dev dependency, and one of them can make the tool's start-up
+several times slower (jupytext took 2.38 s there against 0.33 s alone). So each anchor gets
+``benchmarks/.tools/<name>/``, created with ``python -m venv`` and ``pip install <pin>`` (pip
+compiles bytecode as it installs, as for any user), with a stamp naming the pinned version;
+``run.py`` builds the missing ones on first use and reuses them afterwards. pre-commit gets one
+too: the commit rows run real ``git commit`` through it, and it builds the hook environments
+of both sides itself. ``tool(name)`` returns an executable from these venvs only, never from
+nbkit's venv or ``PATH``: a missing anchor makes its row say so instead of timing another build.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import os
 import platform
 import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
+from typing import NamedTuple
 
-from benchmarks.harness import REPO_ROOT, TOOLS_BIN, VENV_BIN
+from benchmarks.harness import REPO_ROOT, VENV_BIN
 
-TOOLS_VENV = TOOLS_BIN.parent
-TOOL_PACKAGES = ("nbstripout", "nb-clean", "nbstripout-fast", "pyinstrument")
-NBKIT_SIDE = ("nbkit", "jupytext", "nbformat", "nbdime", "papermill", "orjson", "uv", "click")
+TOOLS_ROOT = Path(__file__).resolve().parent / ".tools"
+NBKIT_SIDE = ("nbkit-git", "jupytext", "nbformat", "orjson", "click")
 
 
-def ensure_tools_venv() -> str:
-    """Create the tools venv and install the tools; returns "" or why it could not."""
-    python = TOOLS_BIN / "python"
-    stamp = TOOLS_VENV / ".installed"
-    if stamp.is_file() and stamp.read_text().split() == list(TOOL_PACKAGES):
+class Anchor(NamedTuple):
+    """One anchor venv: what pip installs into it and the executables it provides."""
+
+    packages: tuple[str, ...]  # pinned requirements, the first one the anchor itself
+    executables: tuple[str, ...]
+
+
+# Pinned so two runs compare the same tools; bump with care (the page records them).
+ANCHORS: dict[str, Anchor] = {
+    "jupytext": Anchor(("jupytext==1.19.6",), ("jupytext",)),
+    "nbstripout": Anchor(("nbstripout==0.9.1",), ("nbstripout",)),
+    "nbstripout-fast": Anchor(("nbstripout-fast==1.1.2",), ("nbstripout-fast",)),
+    "nb-clean": Anchor(("nb-clean==5.0.0",), ("nb-clean",)),
+    "nbdime": Anchor(("nbdime==4.0.4",), ("nbdiff", "nbmerge")),
+    # papermill executes with a kernel: its users install ipykernel beside it.
+    "papermill": Anchor(("papermill==2.7.0", "ipykernel==7.4.0"), ("papermill",)),
+    "pre-commit": Anchor(("pre-commit==4.7.0",), ("pre-commit",)),
+    "pyinstrument": Anchor(("pyinstrument==5.1.3",), ("pyinstrument",)),
+}
+
+
+def venv_of(name: str) -> Path:
+    return TOOLS_ROOT / name
+
+
+def _stamp(name: str) -> Path:
+    return venv_of(name) / ".nbkit-bench-installed"
+
+
+def installed(name: str) -> bool:
+    """Whether the anchor's venv holds exactly its pinned packages (the stamp says which)."""
+    stamp = _stamp(name)
+    return stamp.is_file() and stamp.read_text().split() == list(ANCHORS[name].packages)
+
+
+def tool(name: str) -> Path | None:
+    """An anchor's executable (``nbstripout``, ``nbdiff``...) from its own venv, or None."""
+    for anchor, spec in ANCHORS.items():
+        if name in spec.executables and installed(anchor):
+            exe = venv_of(anchor) / "bin" / name
+            return exe if exe.is_file() else None
+    return None
+
+
+def _pip_env() -> dict[str, str]:
+    # pip compiles bytecode only when the interpreter may write it.
+    return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def ensure_anchor(name: str) -> str:
+    """Create one anchor venv if missing or stale; returns "" or why it could not."""
+    if installed(name):
         return ""
+    folder = venv_of(name)
+    python = folder / "bin" / "python"
     try:
         if not python.is_file():
             subprocess.run(
-                [sys.executable, "-m", "venv", str(TOOLS_VENV)], check=True, capture_output=True
+                [sys.executable, "-m", "venv", "--clear", str(folder)],
+                check=True,
+                capture_output=True,
             )
         subprocess.run(
             [
@@ -41,51 +99,56 @@ def ensure_tools_venv() -> str:
                 "install",
                 "--quiet",
                 "--disable-pip-version-check",
-                *TOOL_PACKAGES,
+                *ANCHORS[name].packages,
             ],
             check=True,
             capture_output=True,
-            timeout=600,
+            timeout=900,
+            env=_pip_env(),
         )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as exc:
         err = getattr(exc, "stderr", b"") or b""
         tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] if err else [str(exc)]
-        return f"tools venv not built ({tail[0] if tail else exc})"
-    stamp.write_text(" ".join(TOOL_PACKAGES) + "\n")
+        return f"{name} venv not built ({tail[0] if tail else exc})"
+    _stamp(name).write_text(" ".join(ANCHORS[name].packages) + "\n")
     return ""
 
 
-def _tools_versions() -> dict[str, str]:
-    python = TOOLS_BIN / "python"
-    if not python.is_file():
-        return {}
-    proc = subprocess.run(
-        [str(python), "-m", "pip", "list", "--format", "json", "--disable-pip-version-check"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    try:
-        listed = json.loads(proc.stdout)
-    except ValueError:
-        return {}
-    wanted = {p.replace("_", "-") for p in TOOL_PACKAGES}
-    return {p["name"]: p["version"] for p in listed if p["name"].replace("_", "-") in wanted}
+def ensure_tools_venv(names: tuple[str, ...] | None = None) -> str:
+    """Build every anchor venv (or ``names``); returns "" or the problems, one a line."""
+    problems = [ensure_anchor(name) for name in names or tuple(ANCHORS)]
+    return "\n".join(p for p in problems if p)
+
+
+def _anchor_version(name: str) -> str:
+    if not installed(name):
+        return "not installed (its rows are not available)"
+    return ANCHORS[name].packages[0].split("==", 1)[1]
 
 
 def versions() -> dict[str, str]:
-    """Versions of everything in the table: nbkit's side, the tools venv, git."""
+    """Versions of everything in the table: nbkit's side, each anchor's own venv, git."""
     found: dict[str, str] = {}
     for name in NBKIT_SIDE:
         try:
-            found[name] = metadata.version(name)
+            found[f"{name} (nbkit venv)"] = metadata.version(name)
         except metadata.PackageNotFoundError:
-            found[name] = "not installed"
-    for name, version in _tools_versions().items():
-        found[f"{name} (tools venv)"] = version
+            found[f"{name} (nbkit venv)"] = "not installed"
+    for name in ANCHORS:
+        extra = ANCHORS[name].packages[1:]
+        found[f"{name} (own venv{', with ' + ', '.join(extra) if extra else ''})"] = (
+            _anchor_version(name)
+        )
     git = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False)
     found["git"] = git.stdout.strip().removeprefix("git version ")
     return found
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as ``/proc/loadavg`` gives them."""
+    with contextlib.suppress(OSError):
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    return "unknown"
 
 
 def machine() -> dict[str, str]:
@@ -107,15 +170,34 @@ def machine() -> dict[str, str]:
     except OSError:
         pass
     nproc = subprocess.run(["nproc"], capture_output=True, text=True, check=False).stdout.strip()
-    load = ""
-    with contextlib.suppress(OSError):
-        load = Path("/proc/loadavg").read_text().split(" ")[0]
     return {
         "CPU": cpu,
         "cores (nproc)": nproc or "unknown",
         "memory": memory,
-        "load average at start (1 min)": load or "unknown",
+        "load average at start (1, 5, 15 min)": load_average(),
         "OS": platform.platform(),
         "Python": platform.python_version(),
         "nbkit venv": str(VENV_BIN.parent.relative_to(REPO_ROOT)),
     }
+
+
+def pip_list(name: str) -> dict[str, str]:
+    """Every package in an anchor venv (to show it is minimal)."""
+    proc = subprocess.run(
+        [
+            str(venv_of(name) / "bin" / "python"),
+            "-m",
+            "pip",
+            "list",
+            "--format",
+            "json",
+            "--disable-pip-version-check",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    try:
+        return {p["name"]: p["version"] for p in json.loads(proc.stdout)}
+    except ValueError:
+        return {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,15 @@ import pytest
 from PIL import Image
 
 from benchmarks import corpus, report
-from benchmarks.harness import Row, Settings, Target, command, measure, measure_pair
+from benchmarks.harness import (
+    Measurement,
+    Row,
+    Settings,
+    Target,
+    command,
+    measure,
+    measure_pair,
+)
 from tests.conftest import REPO_ROOT
 
 pytestmark = pytest.mark.slow  # runs the benchmark harness on real tools
@@ -124,6 +133,8 @@ def test_run_writes_the_page_on_a_tiny_setting(tmp_path: Path) -> None:
             str(out),
             "--corpus",
             str(tmp_path / "c"),
+            "--results",
+            str(tmp_path / "results"),
         ],
         capture_output=True,
         text=True,
@@ -137,6 +148,29 @@ def test_run_writes_the_page_on_a_tiny_setting(tmp_path: Path) -> None:
     row = next(line for line in page.splitlines() if "bare interpreter" in line)
     assert "ms" in row and "x |" in row  # a median and a ratio, whatever their values
     assert "Traceback" not in proc.stderr
+    saved = json.loads((tmp_path / "results" / "start-up.json").read_text())
+    assert saved["load_before"] and saved["rows"][0]["case"].startswith("nbkit --help")
+    # the page is generated from the saved results: regenerated alone, its table is the same
+    again = tmp_path / "again.md"
+    subprocess.run(
+        [
+            sys.executable,
+            str(REPO_ROOT / "benchmarks" / "run.py"),
+            "--page-only",
+            "--results",
+            str(tmp_path / "results"),
+            "--output",
+            str(again),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    table = [line for line in page.splitlines() if line.startswith("| start-up |")]
+    assert table and table == [
+        line for line in again.read_text().splitlines() if line.startswith("| start-up |")
+    ]
+    assert "load before" in again.read_text()
 
 
 def test_a_family_that_cannot_run_is_a_row_not_a_crash(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -177,7 +211,9 @@ def test_the_prose_family_is_prose_heavy_valid_and_lightly_edited(tmp_path: Path
     for nb in (old, new):
         nbformat.validate(nb)
     assert all(c.cell_type == "markdown" and 900 <= len(c.source) <= 5000 for c in old.cells)
-    edited = [k for k, (x, y) in enumerate(zip(old.cells, new.cells, strict=True)) if x.source != y.source]
+    edited = [
+        k for k, (x, y) in enumerate(zip(old.cells, new.cells, strict=True)) if x.source != y.source
+    ]
     assert len(edited) == 2
     folder = corpus.prose_triple(tmp_path, cells=20)
     for name in ("base", "ours", "theirs"):
@@ -192,3 +228,66 @@ def test_a_failing_command_is_reported_in_its_row(tmp_path: Path) -> None:
     row = Row("f", "case", ok, bad, Target(">= 1x", min_ratio=1))
     assert row.ratio is None and row.met() is None
     assert "exit 3" in report.cells(row)[-1]
+
+
+def test_rows_survive_their_json_round_trip(tmp_path: Path) -> None:
+    ok = Measurement("nbkit x", (0.1, 0.2, 0.3), (0, 0, 0))
+    slow = Measurement("other", (1.0,), (1,), timed_out=True, timeout=1.0)
+    failed = Measurement("crash", (), (), error="crash: exit 3")
+    rows = [
+        Row("f", "timed out", ok, slow, Target(">= 2x", min_ratio=2), "a note"),
+        Row("f", "failed", ok, failed, Target("< 1 s", max_s=1.0)),
+        Row("f", "alone", ok, None),
+    ]
+    report.save_family(tmp_path, "f", rows, {"generated": "now"})
+    saved = report.load_results(tmp_path, ["missing", "f"])
+    assert len(saved) == 1
+    back = [report.row_from(r) for r in saved[0]["rows"]]
+    assert [report.cells(r) for r in back] == [report.cells(r) for r in rows]
+    assert saved[0]["rows"][0]["ratio"] == rows[0].ratio and saved[0]["rows"][0]["met"] is True
+
+
+def test_the_commit_set_edits_one_cell_of_each_real_notebook(tmp_path: Path) -> None:
+    folder = corpus.commit_set(tmp_path)
+    originals = sorted((folder / "original").glob("*.ipynb"))
+    assert len(originals) == 5 and (folder / "jupytext.toml").is_file()
+    for path in originals:
+        old, new = (nbformat.read(p, 4) for p in (path, folder / "edited" / path.name))
+        nbformat.validate(new)
+        changed = [a for a, b in zip(old.cells, new.cells, strict=True) if a.source != b.source]
+        assert len(changed) == 1 and changed[0].cell_type == "code"
+        assert any(c.get("outputs") for c in old.cells)  # real notebooks with outputs
+
+
+def test_the_shipped_real_notebooks_carry_their_licences() -> None:
+    files = corpus.real_notebooks()
+    assert len(files) >= 20
+    assert sum(p.stat().st_size for p in corpus.REAL_ROOT.rglob("*")) < 5_000_000
+    readme = (corpus.REAL_ROOT / "README.md").read_text()
+    for folder in {p.parent for p in files}:
+        assert list(folder.glob("LICENSE*")), folder
+        assert f"`{folder.name}/`" in readme
+    for path in files:
+        nbformat.validate(nbformat.read(path, 4))
+    assert any(corpus.shape(p).image_bytes for p in files)
+
+
+def test_the_synthetic_load_starts_and_stops_its_own_processes() -> None:
+    from benchmarks.bench_commit import busy
+
+    with busy(2) as loops:
+        assert len(loops) == 2 and all(p.poll() is None for p in loops)
+    assert all(p.returncode is not None for p in loops)
+
+
+def test_anchors_come_only_from_their_own_venvs(tmp_path: Path) -> None:
+    from benchmarks import tools
+
+    for name, anchor in tools.ANCHORS.items():
+        for exe in anchor.executables:
+            found = tools.tool(exe)
+            if tools.installed(name):
+                assert found == tools.venv_of(name) / "bin" / exe
+            else:
+                assert found is None  # never nbkit's venv, never PATH
+    assert tools.tool("python-is-not-an-anchor") is None
