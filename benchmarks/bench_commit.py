@@ -289,8 +289,7 @@ def _edit_rows(
             hook,
             their_hook,
             EDIT_TARGET,
-            "the first attempt: scripts to sync, outputs to strip; exit codes "
-            + ", ".join(f"{m.label} {sorted(set(m.exit_codes))}" for m in (hook, their_hook)),
+            "the first attempt: scripts to sync, outputs to strip (both sides rewrite files)",
         ),
         Row(
             FAMILY,

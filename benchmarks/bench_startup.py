@@ -1,6 +1,8 @@
 """Start-up: ``nbkit --help`` against the bare interpreter (the floor) and the other tools.
 
-Every hook and every git driver call pays start-up, so it is the first number to watch.
+Every hook and every git driver call pays start-up, so it is the first number to watch. The
+other tools run from their own minimal venvs (``benchmarks/.tools``), as their users install
+them; all four commands are measured round-robin, each warmed once first.
 """
 
 from __future__ import annotations
@@ -9,55 +11,53 @@ from collections.abc import Callable
 
 from benchmarks.harness import (
     VENV_BIN,
+    Command,
     Row,
     Settings,
     Target,
     command,
-    measure,
-    measure_pair,
+    measure_together,
     tool,
     unavailable,
 )
 
 FAMILY = "start-up"
+OTHERS = (("nbstripout", "--version"), ("jupytext", "--version"))
 
 
 def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
-    repeat = settings.repeat * 2  # cheap: more runs, steadier medians
-    nbkit, floor = measure_pair(
+    sides: list[Command] = [
         command("nbkit --help", [VENV_BIN / "nbkit", "--help"]),
         command("python -c pass", [VENV_BIN / "python", "-c", "pass"]),
-        settings,
-        warmup=True,
-        repeat=repeat,
+    ]
+    rows: list[Row] = []
+    for name, flag in OTHERS:
+        exe = tool(name)
+        if exe is None:
+            why = f"{name} venv missing (run without --no-install)"
+            rows.append(unavailable(FAMILY, f"nbkit --help vs {name} {flag}", why))
+        else:
+            sides.append(command(f"{name} {flag}", [exe, flag]))
+    nbkit, floor, *others = measure_together(
+        [(side, None) for side in sides], settings, warmup=True, repeat=settings.repeat * 2
     )
-    rows = [
+    rows[:0] = [
         Row(
             FAMILY,
             "nbkit --help vs the bare interpreter (floor)",
             nbkit,
             floor,
             Target("nbkit <= 150 ms", max_s=0.15),
-        )
-    ]
-    for name, args in (("nbstripout", ["--version"]), ("jupytext", ["--version"])):
-        exe = tool(name)
-        if exe is None:
-            rows.append(
-                unavailable(FAMILY, f"nbkit --help vs {name} {args[0]}", f"{name} not installed")
-            )
-            continue
-        other = measure(
-            command(f"{name} {args[0]}", [exe, *args]), settings, warmup=True, repeat=repeat
-        )
-        rows.append(
+        ),
+        *(
             Row(
-                FAMILY,
-                f"nbkit --help vs {name} {args[0]}",
-                nbkit,
-                other,
-                Target(">= 2x", min_ratio=2),
+                FAMILY, f"nbkit --help vs {other.label}", nbkit, other, Target(">= 2x", min_ratio=2)
             )
-        )
-    log(f"{FAMILY}: nbkit --help {nbkit.shown()}, floor {floor.shown()}")
+            for other in others
+        ),
+    ]
+    log(
+        f"{FAMILY}: nbkit --help {nbkit.shown()}, floor {floor.shown()}, "
+        + ", ".join(f"{o.label} {o.shown()}" for o in others)
+    )
     return rows
