@@ -22,6 +22,7 @@ then the files of the case). Both sides alternate, each warmed once first.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import subprocess
@@ -210,8 +211,17 @@ def _setup(stage: Callable[[], None]) -> Callable[[], None]:
 
 @contextlib.contextmanager
 def busy(processes: int = 2) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """A synthetic load: ``processes`` busy loops, stopped (by their own pids) on exit."""
-    loops = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)]
+    """A synthetic load: ``processes`` busy loops, each pinned to a core in turn (on two cores,
+    both are busy whatever the scheduler prefers), stopped by their own pids on exit."""
+    cores = sorted(os.sched_getaffinity(0))
+    loops = [
+        subprocess.Popen(
+            [sys.executable, "-c", "while True: pass"],
+            # pinned in the child before exec: pinned once Popen returns
+            preexec_fn=functools.partial(os.sched_setaffinity, 0, {cores[k % len(cores)]}),
+        )
+        for k in range(processes)
+    ]
     try:
         yield loops
     finally:

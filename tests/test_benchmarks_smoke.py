@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -277,6 +278,9 @@ def test_the_synthetic_load_starts_and_stops_its_own_processes() -> None:
 
     with busy(2) as loops:
         assert len(loops) == 2 and all(p.poll() is None for p in loops)
+        cores = sorted(os.sched_getaffinity(0))
+        pinned = [os.sched_getaffinity(p.pid) for p in loops]
+        assert pinned == [{cores[k % len(cores)]} for k in range(2)]
     assert all(p.returncode is not None for p in loops)
 
 
