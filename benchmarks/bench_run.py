@@ -75,6 +75,23 @@ def experiment_repo(work: Path) -> Path:
     return repo
 
 
+def same_kernel(work: Path) -> dict[str, str]:
+    """An environment in which ``python3`` names one kernel for nbkit and papermill alike.
+
+    Each tool would otherwise start the ipykernel of its own venv (papermill's minimal one,
+    nbkit's development one). The row compares the tools, not their kernels' environments,
+    so both drive the same kernel: one ``kernel.json`` on ``JUPYTER_PATH`` running nbkit's
+    venv's ipykernel.
+    """
+    spec = work / "jupyter-path" / "kernels" / "python3" / "kernel.json"
+    spec.parent.mkdir(parents=True, exist_ok=True)
+    argv = [str(VENV_BIN / "python"), "-m", "ipykernel_launcher", "-f", "{connection_file}"]
+    spec.write_text(
+        json.dumps({"argv": argv, "display_name": "Python 3", "language": "python"}) + "\n"
+    )
+    return {"JUPYTER_PATH": str(spec.parent.parent.parent)}
+
+
 def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     case = "5-cell notebook: nbkit run (recorded) vs papermill"
     papermill = tool("papermill")
@@ -83,24 +100,32 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     if papermill is None:
         return [unavailable(FAMILY, case, "papermill not installed", TARGET)]
     repo = experiment_repo(settings.work)
+    env = same_kernel(settings.work)
     ours, theirs = measure_pair(
         command(
-            "nbkit run", [VENV_BIN / "nbkit", "run", "nb.ipynb", "-p", "n=5"], cwd=repo, timeout=300
+            "nbkit run",
+            [VENV_BIN / "nbkit", "run", "nb.ipynb", "-p", "n=5"],
+            cwd=repo,
+            env=env,
+            timeout=300,
         ),
         command(
             "papermill",
             [papermill, "--kernel", "python3", "nb.ipynb", "out.ipynb", "-p", "n", "5"],
             cwd=repo,
+            env=env,
             timeout=300,
         ),
         settings,
         warmup=not settings.quick,
     )
     log(f"{FAMILY}: nbkit run {ours.shown()}, papermill {theirs.shown()}")
-    return [Row(FAMILY, case, ours, theirs, TARGET), _rerun_row(repo, settings, ours, log)]
+    return [Row(FAMILY, case, ours, theirs, TARGET), _rerun_row(repo, settings, ours, log, env)]
 
 
-def _rerun_row(repo: Path, settings: Settings, run: Any, log: Callable[[str], None]) -> Row:
+def _rerun_row(
+    repo: Path, settings: Settings, run: Any, log: Callable[[str], None], env: dict[str, str]
+) -> Row:
     """``nbkit rerun`` of an unchanged deterministic run (worktree, one execution, checks)
     against ``nbkit run`` of it: the verification must cost little beyond the execution."""
     import subprocess
@@ -115,7 +140,9 @@ def _rerun_row(repo: Path, settings: Settings, run: Any, log: Callable[[str], No
     if not ids:
         return unavailable(FAMILY, case, "no recorded run to rerun", RERUN_TARGET)
     ours = measure(
-        command("nbkit rerun", [VENV_BIN / "nbkit", "rerun", ids[0]], cwd=repo, timeout=300),
+        command(
+            "nbkit rerun", [VENV_BIN / "nbkit", "rerun", ids[0]], cwd=repo, env=env, timeout=300
+        ),
         settings,
         warmup=not settings.quick,
     )
