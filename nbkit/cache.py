@@ -70,6 +70,10 @@ class Cache:
     def has(self, namespace: str, key: str) -> bool:
         return key in self._data.get(namespace, {})
 
+    def empty(self, namespace: str) -> bool:
+        """Nothing recorded in ``namespace`` (a cold cache: no lookup can hit)."""
+        return not self._data.get(namespace)
+
     def add(self, namespace: str, key: str) -> None:
         bucket = self._data.setdefault(namespace, {})
         if key not in bucket:
@@ -106,7 +110,7 @@ class Cache:
                 self._values[namespace] = dict(list(values.items())[-_MAX_ENTRIES // 2 :])
         with contextlib.suppress(Exception):
             data = json.dumps({**self._data, _VALUES: self._values}).encode()
-            atomic_write_bytes(self.path, data, private=True)
+            atomic_write_bytes(self.path, data, private=True, durable=False)  # rebuildable
         self._dirty = False
 
 

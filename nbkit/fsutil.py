@@ -19,6 +19,7 @@ import errno
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from nbkit.errors import NbkitError, OutsideRepository
 
@@ -86,9 +87,16 @@ def atomic_write_bytes(
     mode: int | None = None,
     root: str | Path | None = None,
     private: bool = False,
+    durable: bool = True,
 ) -> None:
     """Write ``data`` to ``path`` through a temp file in the same folder, fsync and replace.
 
+    The fsync comes before the rename so that a power loss leaves the old file or the whole
+    new one: without it, some filesystems (XFS; ext4 mounted ``noauto_da_alloc`` or
+    ``data=writeback``) may commit the rename before the data and leave an empty file where
+    the user's notebook was. The folder is not fsynced: a rename lost in a crash leaves the old
+    file, which is still the user's data. ``durable=False`` skips the fsync, for files nbkit
+    can rebuild (its cache): there a torn file is read as "no cache".
     The target is confined to the work tree (see the module docstring) unless ``private``.
     A symlink that stays inside is written through (it stays a link). The file's permission
     bits are kept when it exists. A full disk raises ``NbkitError`` and leaves the original
@@ -112,7 +120,8 @@ def atomic_write_bytes(
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                os.fsync(fh.fileno())
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except OSError as exc:
@@ -125,6 +134,37 @@ def atomic_write_bytes(
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+class WriteBehind:
+    """Atomic writes handed to a few threads, for a batch of files: each file is still
+    written, fsynced and renamed as ``atomic_write_bytes`` does, but the fsyncs of several
+    files wait on the disk together (the journal commits them as one) while the caller goes on
+    computing the next file. ``close`` waits for every write; errors are kept per path."""
+
+    def __init__(self, threads: int = 4) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="nbkit-write")
+        self._pending: list[tuple[Path, Any]] = []
+
+    def __call__(self, path: Path, data: bytes) -> None:
+        self._pending.append((path, self._pool.submit(atomic_write_bytes, path, data)))
+
+    def close(self) -> dict[Path, NbkitError]:
+        """Wait for every write; the ones that failed, with why (nothing else raises)."""
+        failed: dict[Path, NbkitError] = {}
+        try:
+            for path, future in self._pending:
+                exc = future.exception()
+                if isinstance(exc, NbkitError):
+                    failed[path] = exc
+                elif exc is not None:
+                    raise exc
+        finally:
+            self._pool.shutdown(wait=True)
+            self._pending = []
+        return failed
 
 
 def atomic_write_text(

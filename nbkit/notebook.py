@@ -7,6 +7,7 @@ costs more than everything else a hook does.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import re
@@ -112,6 +113,15 @@ def parse_json(data: bytes, path: str | Path) -> Any:
         raise BadInput("invalid JSON: nested too deeply", path) from None
 
 
+_CELL_TYPES = frozenset(("code", "markdown", "raw"))
+
+
+def _all(items: list[Any], kind: type) -> bool:
+    """Whether every item is a ``kind``: one C pass over the types (parsed JSON holds exact
+    types), the slower ``isinstance`` walk only for subclasses."""
+    return set(map(type, items)) <= {kind} or all(isinstance(i, kind) for i in items)
+
+
 def check_structure(nb: Any, path: str | Path) -> Notebook:
     """The minimal shape every command relies on; the full schema is ``validate_schema``."""
     if not isinstance(nb, dict) or ("cells" not in nb and "worksheets" not in nb):
@@ -135,15 +145,13 @@ def check_structure(nb: Any, path: str | Path) -> Notebook:
     for index, cell in enumerate(cells):
         if not isinstance(cell, dict):
             raise BadInput(f"cell {index} is not an object", path)
-        if cell.get("cell_type") not in ("code", "markdown", "raw"):
+        if cell.get("cell_type") not in _CELL_TYPES:
             raise BadInput(f"cell {index} has unknown cell_type {cell.get('cell_type')!r}", path)
         source = cell.get("source", "")
-        if not isinstance(source, str) and not (
-            isinstance(source, list) and all(isinstance(s, str) for s in source)
-        ):
+        if type(source) is not str and not (isinstance(source, list) and _all(source, str)):
             raise BadInput(f"cell {index} has a 'source' that is not text", path)
         outputs = cell.get("outputs", [])
-        if not isinstance(outputs, list) or not all(isinstance(o, dict) for o in outputs):
+        if not isinstance(outputs, list) or not _all(outputs, dict):
             raise BadInput(f"cell {index} has 'outputs' that are not a list of objects", path)
         if not isinstance(cell.get("metadata", {}), dict):
             raise BadInput(f"cell {index} has 'metadata' that is not an object", path)
@@ -226,6 +234,47 @@ def to_storage_form(nb: Notebook) -> Notebook:
     return nb
 
 
+def storage_form_in_place(nb: Notebook) -> Notebook:
+    """``to_storage_form`` without the copy, for a notebook the caller owns: lines split
+    and transient fields dropped in ``nb`` itself. Returns ``nb``."""
+    meta = nb.get("metadata")
+    if isinstance(meta, dict):
+        for key in ("orig_nbformat", "orig_nbformat_minor", "signature"):
+            meta.pop(key, None)
+    cells = nb.get("cells")
+    if isinstance(cells, list):
+        for cell in cells:
+            if isinstance(cell, dict):
+                _storage_cell_in_place(cell)
+    return nb
+
+
+def _storage_cell_in_place(cell: dict[str, Any]) -> None:
+    source = cell.get("source")
+    if type(source) is list:
+        with contextlib.suppress(TypeError):  # lines as nbformat stores them: rejoined in C
+            cell["source"] = "".join(source).splitlines(True)
+    elif "source" in cell:
+        cell["source"] = _split(source)
+    attachments = cell.get("attachments")
+    if isinstance(attachments, dict):
+        for att in attachments.values():
+            _split_bundle(att)
+    if cell.get("cell_type") != "code":
+        return
+    for out in cell.get("outputs", []) or []:
+        if not isinstance(out, dict):
+            continue
+        out.pop("transient", None)
+        kind = out.get("output_type")
+        if kind in ("execute_result", "display_data"):
+            _split_bundle(out.get("data"))
+        elif isinstance(out.get("text"), list):
+            out["text"] = "".join(out["text"])
+        if kind == "stream" and isinstance(out.get("text"), str):
+            out["text"] = out["text"].splitlines(True)
+
+
 def _storage_cell(cell: Any) -> Any:
     if not isinstance(cell, dict):
         return copy_json(cell)
@@ -254,54 +303,108 @@ def _storage_cell(cell: Any) -> Any:
     return cell
 
 
-_NOT_FLOAT = frozenset({str, int, bool, type(None)})
+class _Unusual(Exception):
+    """A value the canonical writer does not handle itself (a non-str key, a tuple, a dict
+    subclass): ``json.dumps`` writes the whole notebook instead."""
 
 
-def _has_float(value: Any) -> bool:
-    """Whether a float hides in ``value``: the one JSON value orjson writes differently from
-    ``json.dumps`` (1e-05 vs 1e-5, NaN as null). Other differences make orjson raise."""
-    if isinstance(value, dict):
-        values: Any = value.values()
-    elif isinstance(value, (list, tuple)):
-        values = value
+_encode_str: Any = json.encoder.encode_basestring  # C when available; what json.dumps uses
+
+
+def _float_text(value: float) -> str:
+    """A float as ``json.dumps`` writes it (``allow_nan``: NaN and Infinity as words)."""
+    if value != value:
+        return "NaN"
+    if value in (float("inf"), float("-inf")):
+        return "Infinity" if value > 0 else "-Infinity"
+    return float.__repr__(value)
+
+
+def _scalar(value: Any) -> str | None:
+    """A scalar as ``json.dumps`` writes it; None for a container (or anything unusual)."""
+    kind = type(value)
+    if kind is str:
+        return _encode_str(value)  # type: ignore[no-any-return]
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float:
+        return _float_text(value)
+    return None
+
+
+def _write(value: Any, pad: str, out: list[str]) -> None:
+    """Append ``value`` as ``json.dumps(indent=1, sort_keys=True, ensure_ascii=False)``
+    writes it, ``pad`` being the newline and indent of the line the value starts on."""
+    kind = type(value)
+    if kind is dict:
+        if not value:
+            out.append("{}")
+            return
+        inner = pad + " "
+        lead = "{" + inner
+        for key in sorted(value):  # parsed JSON has str keys only; anything else: _Unusual
+            if type(key) is not str:
+                raise _Unusual
+            item = value[key]
+            text = _encode_str(item) if type(item) is str else _scalar(item)
+            if text is not None:
+                out.append(lead + _encode_str(key) + ": " + text)
+            else:
+                out.append(lead + _encode_str(key) + ": ")
+                _write(item, inner, out)
+            lead = "," + inner
+        out.append(pad + "}")
+    elif kind is list:
+        if not value:
+            out.append("[]")
+            return
+        inner = pad + " "
+        try:  # lines of text, most of a notebook: one C call (it refuses a non-str item)
+            out.append("[" + inner + ("," + inner).join(map(_encode_str, value)) + pad + "]")
+            return
+        except TypeError:
+            pass
+        lead = "[" + inner
+        for item in value:
+            text = _scalar(item)
+            if text is not None:
+                out.append(lead + text)
+            else:
+                out.append(lead)
+                _write(item, inner, out)
+            lead = "," + inner
+        out.append(pad + "]")
     else:
-        return isinstance(value, float)
-    if set(map(type, values)) <= _NOT_FLOAT:  # most lists are lines of text: one C pass
-        return False
-    return any(_has_float(v) for v in values if type(v) not in _NOT_FLOAT)
+        text = _scalar(value)
+        if text is None:
+            raise _Unusual
+        out.append(text)
 
 
-def _halve_indent(raw: bytes) -> bytes:
-    """orjson's two-space indent turned into nbformat's one space.
-
-    JSON strings hold no raw newline, so every newline starts a structural line. Depths are
-    rewritten shallowest first, each matching exactly its own width, so no line is halved
-    twice (a rewritten line is always narrower than the next width looked for).
-    """
-    depth = 1
-    while b"\n" + b"  " * depth in raw:
-        pattern = re.compile(b"\n" + b"  " * depth + b"(?! )")
-        raw = pattern.sub(b"\n" + b" " * depth, raw)
-        depth += 1
-    return raw
-
-
-def _dump_bytes(nb: Notebook) -> bytes:
+def _dump_bytes(nb: Notebook, *, owned: bool = False) -> bytes:
     """UTF-8 JSON as nbformat writes it, without the trailing newline.
 
-    ``json.dumps`` with an indent falls back to its pure-Python encoder; orjson is about
-    ten times faster but only indents by two, so its output is re-indented by one (JSON
-    strings hold no raw newline, so every newline in the output starts a structural line).
+    Written directly in nbformat's layout (indent 1, sorted keys, non-ASCII kept): strings go
+    through ``json``'s own C string encoder and lists of lines are joined in one call, so the
+    result is ``json.dumps``'s byte for byte (tests/test_clean_writer.py proves it on the
+    benchmark corpus) without its pure-Python indenting encoder. ``owned``: ``nb`` may be
+    turned into storage form in place (the caller parsed it and throws it away).
     """
-    storage = to_storage_form(nb)
-    if _orjson is not None and not _has_float(storage):
-        try:
-            raw = _orjson.dumps(storage, option=_orjson.OPT_INDENT_2 | _orjson.OPT_SORT_KEYS)
-        except TypeError:  # a lone surrogate, a non-str key, a huge int: json decides
-            pass
-        else:
-            return _halve_indent(raw)
-    text = json.dumps(storage, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False)
+    storage = storage_form_in_place(nb) if owned else to_storage_form(nb)
+    out: list[str] = []
+    try:
+        _write(storage, "\n", out)
+        text = "".join(out)
+    except _Unusual:
+        text = json.dumps(
+            storage, indent=1, sort_keys=True, separators=(",", ": "), ensure_ascii=False
+        )
     return text.encode("utf-8")
 
 
@@ -310,9 +413,10 @@ def dumps(nb: Notebook) -> str:
     return _dump_bytes(nb).decode("utf-8") + "\n"
 
 
-def to_bytes(nb: Notebook, newline: str = "\n") -> bytes:
-    """Canonical bytes; ``newline`` "\\r\\n" keeps a CRLF file CRLF."""
-    data = _dump_bytes(nb) + b"\n"
+def to_bytes(nb: Notebook, newline: str = "\n", *, owned: bool = False) -> bytes:
+    """Canonical bytes; ``newline`` "\\r\\n" keeps a CRLF file CRLF. ``owned``: ``nb`` is the
+    caller's own parse, which may be changed in place (saves a copy of the notebook)."""
+    data = _dump_bytes(nb, owned=owned) + b"\n"
     if newline != "\n":
         data = data.replace(b"\n", newline.encode("ascii"))
     return data

@@ -92,21 +92,18 @@ def clean(check: bool, paths: Sequence[str]) -> int:
     from nbkit import config
     from nbkit import selection as nbpaths
     from nbkit.cache import Caches
-    from nbkit.clean import clean_file
-    from nbkit.errors import BadInput
+    from nbkit.clean import clean_files
 
     cfg = config.load()
     caches = Caches()
     status = 0
-    for path in nbpaths.notebooks(paths, cfg):
-        try:
-            result = clean_file(path, cfg.clean, check=check, cache=caches.for_file(path))
-        except BadInput as exc:
-            err(exc.one_line())
+    outcomes = clean_files(nbpaths.notebooks(paths, cfg), cfg.clean, check=check, caches=caches)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            err(outcome.error.one_line())
             status = 2
-            continue
-        if result.changed:
-            err(f"{path}: {'needs cleaning' if check else 'cleaned'}")
+        elif outcome.changed:
+            err(f"{outcome.path}: {'needs cleaning' if check else 'cleaned'}")
             if check:
                 status = max(status, 1)
     caches.save()

@@ -14,7 +14,7 @@ from typing import BinaryIO, NamedTuple
 
 from nbkit import notebook
 from nbkit.cache import Cache
-from nbkit.clean import cache_key, clean_notebook
+from nbkit.clean import cache_key, clean_in_place
 from nbkit.config import CleanPolicy
 from nbkit.errors import BadInput, NbkitError
 from nbkit.fsutil import detect_newline
@@ -131,14 +131,18 @@ def read_request(stdin: BinaryIO) -> Request | None:
 def clean_content(
     data: bytes, pathname: str, policy: CleanPolicy, cache: Cache, warn: Callable[[str], None]
 ) -> bytes:
-    """The cleaned bytes, or ``data`` unchanged (with a warning) when it is not a notebook."""
-    key = cache_key(data, policy)
-    if not data or cache.has("clean", key):
+    """The cleaned bytes, or ``data`` unchanged (with a warning) when it is not a notebook.
+
+    ``data`` itself comes back when cleaning changes no content (no re-serialising: what the
+    user saved is staged); the content hash is looked up only when the cache holds any."""
+    if not data or (not cache.empty("clean") and cache.has("clean", cache_key(data, policy))):
         return data
     try:
-        nb = notebook.loads(data, pathname)  # parsed once; the cleaned bytes are read back
-        cleaned = notebook.to_bytes(clean_notebook(nb, policy), detect_newline(data))
+        nb = notebook.loads(data, pathname)
+        if not clean_in_place(nb, policy):  # nb is ours: cleaned in place, sources untouched
+            return data
         before = [notebook.source_text(c) for c in nb["cells"]]
+        cleaned = notebook.to_bytes(nb, detect_newline(data), owned=True)
         after = [notebook.source_text(c) for c in notebook.loads(cleaned, pathname)["cells"]]
     except BadInput as exc:
         warn(f"nbkit filter: {exc}; staged unchanged")
@@ -146,7 +150,6 @@ def clean_content(
     if before != after:  # cleaning never touches sources; if it did, keep the user's bytes
         warn(f"nbkit filter: {pathname}: cleaning would change cell sources; staged unchanged")
         return data
-    cache.add("clean", cache_key(cleaned, policy))
     return cleaned
 
 
