@@ -115,7 +115,10 @@ def atomic_write_bytes(
             umask = os.umask(0)
             os.umask(umask)
             mode = 0o666 & ~umask
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".nbkit-tmp", dir=folder)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".nbkit-tmp", dir=folder)
+    except OSError as exc:  # no such folder, no permission: nothing was written
+        raise NbkitError(f"cannot write: {exc.strerror or exc}", path) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

@@ -352,13 +352,21 @@ def _write(value: Any, pad: str, out: list[str]) -> None:
             if type(key) is not str:
                 raise _Unusual
             item = value[key]
-            text = _encode_str(item) if type(item) is str else _scalar(item)
-            if text is not None:
-                out.append(lead + _encode_str(key) + ": " + text)
-            else:
-                out.append(lead + _encode_str(key) + ": ")
-                _write(item, inner, out)
+            head = lead + _encode_str(key) + ": "
             lead = "," + inner
+            kind = type(item)
+            if kind is str:
+                out.append(head + _encode_str(item))
+            elif (kind is list or kind is dict) and item:
+                out.append(head)
+                _write(item, inner, out)
+            elif kind is list or kind is dict:
+                out.append(head + ("[]" if kind is list else "{}"))
+            else:
+                text = _scalar(item)
+                if text is None:
+                    raise _Unusual
+                out.append(head + text)
         out.append(pad + "}")
     elif kind is list:
         if not value:

@@ -143,7 +143,8 @@ def clean_content(
             return data
         before = [notebook.source_text(c) for c in nb["cells"]]
         cleaned = notebook.to_bytes(nb, detect_newline(data), owned=True)
-        after = [notebook.source_text(c) for c in notebook.loads(cleaned, pathname)["cells"]]
+        # Read back as plain JSON (its shape is ours): the sources staged are the user's.
+        after = [notebook.source_text(c) for c in notebook.parse_json(cleaned, pathname)["cells"]]
     except BadInput as exc:
         warn(f"nbkit filter: {exc}; staged unchanged")
         return data
