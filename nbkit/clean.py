@@ -388,6 +388,8 @@ def _clean_some(paths: list[str], batch: _Batch, cache_of: Callable[[str], Cache
             outcomes.append(Outcome(path, result.changed))
     finally:
         failed = writer.close() if writer is not None else {}
+    if not failed:
+        return outcomes
     return [
         o._replace(changed=False, error=failed[Path(o.path)]) if Path(o.path) in failed else o
         for o in outcomes
