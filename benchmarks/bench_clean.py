@@ -50,8 +50,9 @@ CLEANERS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...] | None]] = {
 }
 TARGETS = {
     "nbstripout": Target(">= 5x", min_ratio=5),
-    # A Rust binary with no interpreter to start; issue 15: a fresh clone's check within 3x.
-    "nb-clean": Target("within 3x", min_ratio=1 / 3),
+    # A Rust binary with no interpreter to start: shown for scale, except a fresh clone's check
+    # (CI), which issue 15 wants within 3x (CHECK_TARGETS).
+    "nb-clean": Target("report only (Rust)"),
     # Issue 2's targets: within 2x of nbstripout-fast cold, faster than it on a warm cache.
     "nbstripout-fast": Target("within 2x", min_ratio=0.5),
     "floor": Target(">= 0.5x (within 2x of the floor)", min_ratio=0.5),
@@ -83,10 +84,18 @@ def clean_copy(root: Path, dirty: Path, count: int) -> Path:
     return corpus.cached(root, f"{dirty.name}-cleaned", make)
 
 
-def _vs(case: str, ours: Measurement, others: dict[str, Measurement | str]) -> list[Row]:
+CHECK_TARGETS = {**TARGETS, "nb-clean": Target("within 3x", min_ratio=1 / 3)}
+
+
+def _vs(
+    case: str,
+    ours: Measurement,
+    others: dict[str, Measurement | str],
+    targets: dict[str, Target] = TARGETS,
+) -> list[Row]:
     rows = []
     for name, other in others.items():
-        target = TARGETS[name]
+        target = targets[name]
         if isinstance(other, str):
             rows.append(unavailable(FAMILY, f"{case} vs {name}", other, target))
         else:
@@ -193,7 +202,7 @@ def _check(settings: Settings, count: int, log: Callable[[str], None]) -> list[R
             exit_note(warm, cold_again),
         )
     ]
-    rows += _vs(f"{case} (fresh clone)", cold, others)
+    rows += _vs(f"{case} (fresh clone)", cold, others, CHECK_TARGETS)
     rows += _vs(f"{case} (warm cache)", warm, {k: v for k, v in others.items() if k != "floor"})
     fast = tool("nbstripout-fast")
     if fast is not None:  # it has no check mode: what it costs on the same clean files
