@@ -17,7 +17,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import corpus, harness
-from benchmarks import tools as _tools
 from benchmarks.harness import (
     VENV_BIN,
     Command,
@@ -33,10 +32,7 @@ from benchmarks.harness import (
     restore_tree,
     unavailable,
 )
-
-# Anchors are found where their users install them (``tools.tool``: one minimal venv each);
-# ``harness.tool`` until that exists.
-tool: Callable[[str], Path | None] = getattr(_tools, "tool", harness.tool)
+from benchmarks.tools import tool
 
 FAMILY = "--all-files"
 FLOOR = Path(__file__).resolve().parent / "floor.py"

@@ -13,8 +13,7 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import corpus, harness
-from benchmarks import tools as _tools
+from benchmarks import corpus
 from benchmarks.harness import (
     GIT_ENV,
     VENV_BIN,
@@ -30,10 +29,7 @@ from benchmarks.harness import (
     restore_tree,
     unavailable,
 )
-
-# Anchors are found where their users install them (``tools.tool``); ``harness.tool`` until
-# that exists.
-tool: Callable[[str], Path | None] = getattr(_tools, "tool", harness.tool)
+from benchmarks.tools import tool
 
 FAMILY = "filter"
 

@@ -106,9 +106,7 @@ def test_an_installed_nbkit_wins_over_the_shim(tmp_path: Path) -> None:
     from nbkit.recording import kernel_shim
 
     code = kernel_shim() + "import nbkit\nprint(hasattr(nbkit, '__nbkit_shim__'), nbkit.__file__)\n"
-    proc = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
-    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("False ") and proc.stdout.strip().endswith("__init__.py")
 

@@ -53,10 +53,7 @@ def test_init_scaffolds_a_fresh_repo(repo: Path, cli: Callable[..., Any]) -> Non
     hook_ids = {h["id"] for h in yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())}
     (entry,) = pre_commit["repos"]
     # the dev install is an editable checkout: the hooks come from its HEAD commit
-    assert (
-        entry["repo"] == str(REPO_ROOT)
-        and entry["rev"] == git(REPO_ROOT, "rev-parse", "HEAD").strip()
-    )
+    assert entry["repo"] == str(REPO_ROOT) and entry["rev"] == git(REPO_ROOT, "rev-parse", "HEAD").strip()
     assert {h["id"] for h in entry["hooks"]} <= hook_ids
     assert "pre-commit install" in result.out and "nbkit-git[hooks]" in result.out
 
@@ -148,9 +145,7 @@ def _checkout(tmp_path: Path) -> tuple[Path, str]:
     folder = tmp_path / "nbkit-clone"
     folder.mkdir()
     git(folder, "init", "-q", "-b", "main")
-    (folder / ".pre-commit-hooks.yaml").write_text(
-        (REPO_ROOT / ".pre-commit-hooks.yaml").read_text()
-    )
+    (folder / ".pre-commit-hooks.yaml").write_text((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
     git(folder, "add", "-A")
     git(folder, "commit", "-q", "-m", "hooks")
     return folder, git(folder, "rev-parse", "HEAD").strip()
@@ -158,22 +153,14 @@ def _checkout(tmp_path: Path) -> tuple[Path, str]:
 
 def test_origin_from_pep_610_metadata(tmp_path: Path) -> None:
     folder, sha = _checkout(tmp_path)
-    vcs = {
-        "url": "https://example.invalid/team/nbkit.git",
-        "vcs_info": {"vcs": "git", "commit_id": "ab" * 20},
-    }
+    vcs = {"url": "https://example.invalid/team/nbkit.git", "vcs_info": {"vcs": "git", "commit_id": "ab" * 20}}
     assert origin.from_direct_url(json.dumps(vcs)) == origin.Origin("vcs", vcs["url"], "ab" * 20)
     for editable in (True, False):
         local = {"url": folder.as_uri(), "dir_info": {"editable": editable}}
-        assert origin.from_direct_url(json.dumps(local)) == origin.Origin(
-            "checkout", str(folder), sha
-        )
+        assert origin.from_direct_url(json.dumps(local)) == origin.Origin("checkout", str(folder), sha)
     plain = tmp_path / "not-git"
     plain.mkdir()
-    assert (
-        origin.from_direct_url(json.dumps({"url": plain.as_uri(), "dir_info": {}})).kind
-        == "installed"
-    )
+    assert origin.from_direct_url(json.dumps({"url": plain.as_uri(), "dir_info": {}})).kind == "installed"
     wheel = {"url": (tmp_path / "nbkit_git-0.1.0-py3-none-any.whl").as_uri(), "archive_info": {}}
     assert origin.from_direct_url(json.dumps(wheel)).kind == "installed"
     assert origin.from_direct_url(None).kind == "index"
@@ -200,10 +187,7 @@ def test_init_writes_a_valid_config_for_each_origin(repo: Path, tmp_path: Path, 
     assert "@NBKIT" not in text
     proc = subprocess.run(
         [sys.executable, "-m", "pre_commit", "validate-config", ".pre-commit-config.yaml"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
+        cwd=repo, capture_output=True, text=True, check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr + text
     (entry,) = yaml.safe_load(text)["repos"]
@@ -221,10 +205,7 @@ def test_init_writes_a_valid_config_for_each_origin(repo: Path, tmp_path: Path, 
     if kind == "index":  # the published form: pre-commit installs the pinned distribution
         assert hook["language"] == "python" and hook["entry"] == manifest["entry"]
         assert hook["additional_dependencies"] == [f"nbkit-git=={__version__}"]
-        assert (
-            yaml.safe_load(workflow)["jobs"]["review"]["steps"][-1]["uses"]
-            == "OWNER/REPOSITORY@REF"
-        )
+        assert yaml.safe_load(workflow)["jobs"]["review"]["steps"][-1]["uses"] == "OWNER/REPOSITORY@REF"
     else:
         assert hook["language"] == "system"
         assert hook["entry"] == f"{sys.executable} -m {manifest['entry']}"

@@ -376,9 +376,7 @@ def test_filter_process_started_by_hand_is_a_one_line_error(repo: Path) -> None:
         assert proc.stdout == ""
 
 
-def test_documented_stash_keeps_outputs_with_the_filter(
-    repo: Path, cli: Callable[..., Any]
-) -> None:
+def test_documented_stash_keeps_outputs_with_the_filter(repo: Path, cli: Callable[..., Any]) -> None:
     """With the clean filter, plain `git stash` + `pop` drops the working copy's outputs (git
     stashes what the filter gives it); docs/hooks.md documents this and the workaround, which
     this test runs as written there."""

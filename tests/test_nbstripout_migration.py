@@ -44,7 +44,9 @@ MARKED = [
 
 
 def _kept(path: Path) -> list[str]:
-    return ["".join(c["source"]) for c in read_nb(path)["cells"] if c.get("outputs")]
+    return [
+        "".join(c["source"]) for c in read_nb(path)["cells"] if c.get("outputs")
+    ]
 
 
 def _nbstripout(path: Path) -> None:

@@ -34,10 +34,7 @@ def local_project(folder: Path, name: str) -> Path:
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        (
-            'Bar_Baz[x]==1.0 ; python_version > "3"',
-            Declared("bar-baz", "1.0", marker='python_version > "3"'),
-        ),
+        ('Bar_Baz[x]==1.0 ; python_version > "3"', Declared("bar-baz", "1.0", marker='python_version > "3"')),
         ("foo>=1,<2 --hash=sha256:abc --hash=sha256:def", Declared("foo", None)),
         ("foo==1.*", Declared("foo", None)),  # a wildcard is not a pin
         (

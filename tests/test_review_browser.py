@@ -133,13 +133,9 @@ LINE_MARK = (0xDA, 0xFB, 0xE1)  # the rest of a changed line
 @pytest.fixture
 def readable_page(repo: Path) -> Path:
     src = "def f(x):\n    return x + {}  # add {}\n"
-    write(
-        repo / "nb.ipynb", notebook(md(READABLE_OLD, cid="m"), code(src.format(1, "one"), cid="c"))
-    )
+    write(repo / "nb.ipynb", notebook(md(READABLE_OLD, cid="m"), code(src.format(1, "one"), cid="c")))
     commit_all(repo, "base")
-    write(
-        repo / "nb.ipynb", notebook(md(READABLE_NEW, cid="m"), code(src.format(2, "two"), cid="c"))
-    )
+    write(repo / "nb.ipynb", notebook(md(READABLE_NEW, cid="m"), code(src.format(2, "two"), cid="c")))
     commit_all(repo, "edit")
     proc = run_nbkit("review", "HEAD~1...HEAD", "-o", "review.html", cwd=repo)
     assert proc.returncode == 0, proc.stderr

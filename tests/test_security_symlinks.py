@@ -173,9 +173,7 @@ def test_commit_hook_never_cleans_a_notebook_outside_the_repository(scene: Scene
     assert real.read_bytes() == data
 
 
-def test_a_link_inside_the_tree_is_still_written_through(
-    repo: Path, cli: Callable[..., Any]
-) -> None:
+def test_a_link_inside_the_tree_is_still_written_through(repo: Path, cli: Callable[..., Any]) -> None:
     """Not an attack: a notebook linked to another file of the same work tree is cleaned
     through the link, which stays a link."""
     real = write_nb(repo / "real.ipynb", dirty_nb())

@@ -34,9 +34,7 @@ def test_commit_all_names_every_file_to_add(repo: Path, cli: Callable[..., Any])
     assert sh(repo, "git", "add", "--", "a.ipynb", "a.py").returncode == 0
     proc = sh(repo, "git", "commit", "-q", "-m", "edit the script")
     assert proc.returncode == 0, proc.stderr
-    assert "x = 2" in git(repo, "show", "HEAD:a.py") and "x = 2" in git(
-        repo, "show", "HEAD:a.ipynb"
-    )
+    assert "x = 2" in git(repo, "show", "HEAD:a.py") and "x = 2" in git(repo, "show", "HEAD:a.ipynb")
 
 
 def _long_pair(repo: Path, cli: Callable[..., Any]) -> None:
@@ -101,7 +99,7 @@ def test_staged_conflict_markers_are_refused(repo: Path, cli: Callable[..., Any]
     write_nb(repo / "b.ipynb", clean_nb())
     commit_all(repo)
     good = (repo / "b.ipynb").read_bytes()
-    text = good.decode().replace("\"print('hi')\"", '"<<<<<<< ours\\nprint(1)"')
+    text = good.decode().replace('"print(\'hi\')"', '"<<<<<<< ours\\nprint(1)"')
     (repo / "b.ipynb").write_text(text.replace('"# Title"', '"# Title"\n>>>>>>> theirs'))
     git(repo, "add", "b.ipynb")
     write_nb(repo / "b.ipynb", clean_nb("print('resolved, not added')"))
