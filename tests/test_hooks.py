@@ -93,6 +93,23 @@ def test_a_git_ignored_notebook_synced_from_its_script_does_not_fail_the_commit(
     assert "".join(read_nb(repo / "a.ipynb")["cells"][1]["source"]) == "x = 2"
 
 
+def test_a_checkout_names_no_git_ignored_notebook_to_add(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    """After a checkout the ignored notebook is brought along, and not named in `git add`."""
+    declare_pairing(repo)
+    (repo / ".gitignore").write_text("a.ipynb\n")
+    write_nb(repo / "a.ipynb", clean_nb("x = 1"))
+    assert cli("sync", "a.ipynb").code == 0
+    old = commit_all(repo)
+    script = repo / "a.py"
+    script.write_text(script.read_text().replace("x = 1", "x = 2"))
+    new = commit_all(repo)
+    result = cli("hook", "post-checkout", old, new, "1")
+    assert result.code == 0 and "git add" not in result.err and "git-ignored" in result.err
+    assert "".join(read_nb(repo / "a.ipynb")["cells"][1]["source"]) == "x = 2"
+
+
 def test_notebook_edit_with_outputs_updates_script_once(
     repo: Path, cli: Callable[..., Any]
 ) -> None:

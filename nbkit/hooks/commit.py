@@ -390,6 +390,7 @@ def resync(config: Config, old: str, new: str) -> HookReport:
     pairs = list(_pairs(files, config, False, run, reads).values())
     _sync(pairs, config, cache, run, reads, left=old)
     cache.save()
+    run.drop_ignored(top)
     report = run.report()  # files written after a checkout are news, not a failure
     status = report.status if report.status == 2 else int(bool(run.messages))
     return report._replace(status=status)
