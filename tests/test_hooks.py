@@ -74,6 +74,42 @@ def test_script_edit_updates_notebook_and_the_next_run_passes(
     assert cli("hook", "nbkit", "a.ipynb", "a.py").code == 0
 
 
+def test_a_git_ignored_notebook_synced_from_its_script_does_not_fail_the_commit(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    """The jupytext set-up that commits only the script: the hook brings the ignored notebook
+    along, and there is nothing to re-add (`git add` of an ignored file fails, adding nothing)."""
+    declare_pairing(repo)
+    (repo / ".gitignore").write_text("a.ipynb\n")
+    write_nb(repo / "a.ipynb", clean_nb("x = 1"))
+    assert cli("sync", "a.ipynb").code == 0  # writes a.py
+    commit_all(repo)
+    assert git(repo, "ls-files").split() == [".gitignore", "a.py", "nbkit.toml"]
+    script = repo / "a.py"
+    script.write_text(script.read_text().replace("x = 1", "x = 2"))
+    git(repo, "add", "a.py")
+    result = cli("hook", "nbkit", "a.py")
+    assert result.code == 0 and "git add" not in result.err
+    assert "".join(read_nb(repo / "a.ipynb")["cells"][1]["source"]) == "x = 2"
+
+
+def test_a_checkout_names_no_git_ignored_notebook_to_add(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    """After a checkout the ignored notebook is brought along, and not named in `git add`."""
+    declare_pairing(repo)
+    (repo / ".gitignore").write_text("a.ipynb\n")
+    write_nb(repo / "a.ipynb", clean_nb("x = 1"))
+    assert cli("sync", "a.ipynb").code == 0
+    old = commit_all(repo)
+    script = repo / "a.py"
+    script.write_text(script.read_text().replace("x = 1", "x = 2"))
+    new = commit_all(repo)
+    result = cli("hook", "post-checkout", old, new, "1")
+    assert result.code == 0 and "git add" not in result.err and "git-ignored" in result.err
+    assert "".join(read_nb(repo / "a.ipynb")["cells"][1]["source"]) == "x = 2"
+
+
 def test_notebook_edit_with_outputs_updates_script_once(
     repo: Path, cli: Callable[..., Any]
 ) -> None:

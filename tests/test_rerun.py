@@ -480,3 +480,11 @@ def test_causes_name_each_cell_once_and_list_what_was_not_checked() -> None:
     (cause,) = likely_causes(fine, None, {"native_reads": "more than 2000 folders"})
     assert cause.startswith("unexplained: ") and "data.csv (changed during the run)" in cause
     assert "files read by native code (more than 2000 folders)" in cause
+
+
+def test_a_run_that_read_no_files_says_so_in_the_inputs_check(tmp_path: Path) -> None:
+    """`nbkit rerun` printed a bare `inputs ok` line, with nothing after it."""
+    from nbkit.runs.checks import verify_inputs
+
+    check = verify_inputs(tmp_path, tmp_path, {"inputs": [], "files_read": []})
+    assert check.ok and check.details == ("none recorded (the run read no project files)",)

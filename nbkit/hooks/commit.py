@@ -71,6 +71,7 @@ class _Run:
         self.warnings: list[str] = []  # news that changes no exit status
         self.messages: list[str] = []
         self.status = 0
+        self.problem_status = 0  # the status without the files written
         self.broken: set[Path] = set()  # unreadable notebooks, left out of later steps
 
     def wrote(self, path: str | Path) -> None:
@@ -80,6 +81,7 @@ class _Run:
     def problem(self, message: str, status: int) -> None:
         self.messages.append(message)
         self.status = max(self.status, status)
+        self.problem_status = max(self.problem_status, status)
 
     def error(self, exc: NbkitError, path: Path | None = None) -> None:
         self.problem(exc.one_line(), exc.exit_code)
@@ -91,6 +93,34 @@ class _Run:
         to_add = tuple(dict.fromkeys([*self.modified, *companions]))
         messages = (*self.messages, *self.warnings)
         return HookReport(tuple(self.modified), messages, self.status, to_add)
+
+    def drop_ignored(self, top: Path | None) -> None:
+        """Forget written files that git ignores and does not track (the notebook of the
+        jupytext set-up that commits only the script): there is nothing to re-add, and
+        `git add` of them fails, so they must not fail the commit."""
+        ignored = _ignored(top, list(self.modified))
+        if not ignored:
+            return
+        for path in ignored:
+            del self.modified[path]
+            self.companions.pop(path, None)
+            self.warnings.append(f"{path}: updated (git-ignored: nothing to commit)")
+        self.status = max(self.problem_status, 1 if self.modified else 0)
+
+
+def _ignored(top: Path | None, paths: list[str]) -> list[str]:
+    """Those of ``paths`` (as shown, relative to the current folder) that git ignores; git
+    never reports a tracked file here."""
+    if top is None or not paths:
+        return []
+    names = b"\0".join(p.encode("utf-8", "surrogateescape") for p in paths)
+    out = git.run(Path.cwd(), "check-ignore", "-z", "--stdin", input=names, check=False)
+    found = {(Path.cwd() / p.decode("utf-8", "surrogateescape")).resolve() for p in _split(out)}
+    return [p for p in paths if (Path.cwd() / p).resolve() in found]
+
+
+def _split(out: bytes) -> list[bytes]:
+    return [p for p in out.split(b"\0") if p]
 
 
 def _temporary_index() -> bool:
@@ -270,6 +300,7 @@ def run_hook(name: str, paths: Sequence[str | Path], config: Config) -> HookRepo
     if steps.validate:
         _validate(notebooks, config, cache, run, reads)
     cache.save()
+    run.drop_ignored(top)
     return run.report()
 
 
@@ -359,6 +390,7 @@ def resync(config: Config, old: str, new: str) -> HookReport:
     pairs = list(_pairs(files, config, False, run, reads).values())
     _sync(pairs, config, cache, run, reads, left=old)
     cache.save()
+    run.drop_ignored(top)
     report = run.report()  # files written after a checkout are news, not a failure
     status = report.status if report.status == 2 else int(bool(run.messages))
     return report._replace(status=status)

@@ -150,6 +150,8 @@ def verify_inputs(root: Path, tree: Path, manifest: Mapping[str, Any]) -> Check:
     if same:
         details.append(f"{same} input file{'s' if same != 1 else ''} unchanged")
     details += [f"not checked: {p} (changed during the run)" for p in recorded.unknown]
+    if not details:  # say so, rather than print an empty "inputs ok" line
+        details.append("none recorded (the run read no project files)")
     unchecked = tuple(Difference("unchecked", p) for p in recorded.unknown)
     return Check("inputs", not found, tuple(details), differences=(*found, *unchecked))
 
