@@ -389,6 +389,24 @@ SETTINGS: tuple[Setting, ...] = (
         "besides PYTHONHASHSEED, OMP_NUM_THREADS, MKL_*, OPENBLAS_*, CUDA_VISIBLE_DEVICES.",
         _names,
     ),
+    Setting(
+        "runs",
+        "artifacts",
+        "string",
+        '"git"',
+        'Where executed notebooks are stored: `"git"` (refs outside the branch), a folder, or an '
+        "fsspec URL (`file:///...`, `s3://...`; the `artifacts` extra): content-addressed.",
+        path_text,
+    ),
+    Setting(
+        "runs",
+        "mlflow",
+        "URL",
+        "none",
+        "Export every run to this MLflow tracking server as it is recorded (the `mlflow` "
+        "extra); an unreachable server warns, `nbkit runs export` catches up.",
+        path_text,
+    ),
 )
 
 

@@ -143,3 +143,105 @@ def test_store_bad_input_is_one_line_with_a_hint(
     assert_one_line_error(result.err, "the run artifact store (git refs under refs/nbkit/runs/)")
     assert "hint: check the permissions" in result.err
     assert not (repo / ".nbkit" / "runs" / "sweeps").exists()
+
+
+# ---- a folder or fsspec URL store ([tool.nbkit.runs] artifacts) ------------------------------
+
+
+def _configure_store(repo: Path, setting: str) -> None:
+    (repo / "nbkit.toml").write_text(f"[runs]\nartifacts = {setting!r}\n")
+    commit_all(repo, "artifact store")
+
+
+def test_a_folder_store_is_content_addressed_and_restores_on_demand(
+    tmp_path: Path, repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    import hashlib
+
+    store = tmp_path / "team-store"
+    experiment("import nbkit\nprint('hello ' * 3)\nnbkit.record('x', x)", params="x = 1")
+    _configure_store(repo, str(store))
+    result = cli("sweep", "exp.ipynb", "-p", "x=1,2", "--json")
+    assert result.code == 0, result.out + result.err
+    ids = [o["run"] for o in json.loads(result.out)]
+    for run_id in ids:
+        run = repo / ".nbkit" / "runs" / run_id
+        data = (run / "executed.ipynb").read_bytes()
+        entry = manifest_of(run)["artifacts"]["executed.ipynb"]
+        sha = hashlib.sha256(data).hexdigest()
+        assert entry == {"sha256": sha, "size": len(data)}
+        assert (store / "objects" / sha[:2] / sha).read_bytes() == data
+        assert json.loads((store / "runs" / f"{run_id}.json").read_text()) == {
+            "executed.ipynb": sha
+        }
+    assert git(repo, "for-each-ref", "refs/nbkit/runs/") == ""  # nothing in git refs
+    commit_all(repo, "runs")
+    mate = tmp_path / "mate"
+    git(tmp_path, "clone", "-q", str(repo), str(mate))
+    show = run_nbkit("runs", "show", ids[0], cwd=mate)
+    assert show.returncode == 0, show.stderr
+    assert f"executed   .nbkit/runs/{ids[0]}/executed.ipynb" in show.stdout
+    restored = mate / ".nbkit" / "runs" / ids[0] / "executed.ipynb"
+    assert (
+        restored.read_bytes() == (repo / ".nbkit" / "runs" / ids[0] / "executed.ipynb").read_bytes()
+    )
+    # a tampered object is never handed out: what is read back must match its digest
+    sha = manifest_of(repo / ".nbkit" / "runs" / ids[1])["artifacts"]["executed.ipynb"]["sha256"]
+    (store / "objects" / sha[:2] / sha).write_bytes(b"{}")
+    show = run_nbkit("runs", "show", ids[1], cwd=mate)
+    assert show.returncode == 0, show.stderr
+    assert f"missing: run {ids[1]}'s executed.ipynb is not here nor in the artifact store" in (
+        show.stdout
+    )
+    assert "nbkit runs push" in show.stdout
+    assert not (mate / ".nbkit" / "runs" / ids[1] / "executed.ipynb").exists()
+
+
+def test_push_and_fetch_move_git_stored_runs_into_an_fsspec_store(
+    tmp_path: Path, repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    store = tmp_path / "bucket"
+    experiment("import nbkit\nnbkit.record('x', x)", params="x = 1")
+    result = cli("sweep", "exp.ipynb", "-p", "x=1,2", "--json")  # stored in git refs
+    assert result.code == 0, result.out + result.err
+    ids = [o["run"] for o in json.loads(result.out)]
+    _configure_store(repo, store.as_uri())  # file:///...: through fsspec
+    pushed = run_nbkit("runs", "push", cwd=repo)
+    assert pushed.returncode == 0, pushed.stderr
+    assert f"stored run artifacts (2 new runs, 2 in all) in {store.as_uri()}" in pushed.stderr
+    assert sorted(p.name for p in (store / "runs").iterdir()) == sorted(f"{i}.json" for i in ids)
+    again = run_nbkit("runs", "push", cwd=repo)
+    assert "(0 new runs, 2 in all)" in again.stderr
+    mate = tmp_path / "mate"
+    git(tmp_path, "clone", "-q", str(repo), str(mate))  # no refs/nbkit: only the store has them
+    show = run_nbkit("runs", "show", ids[0], cwd=mate)
+    assert show.returncode == 0 and "missing" not in show.stdout, show.stdout + show.stderr
+    fetched = run_nbkit("runs", "fetch", cwd=mate)
+    assert fetched.returncode == 0, fetched.stderr
+    assert f"fetched run artifacts from {store.as_uri()}: 1 files" in fetched.stderr
+    for run_id in ids:
+        mine = mate / ".nbkit" / "runs" / run_id / "executed.ipynb"
+        assert (
+            mine.read_bytes() == (repo / ".nbkit" / "runs" / run_id / "executed.ipynb").read_bytes()
+        )
+
+
+def test_a_store_that_cannot_be_written_refuses_before_any_kernel(
+    tmp_path: Path, repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    experiment("print(x)", params="x = 1")
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file where the store's folder should be\n")
+    _configure_store(repo, str(blocked / "store"))
+    for args in (("sweep", "exp.ipynb", "-p", "x=1,2"), ("run", "exp.ipynb")):
+        result = cli(*args)
+        assert result.code == 2, result.err
+        assert_one_line_error(
+            result.err, f"the run artifact store {blocked / 'store'} is not writable"
+        )
+        assert "hint: check that the folder or URL exists" in result.err
+    assert not (repo / ".nbkit" / "runs").exists()  # nothing started, nothing half-recorded
+    result = cli("runs", "push", "origin")
+    assert result.code == 2
+    assert_one_line_error(result.err, f"the run artifact store is {blocked / 'store'}, not a git")
+    assert "hint: leave REMOTE out" in result.err

@@ -158,7 +158,7 @@ def run(
       nbkit run --help-notebook train.ipynb
     """
     from nbkit import config
-    from nbkit.runs import params, settings
+    from nbkit.runs import artifacts, params, settings
     from nbkit.runs.execute import RunRequest, execute
 
     if help_notebook:
@@ -184,6 +184,9 @@ def run(
         inputs=inputs or defaults.inputs,
         ledger_dir=Path(defaults.ledger),
     )
+    store = artifacts.store_for(cfg.root)
+    if store is not None:  # a folder or URL store: refused before the kernel starts
+        store.check_writable()
     if request.kernel is None:  # the project's kernel will be chosen: say if it drifted
         from nbkit.env.venv import project_drift
 

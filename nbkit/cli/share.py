@@ -32,7 +32,8 @@ def push(remote: str | None) -> int:
     """Share run artifacts (executed notebooks, figures): push refs/nbkit/* to REMOTE.
 
     Manifests travel with your branch; the executed notebooks live in git refs outside it
-    (refs/nbkit/runs/ID) and travel with this command. REMOTE defaults to origin.
+    (refs/nbkit/runs/ID) and travel with this command. REMOTE defaults to origin. With a
+    folder or URL store ([tool.nbkit.runs] artifacts), stores the runs it lacks there.
 
     \b
     Examples:
@@ -42,12 +43,23 @@ def push(remote: str | None) -> int:
     from nbkit.runs import artifacts
 
     root, ledger = _root_and_ledger()
-    stored = artifacts.stored_runs(root)
+    store = ledger.store
+    if store is not None:
+        artifacts.no_remote(store, remote)
+    stored = store.stored_runs() if store is not None else artifacts.stored_runs(root)
     missing = {  # runs recorded where the store could not be written: stored now
         run.name: {EXECUTED: run / EXECUTED}
         for run in sorted(ledger.dir.glob("*/"))
         if run.name not in stored and (run / EXECUTED).is_file()
     }
+    if store is not None:
+        done = artifacts.push_content(store, missing)
+        click.echo(
+            f"stored run artifacts ({done} new runs, {len(stored) + done} in all) in "
+            f"{store.location}",
+            err=True,
+        )
+        return 0
     name = artifacts.push(root, remote, missing)
     click.echo(f"pushed run artifacts ({len(stored | missing.keys())} runs) to {name}", err=True)
     return 0
@@ -56,7 +68,8 @@ def push(remote: str | None) -> int:
 @click.command()
 @click.argument("remote", required=False)
 def fetch(remote: str | None) -> int:
-    """Bring teammates' run artifacts: fetch refs/nbkit/* from REMOTE (default origin).
+    """Bring teammates' run artifacts: fetch refs/nbkit/* from REMOTE (default origin), or
+    every missing executed notebook from a folder or URL store.
 
     `runs show`, `compare` and `rerun` also fetch one run's files on demand.
 
@@ -66,7 +79,14 @@ def fetch(remote: str | None) -> int:
     """
     from nbkit.runs import artifacts
 
-    root, _ = _root_and_ledger()
+    root, ledger = _root_and_ledger()
+    store = ledger.store
+    if store is not None:
+        artifacts.no_remote(store, remote)
+        restored, absent = artifacts.fetch_content(store, ledger.dir, EXECUTED)
+        more = f"; {absent} runs have none there (nbkit runs push shares them)" if absent else ""
+        click.echo(f"fetched run artifacts from {store.location}: {restored} files{more}", err=True)
+        return 0
     before = artifacts.stored_runs(root)
     name = artifacts.fetch(root, remote)
     new = len(artifacts.stored_runs(root) - before)

@@ -15,13 +15,15 @@ from nbkit.config import DEFAULT_LEDGER, Config
 @dataclass(frozen=True)
 class RunSettings:
     """``[tool.nbkit.runs]``: ledger folder, default kernel, per-cell timeout, input globs,
-    environment variables to record."""
+    environment variables to record, artifact store, MLflow server to export to."""
 
     ledger: str = DEFAULT_LEDGER
     kernel: str | None = None
     timeout: float | None = None
     inputs: tuple[str, ...] = ()
     env: tuple[str, ...] = ()
+    artifacts: str = "git"  # "git" (refs), a folder, or an fsspec URL
+    mlflow: str | None = None  # export every recorded run to this tracking server
 
 
 def settings(config: Config) -> RunSettings:

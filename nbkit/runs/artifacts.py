@@ -8,6 +8,10 @@ file's blob (``artifacts``), so a copy can be checked against it.
 
 The run folder keeps a local copy of the executed notebook, ignored by git; a teammate's
 copy is restored from the ref on first use, fetched from the remote if need be.
+
+``[tool.nbkit.runs] artifacts`` may name a folder or an fsspec URL instead: a
+content-addressed store (``nbkit.runs.contentstore``) that every function here dispatches to
+when it is configured (``store_for``); the manifest then names each file's ``sha256``.
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ import os
 import subprocess
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbkit import git
 from nbkit.errors import BadInput, GitError
 from nbkit.fsutil import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from nbkit.runs.contentstore import ContentStore
 
 REFS = "refs/nbkit/runs/"
 SPEC = "+refs/nbkit/*:refs/nbkit/*"  # run artifacts and sweep snapshots
@@ -36,6 +43,20 @@ _IDENTITY = {  # the store's commits are data, not anyone's work: a fixed author
 
 class StoreError(BadInput):
     """The artifact store cannot be used (not writable, remote missing)."""
+
+
+def store_for(root: Path) -> ContentStore | None:
+    """The content store ``[tool.nbkit.runs] artifacts`` names for the project containing
+    ``root``; None for the git-ref store (the default)."""
+    from nbkit import config
+    from nbkit.runs import settings
+
+    setting = settings(config.load(root)).artifacts
+    if setting == "git":
+        return None
+    from nbkit.runs.contentstore import open_store
+
+    return open_store(setting, config.find_root(root))
 
 
 def _git(root: Path, *args: str, input: bytes | None = None) -> bytes:
@@ -64,9 +85,13 @@ def in_git(root: Path) -> bool:
     return _toplevel(str(root))
 
 
-def check_writable(root: Path) -> None:
+def check_writable(root: Path, store: ContentStore | None = None) -> None:
     """Fail before any kernel starts when runs could not be stored: writes the empty tree
-    (objects writable) and prepares, then aborts, a ref transaction (refs writable)."""
+    (objects writable) and prepares, then aborts, a ref transaction (refs writable); a
+    content store writes and removes a probe."""
+    if store is not None:
+        store.check_writable()
+        return
     if not in_git(root):
         return
     probe = f"start\ncreate refs/nbkit/probe-{os.getpid()} {_EMPTY_TREE}\nprepare\nabort\n"
@@ -107,8 +132,12 @@ def pin(root: Path, run_id: str, stored: Mapping[str, Mapping[str, Any]]) -> Non
     _git(root, "update-ref", f"{REFS}{run_id}", commit)
 
 
-def keep(root: Path, run_id: str, files: Mapping[str, Path]) -> dict[str, dict[str, Any]]:
+def keep(
+    root: Path, run_id: str, files: Mapping[str, Path], store: ContentStore | None = None
+) -> dict[str, dict[str, Any]]:
     """Store a run's files; what the manifest records under ``artifacts``."""
+    if store is not None:
+        return store.keep(run_id, files)
     stored = blobs(root, files)
     try:
         pin(root, run_id, stored)
@@ -140,6 +169,44 @@ def restore(root: Path, run_id: str, name: str, blob: str, dest: Path) -> None:
                 hint="nbkit runs fetch [REMOTE] brings run artifacts; "
                 "whoever ran it can share them with: nbkit runs push",
             ) from None
+    atomic_write_bytes(dest, data)
+
+
+def restore_file(run_dir: Path, manifest: Mapping[str, Any], name: str, dest: Path) -> None:
+    """Bring back a run's file missing from its folder, from the store that holds it: the
+    git ref when the manifest names a blob, else the configured content store (by the
+    manifest's sha256, or the store's index of the run when the manifest names none)."""
+    entry = (manifest.get("artifacts") or {}).get(name)
+    entry = entry if isinstance(entry, dict) else {}
+    run_id = str(manifest.get("id"))
+    store = None
+    if isinstance(entry.get("blob"), str):
+        try:
+            restore(run_dir, run_id, name, entry["blob"], dest)
+            return
+        except BadInput:  # a run stored in git before a content store was configured
+            store = store_for(run_dir)
+            if store is None or name not in store.run_index(run_id):
+                raise
+    store = store or store_for(run_dir)
+    sha = entry.get("sha256")
+    if store is None:
+        if isinstance(sha, str):
+            raise BadInput(
+                f"run {run_id}'s {name} is kept in a content store, and this project's "
+                "artifact store is git",
+                dest,
+                hint="set [tool.nbkit.runs] artifacts to the folder or URL the run was stored in",
+            )
+        return  # never stored anywhere (an older run, or outside git): nothing to restore
+    sha = sha if isinstance(sha, str) else store.run_index(run_id).get(name)
+    data = store.get(sha) if sha else None
+    if data is None:
+        raise BadInput(
+            f"run {run_id}'s {name} is not here nor in the artifact store {store.location}",
+            dest,
+            hint="whoever ran it can share it with: nbkit runs push",
+        )
     atomic_write_bytes(dest, data)
 
 
@@ -205,3 +272,51 @@ def stored_runs(root: Path) -> set[str]:
     except GitError:
         return set()
     return {line.removeprefix(REFS) for line in out.decode().split()}
+
+
+# ---- a content store (a folder or an fsspec URL) ---------------------------------------------
+
+
+def no_remote(store: ContentStore, remote: str | None) -> None:
+    """A content store is the configured place: a git remote name means a mix-up."""
+    if remote:
+        raise StoreError(
+            f"the run artifact store is {store.location}, not a git remote",
+            remote,
+            hint="leave REMOTE out: [tool.nbkit.runs] artifacts names the store",
+        )
+
+
+def push_content(store: ContentStore, missing: Mapping[str, Mapping[str, Path]]) -> int:
+    """Store the runs whose files are only local (recorded while the store could not be
+    written, or before it was configured); how many were stored."""
+    if missing:
+        store.check_writable()
+    done = 0
+    for run_id, files in sorted(missing.items()):
+        if store.keep(run_id, files):
+            done += 1
+    return done
+
+
+def fetch_content(store: ContentStore, ledger_dir: Path, name: str) -> tuple[int, int]:
+    """Restore every recorded run's ``name`` missing here; (restored, not in the store)."""
+    from nbkit.runs.ledger import read_manifest
+
+    restored = absent = 0
+    for manifest_path in sorted(ledger_dir.glob("*/manifest.json")):
+        dest = manifest_path.parent / name
+        if dest.exists():
+            continue
+        try:
+            manifest = read_manifest(manifest_path)
+            if not (manifest.get("files") or {}).get("executed"):
+                continue  # the run left no notebook (it never started)
+            restore_file(manifest_path.parent, manifest, name, dest)
+        except StoreError:
+            raise
+        except BadInput:
+            absent += 1
+            continue
+        restored += dest.exists()
+    return restored, absent

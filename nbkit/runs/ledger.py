@@ -28,11 +28,14 @@ import time
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from nbkit.config import DEFAULT_LEDGER
 from nbkit.errors import BadInput, NbkitError
 from nbkit.fsutil import append_bytes, atomic_write_bytes, confined, make_folder
+
+if TYPE_CHECKING:
+    from nbkit.runs.contentstore import ContentStore
 
 DEFAULT_FOLDER = DEFAULT_LEDGER
 MANIFEST = "manifest.json"
@@ -141,11 +144,10 @@ def run_file(run_dir: Path, manifest: dict[str, Any] | Any, key: str, default: s
     saying what is missing when it cannot be)."""
     name = str((manifest.get("files") or {}).get(key) or default)
     path = run_dir / (name if Path(name).name == name else default)
-    stored = (manifest.get("artifacts") or {}).get(path.name)
-    if isinstance(stored, dict) and isinstance(stored.get("blob"), str) and not path.exists():
+    if not path.exists():
         from nbkit.runs import artifacts  # a teammate's run: restore it from the store
 
-        artifacts.restore(run_dir, str(manifest.get("id")), path.name, stored["blob"], path)
+        artifacts.restore_file(run_dir, manifest, path.name, path)
     return path
 
 
@@ -169,6 +171,13 @@ class Ledger:
         self.root = Path(root)
         self.dir = self.root / folder
         self.problems: list[str] = []  # corrupt manifests met by the last ``list``
+
+    @cached_property
+    def store(self) -> ContentStore | None:
+        """The configured content store for run artifacts; None: git refs (the default)."""
+        from nbkit.runs import artifacts
+
+        return artifacts.store_for(self.root)
 
     def _ensure(self) -> None:
         make_folder(self.dir, self.root)  # the folder comes from config: repository data
@@ -220,7 +229,7 @@ class Ledger:
         executed = (manifest.get("files") or {}).get("executed")
         if isinstance(executed, str) and Path(executed).name == executed:
             manifest["artifacts"] = artifacts.keep(
-                self.root, run_id, {executed: run_dir / executed}
+                self.root, run_id, {executed: run_dir / executed}, self.store
             )
         manifest = finite(manifest)  # strict JSON: a NaN would break other readers
         data = json.dumps(manifest, indent=1, sort_keys=True, ensure_ascii=False) + "\n"

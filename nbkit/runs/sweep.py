@@ -467,7 +467,7 @@ def _begin(
     executor = EXECUTORS[settings.backend]()
     executor.start(settings)
     root = Path(settings.prepared.request.root).resolve()
-    artifacts.check_writable(root)  # before anything runs: results must have a place
+    artifacts.check_writable(root, ledger.store)  # before anything runs: results need a place
     sweep_id = settings.sweep_id or new_sweep_id()
     snapshot = settings.snapshot or snap.take(root, settings.prepared, ledger.dir)
     indexes = settings.indexes if settings.indexes is not None else range(len(settings.grid))
