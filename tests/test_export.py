@@ -160,3 +160,40 @@ def test_the_hook_path_never_imports_mlflow(repo: Path) -> None:
     )
     assert "export" in out.stdout
     assert out.stdout.strip().endswith("False")
+
+
+def test_configured_mlflow_exports_every_run_and_a_dead_server_only_warns(
+    repo: Path, experiment: Callable[..., Path], cli: Cli, mlflow_server: str
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    experiment(BODY, params="lr = 0.1")
+    dead = f"http://127.0.0.1:{_free_port()}"
+    (repo / "nbkit.toml").write_text(f'[runs]\nmlflow = "{dead}"\n')
+    commit_all(repo, "export to a server that is down")
+    offline = cli("run", "exp.ipynb", "-p", "lr=0.3")
+    assert offline.code == 0, offline.err  # recorded: the export is not the run
+    [lost] = [p.name for p in (repo / ".nbkit" / "runs").iterdir() if p.name[0].isdigit()]
+    assert f"warning: run {lost} is recorded but was not exported to MLflow at {dead}" in (
+        offline.err
+    )
+    assert f"hint: nbkit runs export --mlflow {dead} exports every run it lacks" in offline.err
+    assert "Traceback" not in offline.err
+    warnings = [line for line in offline.err.splitlines() if "warning:" in line]
+    assert len(warnings) == 1
+    (repo / "nbkit.toml").write_text(f'[runs]\nmlflow = "{mlflow_server}"\n')
+    commit_all(repo, "export to the team's server")
+    swept = cli("sweep", "exp.ipynb", "-p", "lr=0.1,0.2", "--json")
+    assert swept.code == 0, swept.err
+    assert "warning" not in swept.err
+    ids = {o["run"] for o in json.loads(swept.out)}
+    client = MlflowClient(tracking_uri=mlflow_server)
+    exp = client.get_experiment_by_name("exp.ipynb")
+    found = client.search_runs([exp.experiment_id], max_results=100)
+    assert {r.data.tags["nbkit.run_id"] for r in found} == ids  # exported as recorded
+    assert {r.data.params["lr"] for r in found} == {"0.1", "0.2"}
+    caught_up = cli("runs", "export", "--mlflow", mlflow_server)
+    assert caught_up.code == 0, caught_up.err
+    assert "3 runs, 1 new in MLflow" in caught_up.err  # only the run the dead server missed
+    found = client.search_runs([exp.experiment_id], max_results=100)
+    assert {r.data.tags["nbkit.run_id"] for r in found} == ids | {lost}

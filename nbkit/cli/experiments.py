@@ -14,9 +14,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from nbkit.cli.output import say
-from nbkit.cli.runs import _echo, _ledger, _say, run_options
+from nbkit.cli.runs import _echo, _ledger, _say, export_recorded, run_options
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from nbkit.runs.ledger import Ledger
     from nbkit.runs.rerun import RerunReport
     from nbkit.runs.sweep import Outcome, SweepSummary
 
@@ -99,7 +102,10 @@ def rerun(
     settings = RerunSettings(
         env_mode, Tolerance(rtol=rtol, atol=atol), twice, timeout, metrics_only=metrics_only
     )
-    report = do_rerun(_ledger(), run_id, settings)
+    ledger = _ledger()
+    report = do_rerun(ledger, run_id, settings)
+    if report.new_run:
+        export_recorded(ledger.root, [ledger.get(report.new_run)])
     if as_json:
         say(json.dumps(report.to_json(), indent=1, ensure_ascii=False))
     else:
@@ -141,6 +147,25 @@ class _Progress:
         self.bar.update(done - self.bar.n)
         if done == total:
             self.bar.close()
+
+
+def _exporting(progress: _Progress, ledger: Ledger) -> Callable[[Outcome, int, int], None]:
+    """The progress callback, exporting each recorded point when ``[tool.nbkit.runs]
+    mlflow`` asks for it (a server that does not answer: one warning, the sweep goes on)."""
+    from nbkit.runs.export import auto_export
+
+    exporter = auto_export(ledger.root)
+    if exporter is None:
+        return progress
+
+    def on_outcome(outcome: Outcome, done: int, total: int) -> None:
+        progress(outcome, done, total)
+        if outcome.run_id:
+            warning = exporter(ledger.get(outcome.run_id))
+            if warning:
+                _echo(warning)
+
+    return on_outcome
 
 
 def _print_summary(summary: SweepSummary) -> None:
@@ -274,7 +299,7 @@ def sweep(
         _echo(f"submitted; record the results with: nbkit runs collect {sweep_id}")
         click.echo(sweep_id)
         return 0
-    summary = do_sweep(settings_, ledger, _Progress(), _started)
+    summary = do_sweep(settings_, ledger, _exporting(_Progress(), ledger), _started)
     return _report(summary, as_json)
 
 
@@ -316,7 +341,7 @@ def _resume(
         snapshot=planned.snapshot,
         indexes=planned.indexes,
     )
-    summary = do_sweep(settings_, ledger, _Progress(), _started)
+    summary = do_sweep(settings_, ledger, _exporting(_Progress(), ledger), _started)
     return _report(summary, as_json)
 
 

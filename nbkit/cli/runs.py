@@ -197,6 +197,7 @@ def run(
         say(json.dumps(result.manifest, indent=1, sort_keys=True))
     else:
         _err(_run_line(result.manifest, result.dir, cfg.root))
+    export_recorded(cfg.root, [result])
     untracked = (result.manifest.get("git") or {}).get("untracked") or []
     if untracked:
         _err(
@@ -204,6 +205,20 @@ def run(
             "(stored in its patch)\nhint: git add them, so the commit alone reproduces the run"
         )
     return _EXIT.get(result.status, 1)
+
+
+def export_recorded(root: Path, recorded: Sequence[Run]) -> None:
+    """``[tool.nbkit.runs] mlflow``: export the runs just recorded; a server that does not
+    answer is a warning, never a failure (the runs are recorded)."""
+    from nbkit.runs.export import auto_export
+
+    exporter = auto_export(root)
+    if exporter is None:
+        return
+    for item in recorded:
+        warning = exporter(item)
+        if warning:
+            _err(warning)
 
 
 def _run_line(manifest: dict[str, Any], folder: Path, root: Path) -> str:

@@ -150,10 +150,13 @@ def collect(
       nbkit runs collect 20250301-101500-a1b2c3 --wait
     """
     from nbkit.cli.experiments import _report
+    from nbkit.cli.runs import export_recorded
     from nbkit.runs.sweep import collect as do_collect
 
     _, ledger = _root_and_ledger()
     collected = do_collect(ledger, sweep_id, address, dask_timeout, wait)
+    recorded = [o.run_id for o in collected.summary.outcomes if o.run_id]
+    export_recorded(ledger.root, [ledger.get(i) for i in recorded])
     if collected.pending:
         click.echo(f"sweep {sweep_id}: {collected.pending} runs still running", err=True)
     return _report(collected.summary, as_json)

@@ -165,6 +165,16 @@ def _existing(client: Any, experiment_id: str, run_id: str) -> Any:
 
 
 def export_run(client: Any, experiment_id: str, run: Run) -> Exported:
+    """Log one run (or refresh its tags). MLflow's client writes "View run at" lines to
+    stdout, which would corrupt ``--json`` output: they are swallowed."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return _export_run(client, experiment_id, run)
+
+
+def _export_run(client: Any, experiment_id: str, run: Run) -> Exported:
     from mlflow.entities import Metric, Param, RunTag
 
     tag_values = tags(run)
@@ -226,3 +236,61 @@ def export(
 def _all(ledger: Ledger) -> Iterable[Run]:
     for run in ledger.list():
         yield ledger.get(run.id)
+
+
+# ---- every run, as it is recorded ([tool.nbkit.runs] mlflow) ---------------------------------
+
+
+class AutoExport:
+    """Exports each run as it is recorded to the configured server, and never fails the run:
+    a server that does not answer (or a missing ``mlflow``) is reported once, as a warning
+    with the way to catch up, and the rest of the command's runs are not tried again.
+    ``mlflow`` is imported on the first run only."""
+
+    def __init__(self, uri: str, timeout: float = 3.0) -> None:
+        self.uri = uri
+        self.timeout = timeout
+        self.client: Any = None
+        self.experiments: dict[str, str] = {}
+        self.failed: str | None = None  # why exporting stopped
+        self.skipped = 0  # runs recorded but not exported
+
+    def __call__(self, run: Run) -> str | None:
+        """Export ``run``; a warning (message and hint lines) the first time it cannot be."""
+        if self.failed is not None:
+            self.skipped += 1
+            return None
+        try:
+            if self.client is None:
+                from nbkit.errors import require
+
+                require("mlflow", "mlflow", "[tool.nbkit.runs] mlflow")
+                _reachable(self.uri, self.timeout)
+                from mlflow.tracking import MlflowClient
+
+                self.client = MlflowClient(tracking_uri=self.uri)
+            name = run.notebook
+            if name not in self.experiments:
+                self.experiments[name] = _experiment(self.client, name)
+            export_run(self.client, self.experiments[name], run)
+            return None
+        except NbkitError as exc:
+            reason = exc.message.removeprefix(f"no MLflow tracking server answered at {self.uri} ")
+            self.failed = reason if exc.hint is None else f"{reason}; {exc.hint}"
+        except Exception as exc:  # the server refused or broke mid-way: the run is recorded
+            self.failed = f"{type(exc).__name__}: " + (str(exc).splitlines() or [""])[0][:200]
+        self.skipped += 1
+        return (
+            f"nbkit: warning: run {run.id} is recorded but was not exported to MLflow at "
+            f"{self.uri} ({self.failed}); later runs of this command are not tried\n"
+            f"hint: nbkit runs export --mlflow {self.uri} exports every run it lacks"
+        )
+
+
+def auto_export(root: Path) -> AutoExport | None:
+    """The exporter ``[tool.nbkit.runs] mlflow`` asks for, or None."""
+    from nbkit import config
+    from nbkit.runs import settings
+
+    uri = settings(config.load(root)).mlflow
+    return AutoExport(uri) if uri else None
