@@ -19,9 +19,10 @@ from typing import Any
 import pytest
 
 from tests.conftest import assert_one_line_error, commit_all, git, run_nbkit
+from tests.env_helpers import offline_project, uv_cache, wheelhouse
 from tests.runs_helpers import experiment, kernel_name, manifest_of, nbkit_process, wait_for
 
-__all__ = ["experiment", "kernel_name"]  # fixtures used by name
+__all__ = ["experiment", "kernel_name", "offline_project", "uv_cache", "wheelhouse"]  # fixtures
 
 Cli = Callable[..., Any]
 BIN = Path(sys.executable).parent
@@ -325,3 +326,64 @@ def test_a_detached_sweep_is_collected_later(
     runs = _runs(repo)
     assert sorted(m["parameters"]["k"] for m in runs) == [0, 1]
     assert {m["sweep"] for m in runs} == {sweep_id}
+
+
+# ---- the locked environment, built on the worker ----------------------------------------------
+
+
+def _sweep_json(repo: Path, file: Path, *args: str) -> tuple[int, list[dict[str, Any]], str]:
+    result = run_nbkit("sweep", "exp.ipynb", *args, "--dask", str(file), "--json", cwd=repo)
+    return result.returncode, json.loads(result.stdout or "[]"), result.stderr
+
+
+def test_a_dask_worker_builds_the_locked_environment_from_the_snapshot(
+    repo: Path,
+    offline_project: Callable[..., Path],
+    experiment: Callable[..., Path],
+    cli: Cli,
+    uv_cache: str,
+    elsewhere: tuple[Path, dict[str, str]],
+) -> None:
+    offline_project("nbkitdemo_a\n")
+    assert cli("lock").code == 0
+    offline_project("nbkitdemo_a\n", no_index=False)  # env may fetch ipykernel (install only)
+    assert cli("env").code == 0  # the submitter runs in the project's locked environment
+    experiment(
+        "import sys, nbkit, nbkitdemo_a\n"
+        "nbkit.record('version', nbkitdemo_a.VERSION)\n"
+        "nbkit.record('python', sys.executable)",
+        params="k = 0",
+    )
+    home, env = elsewhere
+    env["UV_CACHE_DIR"] = uv_cache  # packages come from the wheels and the warm uv cache
+    env["NBKIT_WORKER_CACHE"] = str(home / "envs")
+    with _scheduler(home, env) as file, _process(_worker(file, home, env), home, env):
+        code, outcomes, err = _sweep_json(repo, file, "-p", "k=0,1")
+    assert code == 0, err
+    runs = _runs(repo)
+    assert [m["status"] for m in runs] == ["succeeded", "succeeded"]
+    assert {m["metrics"]["version"] for m in runs} == {"1.1"}  # the lock, not the tool's env
+    assert all(m["metrics"]["python"].startswith(str(home / "envs")) for m in runs)
+    reasons = sorted(m["kernel"]["reason"] for m in runs)
+    assert reasons == [
+        "the project's locked environment, built on this worker",
+        "the project's locked environment, reused on this worker",
+    ]
+    # a worker whose uv may use only managed Pythons, and has none: the point fails with
+    # one line and a hint, the sweep goes on and exits 1
+    env.update(
+        UV_PYTHON_PREFERENCE="only-managed",
+        UV_PYTHON_DOWNLOADS="never",
+        UV_PYTHON_INSTALL_DIR=str(home / "no-pythons"),
+        NBKIT_WORKER_CACHE=str(home / "other-envs"),
+    )
+    with _scheduler(home, env) as file, _process(_worker(file, home, env), home, env):
+        code, outcomes, err = _sweep_json(repo, file, "-p", "k=2")
+    assert code == 1, err
+    [outcome] = outcomes
+    assert outcome["status"] == "error" and outcome["run"] is None
+    message = outcome["message"]
+    assert "this worker cannot build the sweep's locked environment" in message
+    assert "No interpreter found for Python" in message
+    assert "(hint: give the worker uv (pip install 'nbkit-git[env]') and Python 3." in message
+    assert "\n" not in message and "Traceback" not in message + err

@@ -163,8 +163,9 @@ def unpack(snapshot: Snapshot, folder: Path) -> Path:
 
 def relocate(prepared: Prepared, snapshot: Snapshot, root: Path) -> Prepared:
     """The same run, pointed at the unpacked snapshot in ``root``: no submitter path left.
-    The kernel: the one chosen at submit when it is installed here, else this worker's
-    interpreter (the manifest records which and why)."""
+    The kernel: the one chosen at submit when it is installed here, else the locked
+    environment built on this worker (``workerenv``) when the submitter ran in it, else this
+    worker's interpreter (the manifest records which and why)."""
     request = replace(
         prepared.request, root=root, notebook=root / prepared.notebook_rel, ledger_dir=None
     )
@@ -174,11 +175,14 @@ def relocate(prepared: Prepared, snapshot: Snapshot, root: Path) -> Prepared:
         request=request,
         notebook=root / prepared.notebook_rel,
         inputs=inputs,
-        kernel=_worker_kernel(prepared),
+        kernel=_worker_kernel(prepared, root),
     )
 
 
-def _worker_kernel(prepared: Prepared) -> Any:
+def _worker_kernel(prepared: Prepared, root: Path) -> Any:
+    """The submitter's kernel when this worker has it; the project's locked environment
+    built here from the snapshot's lock when that is what the submitter ran; else this
+    worker's interpreter."""
     from nbkit.runs import kernels
 
     choice = prepared.kernel
@@ -186,6 +190,10 @@ def _worker_kernel(prepared: Prepared) -> Any:
         return choice._replace(argv=kernels.interpreter_argv())
     if choice.name in kernels.installed():
         return choice
+    if choice.source == "project" and prepared.lock_hash:
+        from nbkit.runs import workerenv
+
+        return workerenv.locked_kernel(root, prepared.lock_hash)
     return kernels.KernelChoice(
         kernels.CURRENT,
         "interpreter",

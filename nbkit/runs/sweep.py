@@ -207,8 +207,8 @@ def run_task(index: int, prepared: Prepared, snapshot: Snapshot | str) -> TaskRe
                 if isinstance(name, str) and (out / name).is_file()
             }
         return TaskResult(index, params, manifest, files)
-    except NbkitError as exc:
-        return TaskResult(index, params, None, {}, str(exc))
+    except NbkitError as exc:  # one line, with its hint: the worker's user can act on it
+        return TaskResult(index, params, None, {}, exc.one_line())
     except Exception as exc:  # a worker must report, not die: the sweep goes on
         return TaskResult(index, params, None, {}, f"{type(exc).__name__}: {exc}")
 
