@@ -98,6 +98,31 @@ def test_an_allowed_dirty_patch_is_part_of_the_snapshot(
     assert git(repo, "status", "--porcelain", "--untracked-files=no") == " M helper.py\n"
 
 
+def test_points_share_one_unpacked_snapshot_but_never_each_others_writes(
+    repo: Path, experiment: Callable[..., Path], cli: Cli
+) -> None:
+    (repo / "log.txt").write_text("original\n")
+    (repo / "data.txt").write_text("data\n")
+    experiment(
+        "import os, nbkit\n"
+        "nbkit.record('seen', open('log.txt').read())\n"
+        "nbkit.record('existed', os.path.exists('out.txt'))\n"
+        "nbkit.record('links', os.stat('data.txt').st_nlink)\n"
+        "open('out.txt', 'w').write('mine')\n"
+        "if k == 1:  # in place, through the link: the kept tree changes too\n"
+        "    with open('log.txt', 'a') as fh:\n"
+        "        fh.write('leak\\n')",
+        params="k = 0",
+    )
+    result = cli("sweep", "exp.ipynb", "-p", "k=0,1,2", "--workers", "1", "--json")
+    assert result.code == 0, result.err
+    runs = sorted(_runs(repo), key=lambda m: m["parameters"]["k"])
+    assert [m["metrics"]["seen"] for m in runs] == ["original\n"] * 3
+    assert [m["metrics"]["existed"] for m in runs] == [False] * 3
+    # a link farm over the worker's kept tree (a fresh unpack has one link per file)
+    assert [m["metrics"]["links"] for m in runs] == [2, 2, 2]
+
+
 # ---- 3. finished runs survive the submitter -------------------------------------------------
 
 

@@ -15,11 +15,14 @@ checkout after submit (a commit, an edit) cannot reach a point.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import hashlib
 import io
 import os
 import tarfile
 import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -159,6 +162,100 @@ def unpack(snapshot: Snapshot, folder: Path) -> Path:
         with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
             tar.extractall(folder, filter="data")
     return folder
+
+
+# The unpacked snapshots this process keeps: (snapshot key, thread) -> tree and the
+# (mtime, size, mode) of each of its files. One per thread: the points sharing a tree run
+# one after the other, so a point that changed it is caught before the next one starts.
+_TREES: collections.OrderedDict[tuple[str, int], tuple[Path, dict[str, tuple[int, ...]]]] = (
+    collections.OrderedDict()
+)
+_KEEP = 2  # trees kept per thread (the sweep running now, and the one before)
+_CACHE_ROOT: list[Path] = []
+
+
+def _cache_root() -> Path:
+    if not _CACHE_ROOT:
+        import atexit
+        import shutil
+
+        _CACHE_ROOT.append(Path(tempfile.mkdtemp(prefix="nbkit-snapshots-")))
+        atexit.register(shutil.rmtree, _CACHE_ROOT[0], True)
+    return _CACHE_ROOT[0]
+
+
+def _fingerprints(tree: Path) -> dict[str, tuple[int, ...]]:
+    found: dict[str, tuple[int, ...]] = {}
+    for folder, _, names in os.walk(tree):
+        for name in names:
+            path = os.path.join(folder, name)
+            st = os.lstat(path)
+            found[path] = (st.st_mtime_ns, st.st_size, st.st_mode)
+    return found
+
+
+def _cached(snapshot: Snapshot) -> Path:
+    """The snapshot unpacked once for this thread (read-only use: points get link farms)."""
+    import shutil
+    import threading
+
+    key = (snapshot.key, threading.get_ident())
+    if key in _TREES:
+        _TREES.move_to_end(key)
+        return _TREES[key][0]
+    tree = unpack(snapshot, _cache_root() / f"{snapshot.key}-{key[1]}")
+    _TREES[key] = (tree, _fingerprints(tree))
+    mine = [k for k in _TREES if k[1] == key[1]]
+    for old in mine[:-_KEEP]:
+        shutil.rmtree(_TREES.pop(old)[0], ignore_errors=True)
+    return tree
+
+
+def _link_farm(source: Path, dest: Path) -> None:
+    """``dest`` as a copy of ``source`` whose folders are new and whose files are hard links
+    (a copy where linking is refused): new files a point writes land in its own folders."""
+    import shutil
+
+    for folder, dirs, names in os.walk(source):
+        rel = os.path.relpath(folder, source)
+        target = dest / rel if rel != "." else dest
+        target.mkdir(parents=True, exist_ok=True)
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+            src = os.path.join(folder, name)
+            if os.path.islink(src):
+                os.symlink(os.readlink(src), target / name)
+                continue
+            try:
+                os.link(src, target / name)
+            except OSError:
+                shutil.copy2(src, target / name)
+
+
+@contextlib.contextmanager
+def checkout(snapshot: Snapshot, folder: Path) -> Iterator[Path]:
+    """A private working copy of the snapshot at ``folder`` for one point.
+
+    The snapshot is unpacked once per worker thread and kept (``_cached``); each point gets
+    a link farm of it: its own folders (what it creates stays its own) over hard links to
+    the kept files, which costs a few milliseconds instead of unpacking the archive again.
+    A notebook that writes *into* a file it was given (append, in-place edit, chmod) writes
+    the kept copy too: after the point, the kept files are compared with what was unpacked,
+    and a tree that changed is thrown away, so the next point starts from a fresh unpack and
+    never sees another point's writes."""
+    import shutil
+    import threading
+
+    if not snapshot.key:  # no identity to cache under: unpack for this point alone
+        yield unpack(snapshot, folder)
+        return
+    tree = _cached(snapshot)
+    _link_farm(tree, folder)
+    try:
+        yield folder
+    finally:
+        key = (snapshot.key, threading.get_ident())
+        if key in _TREES and _fingerprints(tree) != _TREES[key][1]:
+            shutil.rmtree(_TREES.pop(key)[0], ignore_errors=True)
 
 
 def relocate(prepared: Prepared, snapshot: Snapshot, root: Path) -> Prepared:

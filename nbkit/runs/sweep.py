@@ -188,8 +188,9 @@ def _load(path: str) -> Snapshot:
 
 
 def run_task(index: int, prepared: Prepared, snapshot: Snapshot | str) -> TaskResult:
-    """Unpack the snapshot into a private folder, execute one grid point there, hand back
-    the manifest and files; never raises (a failure is data). ``snapshot`` is the value
+    """Check the snapshot out into a private folder (``snapshot.checkout``: unpacked once
+    per worker thread), execute one grid point there, hand back the manifest and files;
+    never raises (a failure is data). ``snapshot`` is the value
     (Dask ships it) or the file a local sweep wrote it to."""
     from nbkit.runs import snapshot as snap
     from nbkit.runs.execute import execute_prepared
@@ -197,8 +198,10 @@ def run_task(index: int, prepared: Prepared, snapshot: Snapshot | str) -> TaskRe
     params = dict(prepared.request.parameters)
     try:
         value = _load(snapshot) if isinstance(snapshot, str) else snapshot
-        with tempfile.TemporaryDirectory(prefix="nbkit-sweep-") as tmp:
-            root = snap.unpack(value, Path(tmp) / "project")
+        with (
+            tempfile.TemporaryDirectory(prefix="nbkit-sweep-") as tmp,
+            snap.checkout(value, Path(tmp) / "project") as root,
+        ):
             out = Path(tmp) / "out"
             manifest = execute_prepared(snap.relocate(prepared, value, root), out)
             files = {
