@@ -178,6 +178,9 @@ def test_a_folder_store_is_content_addressed_and_restores_on_demand(
     commit_all(repo, "runs")
     mate = tmp_path / "mate"
     git(tmp_path, "clone", "-q", str(repo), str(mate))
+    rerun = run_nbkit("rerun", ids[0], cwd=mate)  # compares with the executed notebook: fetched
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "reproduced" in rerun.stdout
     show = run_nbkit("runs", "show", ids[0], cwd=mate)
     assert show.returncode == 0, show.stderr
     assert f"executed   .nbkit/runs/{ids[0]}/executed.ipynb" in show.stdout

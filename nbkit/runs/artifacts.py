@@ -200,6 +200,8 @@ def restore_file(run_dir: Path, manifest: Mapping[str, Any], name: str, dest: Pa
             )
         return  # never stored anywhere (an older run, or outside git): nothing to restore
     sha = sha if isinstance(sha, str) else store.run_index(run_id).get(name)
+    if sha is None and name not in (manifest.get("files") or {}).values():
+        return  # the run never made this file (a clean run has no dirty.patch)
     data = store.get(sha) if sha else None
     if data is None:
         raise BadInput(
