@@ -288,7 +288,7 @@ def test_hook_sync_and_review_agree_on_the_script(
         ("nbkit.toml", "ipynb,scripts///rmarkdown", "nbkit.toml"),  # jupytext refuses it too
         ("nbkit.toml", "ipynb,txt", "nbkit.toml"),
         ("nbkit.toml", "py:percent", "nbkit.toml"),  # no notebook side
-        ("jupytext.toml", "ipynb,scripts///rmarkdown", "a.ipynb"),
+        ("jupytext.toml", "ipynb,scripts///rmarkdown", "jupytext.toml"),  # the file to fix
     ],
 )
 def test_formats_the_parser_refuses_are_bad_input(
