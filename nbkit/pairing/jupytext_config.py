@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import json
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -138,7 +139,9 @@ def _load(config_file: Path, _digest: str) -> Any:
     from jupytext import config as jtconfig
 
     try:
-        loaded = jtconfig.load_jupytext_configuration_file(str(config_file))
+        with warnings.catch_warnings():  # traitlets warns on an unknown option jupytext refuses
+            warnings.simplefilter("ignore")
+            loaded = jtconfig.load_jupytext_configuration_file(str(config_file))
     except Exception as exc:  # TOML/YAML/JSON errors, unknown options, wrong types
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         prefix = f"The Jupytext configuration file {config_file} is incorrect: "
