@@ -211,3 +211,18 @@ def test_warm_no_op_reads_the_config_without_jupytext(repo: Path, cli: Callable,
         [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=True
     )
     assert proc.stdout.strip() == f"[0, 0] {layout.script} False False", proc.stderr
+
+
+def test_nbkit_pairing_keeps_an_existing_jupytext_header(repo: Path, cli: Callable) -> None:
+    """A script jupytext wrote before nbkit paired it keeps its header: nbkit records no
+    ``-all`` filter, so both tools write the header from then on."""
+    write_nb(repo / "a.ipynb", sample())
+    jupytext(repo, "--to", "py:percent", "a.ipynb")
+    assert cli("pair", "a.ipynb").code == 0
+    assert read_nb(repo / "a.ipynb")["metadata"]["jupytext"] == {"formats": "ipynb,py:percent"}
+    commit_all(repo)
+    edit(repo / "a.ipynb", '"x = 1"', '"x = 10"')
+    assert cli("sync").code == 0
+    text = (repo / "a.py").read_text(encoding="utf-8")
+    assert text.startswith("# ---\n") and "x = 10" in text
+    assert_jupytext_changes_nothing(repo, LAYOUTS["notebook-metadata"])
