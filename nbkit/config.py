@@ -577,12 +577,18 @@ def _load_toml(path: Path) -> dict[str, Any]:
         raise BadInput(f"cannot read: {exc.strerror or exc}", path) from None
 
 
+_JUPYTEXT_HINT = "fix it as https://jupytext.readthedocs.io/en/latest/config.html describes"
+
+
 def jupytext_formats(root: Path) -> str | None:
     """Pairing declared for jupytext itself (jupytext.toml or [tool.jupytext])."""
     for name in ("jupytext.toml", ".jupytext.toml"):
         path = root / name
         if path.is_file():
-            formats = _load_toml(path).get("formats")
+            try:
+                formats = _load_toml(path).get("formats")
+            except BadInput as exc:  # jupytext's file: say how to fix it
+                raise BadInput(exc.message, path, hint=_JUPYTEXT_HINT) from None
             if isinstance(formats, str):
                 return formats
     pyproject = root / "pyproject.toml"

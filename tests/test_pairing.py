@@ -218,9 +218,11 @@ def test_a_notebook_jupytext_paired_is_recognised(repo: Path, cli: Callable) -> 
     pair = pair_of(repo / "a.py", config.load(repo))
     assert pair is not None and pair.notebook == repo / "a.ipynb"
     assert cli("sync", "--check", "a.py").code == 0  # same cells: in sync despite the header
+    script = (repo / "a.py").read_bytes()
     assert cli("pair", "a.ipynb").code == 0
-    meta = read_nb(repo / "a.ipynb")["metadata"]["jupytext"]
-    assert meta["formats"] == "ipynb,py:percent" and meta["notebook_metadata_filter"] == "-all"
+    meta = read_nb(repo / "a.ipynb")["metadata"]["jupytext"]  # jupytext's pairing, untouched:
+    assert meta == {"formats": "ipynb,py:percent"}  # no "-all" to strip jupytext's header
+    assert (repo / "a.py").read_bytes() == script
 
 
 def test_working_through_a_symlinked_folder(
@@ -286,7 +288,7 @@ def test_hook_sync_and_review_agree_on_the_script(
         ("nbkit.toml", "ipynb,scripts///rmarkdown", "nbkit.toml"),  # jupytext refuses it too
         ("nbkit.toml", "ipynb,txt", "nbkit.toml"),
         ("nbkit.toml", "py:percent", "nbkit.toml"),  # no notebook side
-        ("jupytext.toml", "ipynb,scripts///rmarkdown", "a.ipynb"),
+        ("jupytext.toml", "ipynb,scripts///rmarkdown", "jupytext.toml"),  # the file to fix
     ],
 )
 def test_formats_the_parser_refuses_are_bad_input(

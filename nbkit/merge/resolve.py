@@ -186,7 +186,7 @@ def resolve_script(nb_path: Path, config: Config) -> tuple[Path, str] | None:
     from nbkit.pairing import convert, paths
 
     nb = notebook.read(nb_path)
-    formats = paths.notebook_formats(nb) or paths.declared_formats(config)
+    formats = paths.notebook_formats(nb) or paths.declared_for(nb_path, config)
     pair = paths.pair_from(paths.real_folder(nb_path), formats, config) if formats else None
     if pair is None or formats is None or not pair.script.is_file():
         return None

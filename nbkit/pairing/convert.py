@@ -1,9 +1,12 @@
 """Converting between a notebook and its paired script (these functions import jupytext).
 
-Scripts are written with ``notebook_metadata_filter = "-all"``: no header, so no jupytext
-version and no machine-specific kernelspec that would churn between machines. The same
-filter is recorded in the notebook's ``metadata.jupytext`` so Jupyter with jupytext writes the
-same script nbkit does.
+A script is the text jupytext itself writes for the notebook: with the jupytext
+configuration that applies to it (``jupytext_config``) and the notebook's own
+``metadata.jupytext``, so ``jupytext --sync`` finds nothing to change. When nbkit creates a
+pairing itself it records ``notebook_metadata_filter = "-all"`` with the formats (no header:
+no jupytext version and no machine-specific kernelspec churning between machines), unless
+the notebook or the jupytext configuration already chose a filter or the script already
+has a header: nbkit never strips what jupytext would put back.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import difflib
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -19,8 +23,9 @@ from typing import Any
 from nbkit import lazy, notebook
 from nbkit.errors import BadInput
 from nbkit.fsutil import atomic_write_text, detect_newline, make_folder
+from nbkit.pairing import jupytext_config
 from nbkit.pairing.languages import LANGUAGES, language_of
-from nbkit.pairing.paths import Inputs, Pair, resolve_formats
+from nbkit.pairing.paths import Inputs, Pair, notebook_formats, resolve_formats
 
 NOTEBOOK_METADATA_FILTER = "-all"
 
@@ -60,9 +65,10 @@ def read_script(data: bytes, path: Path, fmt: str) -> notebook.Notebook:
         text = text[1:]
     if notebook.has_conflict_markers(data):
         raise BadInput("contains git conflict markers (<<<<<<< / >>>>>>>)", path)
+    settings = jupytext_config.for_path(path)
     try:
         with _no_cell_schema_check():
-            parsed = jupytext.reads(text, fmt=fmt)
+            parsed = jupytext.reads(text, fmt=fmt, config=settings)
     except Exception as exc:  # jupytext raises many types for text it cannot read
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BadInput(f"jupytext cannot read this as {fmt}: {first}", path) from None
@@ -101,18 +107,33 @@ def _plain(node: Any) -> Any:
     return node
 
 
-def script_text(nb: notebook.Notebook, formats: str, fmt: str, path: Path | None = None) -> str:
-    """The script jupytext writes for ``nb``: no header, no version, no kernelspec."""
+def script_text(
+    nb: notebook.Notebook,
+    formats: str,
+    fmt: str,
+    path: Path | None = None,
+    *,
+    header: bool = False,
+) -> str:
+    """The script jupytext writes for ``nb`` paired by ``formats``, with the jupytext
+    configuration that applies to ``path`` (the script). A pairing that neither the notebook
+    records nor that configuration declares is nbkit's own: recorded as ``with_pairing``
+    records it (``header``: the script has a jupytext header, which is kept)."""
     jupytext = lazy.jupytext()
     nbformat = lazy.nbformat()
 
-    meta = with_pairing({"metadata": nb.get("metadata", {})}, formats)["metadata"]
+    settings = jupytext_config.for_path(path) if path is not None else None
+    meta = nb.get("metadata", {})
+    groups = (settings.formats or []) if settings is not None else []
+    declared = any(formats in (group, _resolved(group, meta)) for group in groups)
+    if notebook_formats(nb) is None and not declared:
+        meta = with_pairing({"metadata": meta}, formats, header=header)["metadata"]
     cells = [_cell_for_text(cell) for cell in nb.get("cells", [])]
     if not cells:
         return ""  # jupytext's MyST writer fails on a notebook without cells
     node = nbformat.from_dict({**nb, "metadata": meta, "cells": cells})
     try:
-        text: str = jupytext.writes(node, fmt=fmt)
+        text: str = jupytext.writes(node, fmt=fmt, config=settings)
     except Exception as exc:  # a jupytext writer failing is a format limit, not our bug
         raise BadInput(f"jupytext cannot write this notebook as {fmt}: {exc!r}", path) from None
     return text
@@ -146,9 +167,12 @@ def _first_difference(expected: Inputs, got: Inputs) -> str:
     return f"{len(expected)} cells became {len(got)}"
 
 
-def render_script(pair: Pair, nb: notebook.Notebook, formats: str) -> str:
-    """The pair's script for ``nb``, checked to give back every cell (else ``BadInput``)."""
-    text = script_text(nb, formats, pair.fmt, pair.script)
+def render_script(
+    pair: Pair, nb: notebook.Notebook, formats: str, existing: bytes | None = None
+) -> str:
+    """The pair's script for ``nb``, checked to give back every cell (else ``BadInput``);
+    ``existing``: the script on disk (its jupytext header, if any, is kept)."""
+    text = script_text(nb, formats, pair.fmt, pair.script, header=has_header(existing))
     try:
         check_round_trip(text, inputs_of(nb), pair.script, pair.fmt)
     except BadInput as exc:
@@ -177,11 +201,12 @@ def _language_mismatch(exc: BadInput, nb: notebook.Notebook, pair: Pair) -> BadI
 def write_script(pair: Pair, nb: notebook.Notebook, formats: str, text: str | None = None) -> str:
     """Write the pair's script from ``nb`` (``text``: already rendered by ``render_script``),
     verified before and after writing; returns the text."""
+    existing = notebook.read_bytes(pair.script) if pair.script.exists() else None
     if text is None:
-        text = render_script(pair, nb, formats)
+        text = render_script(pair, nb, formats, existing)
     newline = "\n"
-    if pair.script.exists():
-        newline = detect_newline(notebook.read_bytes(pair.script))
+    if existing is not None:
+        newline = detect_newline(existing)
     make_folder(pair.script.parent)
     atomic_write_text(pair.script, text, newline=newline)
     # The text was checked to give back every cell (render_script); reading the file back
@@ -293,17 +318,20 @@ def _resolved(formats: str, metadata: dict[str, Any]) -> str:
         return formats
 
 
-def with_pairing(nb: notebook.Notebook, formats: str) -> notebook.Notebook:
+def with_pairing(nb: notebook.Notebook, formats: str, header: bool = False) -> notebook.Notebook:
     """``nb`` with the pairing recorded the way jupytext records it (``auto`` resolved for
-    the notebook's language, as jupytext records it too)."""
+    the notebook's language, as jupytext records it too). A metadata filter the notebook
+    already has is kept; otherwise the script gets no header (``-all``), unless it already
+    has one (``header``): jupytext would write it back."""
     nb = copy.deepcopy(nb)
     meta = nb.setdefault("metadata", {})
     current = meta.get("jupytext")
     meta["jupytext"] = {
         **(current if isinstance(current, dict) else {}),
         "formats": _resolved(formats, meta),
-        "notebook_metadata_filter": NOTEBOOK_METADATA_FILTER,
     }
+    if not header:
+        meta["jupytext"].setdefault("notebook_metadata_filter", NOTEBOOK_METADATA_FILTER)
     meta["jupytext"].pop("text_representation", None)
     return nb
 
@@ -354,3 +382,53 @@ def piped(
         else:
             result.append(cell)
     return {**nb, "cells": result}, out, changed
+
+
+# The first line of a jupytext header (YAML between '---' lines), after any shebang and
+# encoding lines: '# ---' in scripts, '---' (or '<!--' hiding it) in Markdown.
+_HEADER_START = re.compile(
+    rb"^(?:#!.*\n)?(?:#.*coding[:=].*\n)?(?:(?:#|//|%|;;|--)\s*)?(?:---|<!--)\s*\n"
+)
+
+
+def has_header(data: bytes | None) -> bool:
+    """Whether a script's text starts with a jupytext header (YAML metadata)."""
+    return data is not None and _HEADER_START.match(data.replace(b"\r\n", b"\n")) is not None
+
+
+def metadata_from_script(
+    nb: notebook.Notebook, script_nb: notebook.Notebook, fmt: str, script_data: bytes
+) -> notebook.Notebook:
+    """``nb`` (updated from the script) with the notebook metadata jupytext gives it: what
+    the script's header holds, over what its metadata filter leaves out of the script
+    (``jupytext.combine``). A script without a header leaves the metadata alone."""
+    if not has_header(script_data):
+        return nb
+    nbformat = lazy.nbformat()
+    lazy.jupytext()
+    from jupytext.combine import combine_inputs_with_outputs
+
+    minor = nb.get("nbformat_minor", 5)
+    empty = {"cells": [], "nbformat": 4, "nbformat_minor": minor}
+    source = nbformat.from_dict({**empty, "metadata": copy.deepcopy(script_nb.get("metadata", {}))})
+    target = nbformat.from_dict({**empty, "metadata": copy.deepcopy(nb.get("metadata", {}))})
+    meta = _plain(combine_inputs_with_outputs(source, target, fmt=fmt).metadata)
+    jupytext_meta = meta.get("jupytext")
+    if isinstance(jupytext_meta, dict):  # as jupytext writes an .ipynb
+        jupytext_meta.pop("text_representation", None)
+        if not jupytext_meta:
+            del meta["jupytext"]
+    return {**nb, "metadata": meta}
+
+
+def settled_notebook(nb: notebook.Notebook, text: str, pair: Pair) -> notebook.Notebook | None:
+    """``nb`` with the metadata jupytext gives it from ``text``, the script just rendered for
+    it, when that differs (None: nothing to change). jupytext records the options of its
+    configuration (a cell metadata filter, say) in the script's header and, reading the
+    script back, in the notebook: without this, the next ``jupytext --sync`` would rewrite
+    the notebook nbkit left."""
+    data = text.encode("utf-8")
+    if not has_header(data):
+        return None
+    combined = metadata_from_script(nb, read_script(data, pair.script, pair.fmt), pair.fmt, data)
+    return None if combined.get("metadata") == nb.get("metadata") else combined

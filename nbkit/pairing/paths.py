@@ -284,6 +284,31 @@ def declared_formats(config: Config) -> str | None:
     )
 
 
+def declared_for(path: Path, config: Config) -> str | None:
+    """Formats the project declares for the notebook or script at ``path``: nbkit's own
+    ``formats`` setting, else what the jupytext configuration that applies to ``path``
+    declares for it (``jupytext_declared``)."""
+    return paired_formats(config.raw.get("formats")) or jupytext_declared(path, config)
+
+
+def jupytext_declared(path: Path, config: Config) -> str | None:
+    """The formats jupytext's configuration pairs ``path`` with, as jupytext picks them
+    (``JupytextConfiguration.default_formats``): the first group with a format that fits the
+    path, if that group pairs. Reads only the configuration file (``jupytext_config``)."""
+    from nbkit.pairing import jupytext_config
+
+    found = jupytext_config.find_file(path, config.root)
+    if found is None:
+        return None
+    rel, _root = _rel(path, config.root)
+    for group in jupytext_config.formats_groups(found):
+        parts = [parse_format(part) for part in group.split(",") if part.strip()]
+        parts = [f._replace(ext=path.suffix) if f.ext == AUTO else f for f in parts]
+        if any(base_path(rel, fmt) is not None for fmt in parts):
+            return paired_formats(group)
+    return None
+
+
 def notebook_formats(nb: notebook.Notebook) -> str | None:
     """The pairing jupytext recorded in a notebook (``metadata.jupytext.formats``)."""
     meta = nb.get("metadata", {}).get("jupytext")
@@ -350,7 +375,7 @@ def pair_from(
 def _script_candidates(script: Path, config: Config) -> list[tuple[Path, str | None]]:
     """Notebooks that may pair with ``script``: from the project formats, then next to it."""
     found: list[tuple[Path, str | None]] = []
-    declared = declared_formats(config)
+    declared = declared_for(script, config)
     if declared:
         nb_fmt, text_fmt = parse_formats(declared)
         if text_fmt.ext == AUTO:  # any script may be the notebook's: pair_of checks which
@@ -381,7 +406,7 @@ def pair_of(
     path = real_folder(path)
     if path.suffix == ".ipynb":
         own = formats_of(path) if formats_of else notebook_formats(notebook.read(path))
-        formats = own or declared_formats(config)
+        formats = own or declared_for(path, config)
         return pair_from(path, formats, config, language) if formats else None
     for nb_path, declared in _script_candidates(path, config):
         if nb_path.is_file():

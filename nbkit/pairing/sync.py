@@ -35,9 +35,11 @@ from nbkit.pairing import pipe
 from nbkit.pairing.convert import (
     inputs_of,
     merge_inputs,
+    metadata_from_script,
     piped,
     read_script,
     render_script,
+    settled_notebook,
     with_pairing,
     write_script,
 )
@@ -46,7 +48,7 @@ from nbkit.pairing.paths import (
     Inputs,
     Pair,
     UnsupportedLanguage,
-    declared_formats,
+    declared_for,
     formats_for,
     notebook_formats,
     pair_from,
@@ -95,6 +97,8 @@ class _Plan(NamedTuple):
     text: str | None = None  # the script to write, rendered and checked before any write
     agreed: str | None = None  # inputs digest of an in-step pair (to remember)
     warning: str | None = None
+    settled: notebook.Notebook | None = None  # the notebook with the metadata jupytext gives
+    # it from the script's header, when that differs (written with the script)
 
 
 def cache_key(nb_data: bytes, script_data: bytes, fmt: str, pipe_key: str = "") -> str:
@@ -374,7 +378,9 @@ def _plan(
     nb, script_nb = parsed
     if nb is None:
         return _plan_missing_notebook(pair, script_nb, config, prefer)
-    formats = formats_for(pair, notebook_formats(nb) or declared_formats(config) or config.formats)
+    formats = formats_for(
+        pair, notebook_formats(nb) or declared_for(pair.notebook, config) or config.formats
+    )
 
     def plan(action: str, message: str, write: str | None, source: Any = None) -> _Plan:
         return _Plan(pair, action, message, write, source, formats, nb_data, script_data)
@@ -390,11 +396,12 @@ def _plan(
             agreed=inputs_digest(nb_inputs)
         )
     to_script = plan("updated-script", f"{script_show}: updated from {nb_show}", "script", nb)
+    assert script_data is not None
     to_notebook = plan(
         "updated-notebook",
         f"{nb_show}: updated from {script_show}",
         "notebook",
-        merge_inputs(nb, script_nb),
+        metadata_from_script(merge_inputs(nb, script_nb), script_nb, pair.fmt, script_data),
     )
     if prefer is not None:
         return to_script if prefer == "notebook" else to_notebook
@@ -423,7 +430,7 @@ def _orphan_warning(pair: Pair, nb: notebook.Notebook, config: Config) -> str | 
     """When a script is created because the pairing moved it (a new format, a new folder or
     a renamed script), the script the notebook had before is left behind: name it. Where it
     was is read from the notebook's pairing in HEAD, the project's formats and the default."""
-    candidates = [notebook_formats(nb), declared_formats(config), "ipynb,py:percent"]
+    candidates = [notebook_formats(nb), declared_for(pair.notebook, config), "ipynb,py:percent"]
     candidates.append(_committed_formats(pair.notebook, config))
     for formats in dict.fromkeys(f for f in candidates if f):
         try:
@@ -457,7 +464,7 @@ def _plan_missing_notebook(
     pair: Pair, script_nb: notebook.Notebook | None, config: Config, prefer: str | None
 ) -> _Plan:
     nb_show, script_show = shown(pair.notebook), shown(pair.script)
-    formats = formats_for(pair, declared_formats(config) or config.formats)
+    formats = formats_for(pair, declared_for(pair.script, config) or config.formats)
     if script_nb is None:
         raise BadInput("no such file", pair.notebook)
     if prefer != "script":
@@ -490,7 +497,8 @@ def _plan_missing_notebook(
 def _rendered(plan: _Plan) -> _Plan:
     if plan.write not in ("script", "both") or plan.source is None or plan.text is not None:
         return plan
-    return plan._replace(text=render_script(plan.pair, plan.source, plan.formats))
+    text = render_script(plan.pair, plan.source, plan.formats, plan.script_data)
+    return plan._replace(text=text, settled=settled_notebook(plan.source, text, plan.pair))
 
 
 class _Pipe(NamedTuple):
@@ -533,7 +541,7 @@ def _formatted(plan: _Plan, piping: _Pipe) -> _Plan:
         return pipe.run(text, piping.commands, pair.script, piping.root)
 
     new_nb, out, code_changed = piped(nb, plan.formats, fmt, pair.script, run, whole=whole)
-    text = out if whole else render_script(pair, new_nb, plan.formats)
+    text = out if whole else render_script(pair, new_nb, plan.formats, plan.script_data)
     current = _script_text(plan.script_data)
     script_changed = plan.write in ("script", "both") or text != current
     nb_changed = plan.write in ("notebook", "both") or code_changed
@@ -595,6 +603,10 @@ def _apply(plan: _Plan, cache: Cache | None, files: Files, pipe_key: str = "") -
     if plan.write in ("script", "both"):
         write_script(pair, source, plan.formats, plan.text)
         written.append(pair.script)
+        if plan.write == "script" and plan.settled is not None:  # jupytext takes this from
+            # the script's header too
+            notebook.write(pair.notebook, plan.settled, original=plan.original)
+            written.append(pair.notebook)
     if plan.write in ("notebook", "both"):
         make_folder(pair.notebook.parent)
         notebook.write(pair.notebook, source, original=plan.original)

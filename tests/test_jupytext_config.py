@@ -1,0 +1,228 @@
+"""nbkit and the real jupytext CLI on one repository: each configuration form jupytext
+accepts pairs the same files for both tools, and neither rewrites what the other wrote.
+
+After ``nbkit sync``, ``jupytext --sync`` changes no byte of any file; after ``jupytext
+--sync``, ``nbkit sync --check`` passes. Headers, metadata filters and pairing metadata are
+what jupytext writes (nbkit used to strip jupytext's header and record its own formats).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from tests.conftest import assert_one_line_error, commit_all, make_nb, read_nb, write_nb
+
+STREAM = {"output_type": "stream", "name": "stdout", "text": "2\n"}
+
+
+class Layout(NamedTuple):
+    files: dict[str, str]  # configuration files to write, name -> text
+    notebook: str
+    script: str
+    own_formats: str | None  # recorded in the notebook by jupytext --set-formats (no config)
+
+
+LAYOUTS = {
+    "string-formats": Layout(
+        {"jupytext.toml": 'formats = "ipynb,py:percent"\n'}, "a.ipynb", "a.py", None
+    ),
+    "formats-table": Layout(
+        {"jupytext.toml": '[formats]\n"notebooks/" = "ipynb"\n"scripts/" = "py:percent"\n'},
+        "notebooks/a.ipynb",
+        "scripts/a.py",
+        None,
+    ),
+    "pyproject": Layout(
+        {
+            "pyproject.toml": '[project]\nname = "x"\nversion = "0"\n\n[tool.jupytext]\n'
+            'formats = "ipynb,py:percent"\ncell_metadata_filter = "-all"\n'
+        },
+        "a.ipynb",
+        "a.py",
+        None,
+    ),
+    "header-filter": Layout(
+        {
+            ".jupytext.toml": 'formats = "nb///ipynb,src///py:percent"\n'
+            'notebook_metadata_filter = "-jupytext.text_representation.jupytext_version"\n'
+        },
+        "nb/sub/a.ipynb",
+        "src/sub/a.py",
+        None,
+    ),
+    "notebook-metadata": Layout({}, "a.ipynb", "a.py", "ipynb,py:percent"),
+}
+
+
+def jupytext(repo: Path, *args: str) -> None:
+    """The real jupytext CLI, as a user runs it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupytext", "--quiet", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def files_of(repo: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(repo).as_posix(): p.read_bytes()
+        for p in sorted(repo.rglob("*"))
+        if p.is_file() and ".git" not in p.relative_to(repo).parts
+    }
+
+
+def sample() -> dict[str, Any]:
+    return make_nb(
+        ("markdown", "# Title"),
+        {"cell_type": "code", "source": "x = 1", "metadata": {"tags": ["parameters"]}},
+        {"cell_type": "code", "source": "print(x * 2)", "outputs": [STREAM], "execution_count": 1},
+    )
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, (old, text)
+    path.write_text(text.replace(old, new), encoding="utf-8")
+
+
+def assert_jupytext_changes_nothing(repo: Path, layout: Layout) -> None:
+    before = files_of(repo)
+    jupytext(repo, "--sync", layout.notebook)
+    after = files_of(repo)
+    changed = [
+        name for name in sorted(before.keys() | after.keys()) if before.get(name) != after.get(name)
+    ]
+    assert not changed, {name: after.get(name, b"(deleted)").decode() for name in changed}
+
+
+@pytest.fixture
+def paired_by_jupytext(repo: Path, request: pytest.FixtureRequest) -> Layout:
+    """A repository whose notebook jupytext paired (``jupytext --sync``), committed."""
+    layout: Layout = LAYOUTS[request.param]
+    for name, text in layout.files.items():
+        (repo / name).write_text(text, encoding="utf-8")
+    write_nb(repo / layout.notebook, sample())
+    if layout.own_formats:
+        jupytext(repo, "--set-formats", layout.own_formats, layout.notebook)
+    else:
+        jupytext(repo, "--sync", layout.notebook)
+    assert (repo / layout.script).is_file()
+    commit_all(repo)
+    return layout
+
+
+@pytest.mark.parametrize("paired_by_jupytext", list(LAYOUTS), indirect=True)
+def test_nbkit_and_jupytext_agree(repo: Path, cli: Callable, paired_by_jupytext: Layout) -> None:
+    layout = paired_by_jupytext
+    nb_path, script = repo / layout.notebook, repo / layout.script
+    header = script.read_text(encoding="utf-8").startswith("# ---")
+    assert cli("sync", "--check").code == 0  # jupytext's pair, as jupytext wrote it
+
+    edit(nb_path, '"x = 1"', '"x = 10"')  # edited in Jupyter
+    result = cli("sync")
+    assert result.code == 0, result.err
+    assert "x = 10" in script.read_text(encoding="utf-8")  # the pair jupytext would use
+    assert script.read_text(encoding="utf-8").startswith("# ---") == header  # kept, not stripped
+    assert_jupytext_changes_nothing(repo, layout)
+
+    edit(script, "x = 10", "x = 20")  # edited in an editor
+    assert cli("sync").code == 0
+    cells = read_nb(nb_path)["cells"]
+    assert "".join(cells[1]["source"]) == "x = 20" and cells[1]["metadata"] == {
+        "tags": ["parameters"]
+    }
+    assert [o["name"] for o in cells[2]["outputs"]] == ["stdout"]  # the outputs are kept
+    assert_jupytext_changes_nothing(repo, layout)
+    meta = read_nb(nb_path)["metadata"]
+    assert meta.get("jupytext", {}).get("formats") == layout.own_formats  # nbkit added none
+
+    edit(script, "x = 20", "x = 30")  # jupytext syncs this time
+    jupytext(repo, "--sync", layout.script)
+    result = cli("sync", "--check")
+    assert result.code == 0, result.out + result.err
+
+
+def test_formats_table_pairs_into_the_other_folder(repo: Path, cli: Callable) -> None:
+    """``nbkit pair`` follows the [formats] table and records no formats of its own."""
+    (repo / "jupytext.toml").write_text(LAYOUTS["formats-table"].files["jupytext.toml"])
+    write_nb(repo / "notebooks" / "b.ipynb", sample())
+    result = cli("pair", "notebooks/b.ipynb")
+    assert result.code == 0, result.err
+    assert not (repo / "notebooks" / "b.py").exists()
+    assert (repo / "scripts" / "b.py").read_text().startswith("# ---")  # jupytext's default
+    assert "jupytext" not in read_nb(repo / "notebooks" / "b.ipynb")["metadata"]
+    assert_jupytext_changes_nothing(
+        repo, LAYOUTS["formats-table"]._replace(notebook="notebooks/b.ipynb")
+    )
+
+
+BAD = {
+    "unparseable": ("jupytext.toml", 'formats = "ipynb,py:percent\n', "jupytext.toml"),
+    "unknown-format": ("jupytext.toml", 'formats = "ipynb,xyz:percent"\n', "xyz"),
+    "unknown-in-table": ("jupytext.toml", '[formats]\n"a/" = "ipynb"\n"b/" = "pyy"\n', "pyy"),
+    "unknown-option": ("jupytext.toml", 'formats = "ipynb,py:percent"\nformts = 1\n', "formts"),
+    "python-config": (".jupytext.py", 'c.formats = "ipynb,py:percent"\n', ".jupytext.py"),
+    "bad-pyproject": ("pyproject.toml", "[tool.jupytext]\nformats = [1]\n", "pyproject.toml"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_jupytext_config_is_one_line_exit_2(repo: Path, cli: Callable, case: str) -> None:
+    name, text, needle = BAD[case]
+    write_nb(repo / "a.ipynb", sample())
+    (repo / name).write_text(text, encoding="utf-8")
+    result = cli("sync", "a.ipynb")
+    assert result.code == 2, result.out + result.err
+    assert_one_line_error(result.err, name, needle)
+    assert "hint:" in result.err
+    assert not (repo / "a.py").exists()
+
+
+@pytest.mark.parametrize("form", ["formats-table", "pyproject"])
+def test_warm_no_op_reads_the_config_without_jupytext(repo: Path, cli: Callable, form: str) -> None:
+    """jupytext's loader runs once per configuration content; a warm no-op sync or hook
+    answers from the cache under .git and imports neither jupytext nor nbformat."""
+    layout = LAYOUTS[form]
+    for name, text in layout.files.items():
+        (repo / name).write_text(text, encoding="utf-8")
+    write_nb(repo / layout.notebook, make_nb(("markdown", "# T"), "x = 1"))
+    jupytext(repo, "--sync", layout.notebook)
+    commit_all(repo)
+    assert cli("sync").code == 0  # fills the caches
+    assert cli("hook", "nbkit", layout.notebook, layout.script).code == 0
+    probe = (
+        "import sys\nfrom pathlib import Path\nfrom nbkit import config\n"
+        "from nbkit.cli.main import main\nfrom nbkit.pairing.paths import pair_of\n"
+        f"codes = [main(['sync']), main(['hook', 'nbkit', {layout.notebook!r}, {layout.script!r}])]\n"
+        f"pair = pair_of(Path({layout.notebook!r}), config.load('.'))\n"
+        "print(codes, pair and pair.script.relative_to(Path.cwd()).as_posix(),"
+        " 'jupytext' in sys.modules, 'nbformat' in sys.modules)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip() == f"[0, 0] {layout.script} False False", proc.stderr
+
+
+def test_nbkit_pairing_keeps_an_existing_jupytext_header(repo: Path, cli: Callable) -> None:
+    """A script jupytext wrote before nbkit paired it keeps its header: nbkit records no
+    ``-all`` filter, so both tools write the header from then on."""
+    write_nb(repo / "a.ipynb", sample())
+    jupytext(repo, "--to", "py:percent", "a.ipynb")
+    assert cli("pair", "a.ipynb").code == 0
+    assert read_nb(repo / "a.ipynb")["metadata"]["jupytext"] == {"formats": "ipynb,py:percent"}
+    commit_all(repo)
+    edit(repo / "a.ipynb", '"x = 1"', '"x = 10"')
+    assert cli("sync").code == 0
+    text = (repo / "a.py").read_text(encoding="utf-8")
+    assert text.startswith("# ---\n") and "x = 10" in text
+    assert_jupytext_changes_nothing(repo, LAYOUTS["notebook-metadata"])
