@@ -24,6 +24,7 @@ from benchmarks.harness import (
     base_env,
     command,
     measure,
+    nbkit_bin,
     nbkit_has,
     unavailable,
 )
@@ -38,7 +39,7 @@ print(len(rows), sum(r['status'] == 'succeeded' for r in rows))
 
 def _template(repo: Path, settings: Settings) -> dict[str, object] | None:
     proc = subprocess.run(
-        [str(VENV_BIN / "nbkit"), "run", "nb.ipynb", "-p", "n=3"],
+        [str(nbkit_bin() / "nbkit"), "run", "nb.ipynb", "-p", "n=3"],
         cwd=repo,
         env=base_env(settings),
         capture_output=True,
@@ -93,7 +94,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
         with contextlib.suppress(FileNotFoundError):
             (runs_dir / "index.jsonl").unlink()
 
-    argv = [VENV_BIN / "nbkit", "runs"]
+    argv = [nbkit_bin() / "nbkit", "runs"]
     cold = measure(command("nbkit runs (no index)", argv, cwd=repo), settings, setup=drop_index)
     warm = measure(command("nbkit runs (index)", argv, cwd=repo), settings, warmup=True)
     filtered = measure(

@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 from benchmarks.bench_run import experiment_repo
 from benchmarks.harness import (
-    VENV_BIN,
     Row,
     Settings,
     Target,
     command,
     measure,
+    nbkit_bin,
     nbkit_has,
     tool,
     unavailable,
@@ -49,7 +49,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
             command(
                 f"nbkit sweep --workers {workers}",
                 [
-                    VENV_BIN / "nbkit",
+                    nbkit_bin() / "nbkit",
                     "sweep",
                     "nb.ipynb",
                     "-p",
