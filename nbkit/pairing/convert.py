@@ -50,7 +50,7 @@ def inputs_of(nb: notebook.Notebook) -> Inputs:
 
 def read_script(data: bytes, path: Path, fmt: str) -> notebook.Notebook:
     """Parse a script's bytes with jupytext into a plain notebook dict."""
-    jupytext = lazy.jupytext()
+    jupytext = lazy.jupytext(myst=lazy.needs_myst(fmt))
 
     try:
         text = data.decode("utf-8").replace("\r\n", "\n")
@@ -103,7 +103,7 @@ def _plain(node: Any) -> Any:
 
 def script_text(nb: notebook.Notebook, formats: str, fmt: str, path: Path | None = None) -> str:
     """The script jupytext writes for ``nb``: no header, no version, no kernelspec."""
-    jupytext = lazy.jupytext()
+    jupytext = lazy.jupytext(myst=lazy.needs_myst(fmt))
     nbformat = lazy.nbformat()
 
     meta = with_pairing({"metadata": nb.get("metadata", {})}, formats)["metadata"]
