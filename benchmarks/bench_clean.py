@@ -18,7 +18,6 @@ from pathlib import Path
 
 from benchmarks import corpus, harness
 from benchmarks.harness import (
-    VENV_BIN,
     Command,
     Measurement,
     Row,
@@ -29,6 +28,7 @@ from benchmarks.harness import (
     exit_note,
     measure_pair,
     measure_together,
+    nbkit_bin,
     restore_tree,
     unavailable,
 )
@@ -108,7 +108,7 @@ def _in_place(settings: Settings, count: int, log: Callable[[str], None]) -> lis
     restore = restore_tree(dirty, repo)
     sides: dict[str, tuple[Command, Callable[[], None] | None]] = {
         "nbkit": (
-            command("nbkit clean (cold cache)", [VENV_BIN / "nbkit", "clean", *files], cwd=repo),
+            command("nbkit clean (cold cache)", [nbkit_bin() / "nbkit", "clean", *files], cwd=repo),
             _drop_cache(repo, restore),
         )
     }
@@ -120,7 +120,7 @@ def _in_place(settings: Settings, count: int, log: Callable[[str], None]) -> lis
             continue
         sides[name] = (command(name, [found, *args, *files], cwd=repo), restore)
     sides["floor"] = (
-        command("json load+dump", [VENV_BIN / "python", FLOOR, *files], cwd=repo),
+        command("json load+dump", [nbkit_bin() / "python", FLOOR, *files], cwd=repo),
         restore,
     )
     measured = dict(zip(sides, measure_together(list(sides.values()), settings), strict=True))
@@ -158,7 +158,7 @@ def _check(settings: Settings, count: int, log: Callable[[str], None]) -> list[R
     repo = committed_repo(cleaned, settings.work / f"check-{count}")
     clone = settings.work / f"check-{count}-clone"
     files = [str(p.relative_to(repo)) for p in corpus.notebooks(repo)]
-    argv: list[str | Path] = [VENV_BIN / "nbkit", "clean", "--check", *files]
+    argv: list[str | Path] = [nbkit_bin() / "nbkit", "clean", "--check", *files]
     fresh = _fresh_clone(repo, clone)
     sides: dict[str, tuple[Command, Callable[[], None] | None]] = {
         "cold": (command("nbkit clean --check (fresh clone)", argv, cwd=clone), fresh),
@@ -173,7 +173,7 @@ def _check(settings: Settings, count: int, log: Callable[[str], None]) -> list[R
         else:
             label = f"{name} {check[0]}"
             sides[name] = (command(label, [found, *check, *files], cwd=clone), fresh)
-    floor_argv: list[str | Path] = [VENV_BIN / "python", FLOOR, "--check", *files]
+    floor_argv: list[str | Path] = [nbkit_bin() / "python", FLOOR, "--check", *files]
     sides["floor"] = (command("json load+dumps, compare", floor_argv, cwd=clone), fresh)
     measured = dict(zip(sides, measure_together(list(sides.values()), settings), strict=True))
     cold = measured.pop("cold")
@@ -228,7 +228,7 @@ def _sized(settings: Settings, size: int, log: Callable[[str], None]) -> list[Ro
     restore()
     sides: dict[str, tuple[Command, Callable[[], None] | None]] = {
         "nbkit": (
-            command("nbkit clean", [VENV_BIN / "nbkit", "clean", "nb.ipynb"], cwd=work),
+            command("nbkit clean", [nbkit_bin() / "nbkit", "clean", "nb.ipynb"], cwd=work),
             restore,
         )
     }

@@ -12,12 +12,12 @@ from pathlib import Path
 
 from benchmarks import corpus
 from benchmarks.harness import (
-    VENV_BIN,
     Row,
     Settings,
     Target,
     command,
     measure_pair,
+    nbkit_bin,
     nbkit_has,
     tool,
     unavailable,
@@ -44,7 +44,9 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
             a, b = corpus.diff_pair(settings.corpus_root, cells, ids)
             ours, theirs = measure_pair(
                 command(
-                    "nbkit diff", [VENV_BIN / "nbkit", "diff", "--no-color", a, b], timeout=timeout
+                    "nbkit diff",
+                    [nbkit_bin() / "nbkit", "diff", "--no-color", a, b],
+                    timeout=timeout,
                 ),
                 command("nbdiff", [nbdiff, "--no-color", a, b], timeout=timeout),
                 settings,
@@ -61,7 +63,7 @@ def _prose_row(settings: Settings, nbdiff: Path, timeout: float, log: Callable[[
     """Prose-heavy: 50 markdown cells of 1-5 KB without ids, 10% lightly edited."""
     case = "50 prose cells of 1-5 KB, 10% edited: nbkit diff vs nbdiff"
     a, b = corpus.prose_pair(settings.corpus_root)
-    argv: list[str | Path] = [VENV_BIN / "nbkit", "diff", "--no-color", a, b]
+    argv: list[str | Path] = [nbkit_bin() / "nbkit", "diff", "--no-color", a, b]
     ours, theirs = measure_pair(
         command("nbkit diff", argv, timeout=timeout),
         command("nbdiff", [nbdiff, "--no-color", a, b], timeout=timeout),

@@ -21,6 +21,7 @@ from benchmarks.harness import (
     command,
     git,
     measure_pair,
+    nbkit_bin,
     nbkit_has,
     unavailable,
 )
@@ -50,7 +51,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     jupyter = settings.work / "jupyter-data"
     env = {"JUPYTER_DATA_DIR": str(jupyter)}
     lock = subprocess.run(
-        [str(VENV_BIN / "nbkit"), "lock"],
+        [str(nbkit_bin() / "nbkit"), "lock"],
         cwd=repo,
         capture_output=True,
         text=True,
@@ -62,7 +63,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
         return [unavailable(FAMILY, case, f"`nbkit lock` failed: {tail}", TARGET)]
     pipvenv = settings.work / "pipvenv"
     ours, theirs = measure_pair(
-        command("nbkit env", [VENV_BIN / "nbkit", "env"], cwd=repo, env=env, timeout=900),
+        command("nbkit env", [nbkit_bin() / "nbkit", "env"], cwd=repo, env=env, timeout=900),
         command(
             "venv + pip install -r + ipykernel install",
             [VENV_BIN / "python", "-m", "venv", pipvenv],

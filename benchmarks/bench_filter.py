@@ -16,7 +16,6 @@ from pathlib import Path
 from benchmarks import corpus
 from benchmarks.harness import (
     GIT_ENV,
-    VENV_BIN,
     Command,
     Row,
     Settings,
@@ -25,6 +24,7 @@ from benchmarks.harness import (
     command,
     git,
     measure_together,
+    nbkit_bin,
     nbkit_has,
     restore_tree,
     unavailable,
@@ -64,7 +64,7 @@ def _side(
     settings: Settings, label: str, source: Path, repo: Path, install: list[str] | None
 ) -> tuple[Command, Callable[[], None]]:
     """``git add -A`` in a fresh repository of its own (set up, untimed, before each run)."""
-    env = {**GIT_ENV, "PATH": f"{VENV_BIN}:{base_env(settings)['PATH']}"}
+    env = {**GIT_ENV, "PATH": f"{nbkit_bin()}:{base_env(settings)['PATH']}"}
     return command(label, ["git", "add", "-A"], cwd=repo, env=env), _fresh_repo(
         source, repo, install
     )
@@ -89,7 +89,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
             "git add, nbkit filter",
             source,
             work / "nbkit",
-            [str(VENV_BIN / "nbkit"), "install", "--filter"],
+            [str(nbkit_bin() / "nbkit"), "install", "--filter"],
         ),
         "plain": _side(settings, "git add (no filter)", source, work / "plain", None),
     }

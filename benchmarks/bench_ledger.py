@@ -18,13 +18,13 @@ from pathlib import Path
 
 from benchmarks.bench_run import experiment_repo
 from benchmarks.harness import (
-    VENV_BIN,
     Row,
     Settings,
     Target,
     base_env,
     command,
     measure_together,
+    nbkit_bin,
     nbkit_has,
     unavailable,
 )
@@ -39,7 +39,7 @@ print(len(rows), sum(r['status'] == 'succeeded' for r in rows))
 
 def _template(repo: Path, settings: Settings) -> dict[str, object] | None:
     proc = subprocess.run(
-        [str(VENV_BIN / "nbkit"), "run", "nb.ipynb", "-p", "n=3"],
+        [str(nbkit_bin() / "nbkit"), "run", "nb.ipynb", "-p", "n=3"],
         cwd=repo,
         env=base_env(settings),
         capture_output=True,
@@ -94,9 +94,9 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
         with contextlib.suppress(FileNotFoundError):
             (runs_dir / "index.jsonl").unlink()
 
-    argv = [VENV_BIN / "nbkit", "runs"]
+    argv = [nbkit_bin() / "nbkit", "runs"]
     naive_cmd = command(
-        "json.load of every manifest", [VENV_BIN / "python", "-c", NAIVE, runs_dir], cwd=repo
+        "json.load of every manifest", [nbkit_bin() / "python", "-c", NAIVE, runs_dir], cwd=repo
     )
     # round-robin (cold, warm, filtered, naive, cold, ...): the machine's load falls on each
     # alike; cold drops the index first, so the warm side after it finds it rebuilt

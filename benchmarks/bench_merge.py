@@ -12,7 +12,6 @@ from pathlib import Path
 
 from benchmarks import corpus
 from benchmarks.harness import (
-    VENV_BIN,
     Row,
     Settings,
     Target,
@@ -20,6 +19,7 @@ from benchmarks.harness import (
     exit_note,
     measure,
     measure_pair,
+    nbkit_bin,
     nbkit_has,
     tool,
     unavailable,
@@ -49,7 +49,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     timeout = 60.0 if settings.quick else 180.0
     ours_cmd = command(
         "nbkit merge-driver",
-        [VENV_BIN / "nbkit", "merge-driver", base, target, theirs_nb, "nb.ipynb"],
+        [nbkit_bin() / "nbkit", "merge-driver", base, target, theirs_nb, "nb.ipynb"],
         cwd=work,
         timeout=timeout,
     )
@@ -115,7 +115,7 @@ def _prose_row(settings: Settings, work: Path, timeout: float, log: Callable[[st
     base, ours_nb, theirs_nb = (folder / f"{n}.ipynb" for n in ("base", "ours", "theirs"))
     target = work / "prose-ours.ipynb"
     argv: list[str | Path] = [
-        VENV_BIN / "nbkit",
+        nbkit_bin() / "nbkit",
         "merge-driver",
         base,
         target,

@@ -19,7 +19,6 @@ from pathlib import Path
 
 from benchmarks import corpus
 from benchmarks.harness import (
-    VENV_BIN,
     Command,
     Row,
     Settings,
@@ -28,6 +27,7 @@ from benchmarks.harness import (
     committed_repo,
     exit_note,
     measure_together,
+    nbkit_bin,
     restore_tree,
     tool,
     unavailable,
@@ -74,11 +74,11 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     restore = restore_tree(source, repo)
     sides: dict[str, tuple[Command, Callable[[], None] | None]] = {
         "nbkit": (
-            command("nbkit clean (cold cache)", [VENV_BIN / "nbkit", "clean", *files], cwd=repo),
+            command("nbkit clean (cold cache)", [nbkit_bin() / "nbkit", "clean", *files], cwd=repo),
             _drop_cache(repo, restore),
         ),
         "floor": (
-            command("json load+dump", [VENV_BIN / "python", FLOOR, *files], cwd=repo),
+            command("json load+dump", [nbkit_bin() / "python", FLOOR, *files], cwd=repo),
             restore,
         ),
     }
@@ -146,7 +146,7 @@ def _check_row(settings: Settings, source: Path, case: str, log: Callable[[str],
             (
                 command(
                     "nbkit clean --check (cold cache)",
-                    [VENV_BIN / "nbkit", "clean", "--check", *files],
+                    [nbkit_bin() / "nbkit", "clean", "--check", *files],
                     cwd=repo,
                 ),
                 _drop_cache(repo, lambda: None),
@@ -154,7 +154,7 @@ def _check_row(settings: Settings, source: Path, case: str, log: Callable[[str],
             (
                 command(
                     "json load+dumps, compare",
-                    [VENV_BIN / "python", FLOOR, "--check", *files],
+                    [nbkit_bin() / "python", FLOOR, "--check", *files],
                     cwd=repo,
                 ),
                 None,

@@ -21,6 +21,7 @@ from benchmarks.harness import (
     git,
     measure,
     measure_pair,
+    nbkit_bin,
     nbkit_has,
     tool,
     unavailable,
@@ -104,7 +105,7 @@ def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     ours, theirs = measure_pair(
         command(
             "nbkit run",
-            [VENV_BIN / "nbkit", "run", "nb.ipynb", "-p", "n=5"],
+            [nbkit_bin() / "nbkit", "run", "nb.ipynb", "-p", "n=5"],
             cwd=repo,
             env=env,
             timeout=300,
@@ -134,14 +135,14 @@ def _rerun_row(
     if not nbkit_has("rerun"):
         return unavailable(FAMILY, case, "`nbkit rerun` does not exist yet", RERUN_TARGET)
     listed = subprocess.run(
-        [VENV_BIN / "nbkit", "runs", "--json"], cwd=repo, capture_output=True, text=True
+        [nbkit_bin() / "nbkit", "runs", "--json"], cwd=repo, capture_output=True, text=True
     )
     ids = [json.loads(line)["id"] for line in listed.stdout.splitlines() if line.strip()]
     if not ids:
         return unavailable(FAMILY, case, "no recorded run to rerun", RERUN_TARGET)
     ours = measure(
         command(
-            "nbkit rerun", [VENV_BIN / "nbkit", "rerun", ids[0]], cwd=repo, env=env, timeout=300
+            "nbkit rerun", [nbkit_bin() / "nbkit", "rerun", ids[0]], cwd=repo, env=env, timeout=300
         ),
         settings,
         warmup=not settings.quick,

@@ -10,13 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from benchmarks.harness import (
-    VENV_BIN,
     Command,
     Row,
     Settings,
     Target,
     command,
     measure_together,
+    nbkit_bin,
     tool,
     unavailable,
 )
@@ -27,8 +27,8 @@ OTHERS = (("nbstripout", "--version"), ("jupytext", "--version"))
 
 def run(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     sides: list[Command] = [
-        command("nbkit --help", [VENV_BIN / "nbkit", "--help"]),
-        command("python -c pass", [VENV_BIN / "python", "-c", "pass"]),
+        command("nbkit --help", [nbkit_bin() / "nbkit", "--help"]),
+        command("python -c pass", [nbkit_bin() / "python", "-c", "pass"]),
     ]
     rows: list[Row] = []
     for name, flag in OTHERS:

@@ -18,7 +18,6 @@ from pathlib import Path
 
 from benchmarks.bench_run import experiment_repo
 from benchmarks.harness import (
-    VENV_BIN,
     Row,
     Settings,
     Target,
@@ -26,6 +25,7 @@ from benchmarks.harness import (
     git,
     measure_pair,
     measure_together,
+    nbkit_bin,
     nbkit_has,
     tool,
     unavailable,
@@ -97,7 +97,7 @@ def _throughput(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     sweeps = [
         command(
             f"nbkit sweep --workers {workers}",
-            [VENV_BIN / "nbkit", "sweep", "nb.ipynb", "-p", f"n={values}", "--workers", workers],
+            [nbkit_bin() / "nbkit", "sweep", "nb.ipynb", "-p", f"n={values}", "--workers", workers],
             cwd=repo,
             timeout=1800,
         )
@@ -131,7 +131,7 @@ def _snapshot(settings: Settings, log: Callable[[str], None]) -> list[Row]:
     if not nbkit_has("sweep", "--resume"):
         return [unavailable(FAMILY, case, "sweeps take no snapshot yet")]
     repo = big_repo(settings.work, megabytes)
-    python = VENV_BIN / "python"
+    python = nbkit_bin() / "python"
     # the same process without the snapshot: what starting Python and importing costs, so
     # the target is on the snapshot's own overhead (a sweep's process is already running)
     taken, started, archive = measure_together(

@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import NamedTuple
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = REPO_ROOT / ".venv" / "bin"
+VENV_BIN = REPO_ROOT / ".venv" / "bin"  # the dev venv: tests, kernels, the benchmark itself
+
+
+def nbkit_bin() -> Path:
+    """Where the timed ``nbkit`` (and its floor's ``python``) come from: this checkout in its
+    own minimal venv (``tools.ANCHORS["nbkit"]``), as a user installs it, once built; the dev
+    venv only before that (``--no-install``), and the page's Machine section says which."""
+    from benchmarks import tools  # tools imports this module
+
+    return tools.nbkit_venv_bin()
 
 
 class Command(NamedTuple):
@@ -332,7 +341,7 @@ def unavailable(family: str, case: str, why: str, target: Target | None = None) 
 def nbkit_has(command_name: str, option: str | None = None) -> bool:
     """Whether this checkout's nbkit has a command (and option): its ``--help`` exits 0."""
     proc = subprocess.run(
-        [str(VENV_BIN / "nbkit"), command_name, "--help"],
+        [str(nbkit_bin() / "nbkit"), command_name, "--help"],
         capture_output=True,
         text=True,
         check=False,

@@ -7,13 +7,17 @@ several times slower (jupytext took 2.38 s there against 0.33 s alone). So each 
 compiles bytecode as it installs, as for any user), with a stamp naming the pinned version;
 ``run.py`` builds the missing ones on first use and reuses them afterwards. pre-commit gets one
 too: the commit rows run real ``git commit`` through it, and it builds the hook environments
-of both sides itself. ``tool(name)`` returns an executable from these venvs only, never from
+of both sides itself. nbkit itself gets one as well (``.tools/nbkit``): this checkout installed
+editable with ``[all]`` and no dev extras, so the timed ``nbkit`` follows the sources and pays
+for no development dependency (nbdime's stack once cost ``nbkit run`` ~4 s of imports); it is
+rebuilt when ``pyproject.toml`` changes (the stamp holds its hash). ``tool(name)`` returns an executable from these venvs only, never from
 nbkit's venv or ``PATH``: a missing anchor makes its row say so instead of timing another build.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import platform
@@ -34,6 +38,7 @@ class Anchor(NamedTuple):
 
     packages: tuple[str, ...]  # pinned requirements, the first one the anchor itself
     executables: tuple[str, ...]
+    watch: tuple[str, ...] = ()  # files of this checkout whose change means a rebuild
 
 
 # Pinned so two runs compare the same tools; bump with care (the page records them).
@@ -47,6 +52,8 @@ ANCHORS: dict[str, Anchor] = {
     "papermill": Anchor(("papermill==2.7.0", "ipykernel==7.4.0"), ("papermill",)),
     "pre-commit": Anchor(("pre-commit==4.7.0",), ("pre-commit",)),
     "pyinstrument": Anchor(("pyinstrument==5.1.3",), ("pyinstrument",)),
+    # nbkit as its users install it: editable, so it follows the checkout's sources.
+    "nbkit": Anchor(("-e", f"{REPO_ROOT}[all]"), ("nbkit",), watch=("pyproject.toml",)),
 }
 
 
@@ -58,10 +65,27 @@ def _stamp(name: str) -> Path:
     return venv_of(name) / ".nbkit-bench-installed"
 
 
+def _stamp_words(name: str) -> list[str]:
+    """What the stamp must say: the packages, and a hash of each watched file."""
+    words = list(ANCHORS[name].packages)
+    for watched in ANCHORS[name].watch:
+        try:
+            data = (REPO_ROOT / watched).read_bytes()
+        except OSError:
+            data = b""
+        words.append(f"{watched}:{hashlib.sha256(data).hexdigest()[:16]}")
+    return words
+
+
 def installed(name: str) -> bool:
     """Whether the anchor's venv holds exactly its pinned packages (the stamp says which)."""
     stamp = _stamp(name)
-    return stamp.is_file() and stamp.read_text().split() == list(ANCHORS[name].packages)
+    return stamp.is_file() and stamp.read_text().split() == _stamp_words(name)
+
+
+def nbkit_venv_bin() -> Path:
+    """The ``bin`` of nbkit's own venv once built, else the dev venv's."""
+    return venv_of("nbkit") / "bin" if installed("nbkit") else VENV_BIN
 
 
 def tool(name: str) -> Path | None:
@@ -110,7 +134,7 @@ def ensure_anchor(name: str) -> str:
         err = getattr(exc, "stderr", b"") or b""
         tail = err.decode("utf-8", "replace").strip().splitlines()[-1:] if err else [str(exc)]
         return f"{name} venv not built ({tail[0] if tail else exc})"
-    _stamp(name).write_text(" ".join(ANCHORS[name].packages) + "\n")
+    _stamp(name).write_text(" ".join(_stamp_words(name)) + "\n")
     return ""
 
 
@@ -123,19 +147,23 @@ def ensure_tools_venv(names: tuple[str, ...] | None = None) -> str:
 def _anchor_version(name: str) -> str:
     if not installed(name):
         return "not installed (its rows are not available)"
+    if name == "nbkit":
+        return "this checkout (editable, [all])"
     return ANCHORS[name].packages[0].split("==", 1)[1]
 
 
 def versions() -> dict[str, str]:
     """Versions of everything in the table: nbkit's side, each anchor's own venv, git."""
     found: dict[str, str] = {}
+    own = {k.lower(): v for k, v in pip_list("nbkit").items()} if installed("nbkit") else {}
+    where = "own venv" if own else "dev venv"
     for name in NBKIT_SIDE:
         try:
-            found[f"{name} (nbkit venv)"] = metadata.version(name)
+            found[f"{name} (nbkit {where})"] = own.get(name) or metadata.version(name)
         except metadata.PackageNotFoundError:
-            found[f"{name} (nbkit venv)"] = "not installed"
+            found[f"{name} (nbkit {where})"] = "not installed"
     for name in ANCHORS:
-        extra = ANCHORS[name].packages[1:]
+        extra = ANCHORS[name].packages[1:] if name != "nbkit" else ()
         found[f"{name} (own venv{', with ' + ', '.join(extra) if extra else ''})"] = (
             _anchor_version(name)
         )
@@ -177,7 +205,7 @@ def machine() -> dict[str, str]:
         "load average at start (1, 5, 15 min)": load_average(),
         "OS": platform.platform(),
         "Python": platform.python_version(),
-        "nbkit venv": str(VENV_BIN.parent.relative_to(REPO_ROOT)),
+        "nbkit venv (timed)": str(nbkit_venv_bin().parent.relative_to(REPO_ROOT)),
     }
 
 

@@ -55,7 +55,7 @@ def inputs_of(nb: notebook.Notebook) -> Inputs:
 
 def read_script(data: bytes, path: Path, fmt: str) -> notebook.Notebook:
     """Parse a script's bytes with jupytext into a plain notebook dict."""
-    jupytext = lazy.jupytext()
+    jupytext = lazy.jupytext(myst=lazy.needs_myst(fmt))
 
     try:
         text = data.decode("utf-8").replace("\r\n", "\n")
@@ -119,7 +119,7 @@ def script_text(
     configuration that applies to ``path`` (the script). A pairing that neither the notebook
     records nor that configuration declares is nbkit's own: recorded as ``with_pairing``
     records it (``header``: the script has a jupytext header, which is kept)."""
-    jupytext = lazy.jupytext()
+    jupytext = lazy.jupytext(myst=lazy.needs_myst(fmt))
     nbformat = lazy.nbformat()
 
     settings = jupytext_config.for_path(path) if path is not None else None
