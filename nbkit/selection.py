@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from nbkit import git
@@ -36,6 +36,12 @@ def walk(folder: Path, pattern: str = "*.ipynb") -> list[Path]:
         if path.is_file():
             found.append(path)
     return found
+
+
+def walk_all(folder: Path | str) -> Iterator[tuple[str, list[str], list[str]]]:
+    """Every folder below ``folder`` with its sub-folders and files, skipping nothing: for
+    trees nbkit made itself (an unpacked run snapshot), where every file is the run's."""
+    yield from os.walk(folder)
 
 
 def _ledger(config: Config) -> str:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nbkit import git
+from nbkit import git, selection
 from nbkit.errors import BadInput, GitError
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ def _cache_root() -> Path:
 
 def _fingerprints(tree: Path) -> dict[str, tuple[int, ...]]:
     found: dict[str, tuple[int, ...]] = {}
-    for folder, _, names in os.walk(tree):
+    for folder, _, names in selection.walk_all(tree):
         for name in names:
             path = os.path.join(folder, name)
             st = os.lstat(path)
@@ -216,7 +216,7 @@ def _link_farm(source: Path, dest: Path) -> None:
     (a copy where linking is refused): new files a point writes land in its own folders."""
     import shutil
 
-    for folder, dirs, names in os.walk(source):
+    for folder, dirs, names in selection.walk_all(source):
         rel = os.path.relpath(folder, source)
         target = dest / rel if rel != "." else dest
         target.mkdir(parents=True, exist_ok=True)
