@@ -150,3 +150,22 @@ def test_pulled_runs_stay_outside_the_resync(tmp_path: Path, repo: Path) -> None
     assert (bob / ".nbkit" / "runs" / "20260101-abc" / "executed.ipynb").exists()
     assert not (bob / ".nbkit" / "runs" / "20260101-abc" / "executed.py").exists()
     assert proc.stderr == "", proc.stderr
+
+
+def test_checkout_back_leaves_a_clean_tree(repo: Path, cli: Callable[..., Any]) -> None:
+    """A branch that moved only the script: the re-synced notebook there is derived, so on
+    the way back the script the checkout moved wins and main is exactly its commit."""
+    declare_pairing(repo)
+    write_nb(repo / "a.ipynb", clean_nb("x = 1"))
+    _synced(repo)
+    commit_all(repo, "pair")
+    _edit_script_on_branch(repo, "side", "x = 2")
+    assert cli("install").code == 0
+    proc = sh(repo, "git", "checkout", "side")
+    assert proc.returncode == 0, proc.stderr
+    assert _source(repo / "a.ipynb") == "x = 2"  # the notebook followed the script
+    proc = sh(repo, "git", "checkout", "main")
+    assert proc.returncode == 0, proc.stderr
+    assert "x = 1" in (repo / "a.py").read_text()
+    assert _source(repo / "a.ipynb") == "x = 1"
+    assert git(repo, "status", "--porcelain", "a.py", "a.ipynb") == ""  # main, as committed

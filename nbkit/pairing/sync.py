@@ -287,9 +287,12 @@ def _blob_digest(
     return value or None
 
 
+_Listing = tuple[_Source, dict[str, str]]
+
+
 def _listed(
     pairs: Sequence[Pair], root: Path, sources: list[_Source]
-) -> tuple[dict[Path, str], list[tuple[_Source, dict[str, str]]]]:
+) -> tuple[dict[Path, str], list[_Listing]]:
     """Each pair file's path as git names it, and its blob id in each source."""
     rels: dict[Path, str] = {}
     for pair in pairs:
@@ -297,7 +300,7 @@ def _listed(
             rel = git.relpath(root, path.resolve() if path.exists() else path)
             if not rel.startswith("../"):
                 rels[path] = rel
-    listed: list[tuple[_Source, dict[str, str]]] = []
+    listed: list[_Listing] = []
     for source in sources:
         if source.rev == "index":
             listed.append((source, git.index_blobs(root, rels.values())))
@@ -306,13 +309,45 @@ def _listed(
     return rels, listed
 
 
+class _Bases(NamedTuple):
+    """What ``_plan`` needs to know of a pair's history."""
+
+    states: list[str]  # agreed states (inputs digests), the preferred to overwrite first
+    moved: str | None = None  # "notebook" | "script": the only side a checkout changed
+
+
+def _moved(
+    pair: Pair, rels: dict[Path, str], listed: list[_Listing], files: Files
+) -> str | None:
+    """The side a checkout moved: the only one whose blob differs between the commit being
+    left and HEAD, as git just wrote it. It is what the user asked for, so it wins over a
+    side that holds an agreed state too (a notebook re-synced on the branch being left is
+    derived, and must not carry that branch's content over)."""
+    left = next((blobs for source, blobs in listed if source.per_side), None)
+    head = next((blobs for source, blobs in listed if source.rev == "HEAD"), None)
+    if left is None or head is None:
+        return None
+    moved = [
+        (side, path)
+        for side, path in (("notebook", pair.notebook), ("script", pair.script))
+        if left.get(rels.get(path, "")) != head.get(rels.get(path, ""))
+    ]
+    if len(moved) != 1:
+        return None
+    side, path = moved[0]
+    data = files.read(path)
+    sha = head.get(rels.get(path, ""))
+    return side if sha and data is not None and git_blob_sha(data) == sha else None
+
+
 def _bases(
     pairs: Sequence[Pair], config: Config, sources: list[_Source], files: Files
-) -> dict[Path, list[str]]:
+) -> dict[Path, _Bases]:
     """The agreed states of each pair, as inputs digests, in the order ``_plan`` prefers to
     overwrite a side holding them: what git has first (the commit being left, then the
     index, then HEAD: a snapshot in which both sides agreed), nbkit's own last agreed state
-    last, because only the cache remembers it. Git is asked in one batch per source."""
+    last, because only the cache remembers it; and the side a checkout moved. Git is asked
+    in one batch per source."""
     root = git.toplevel(config.root) if pairs else None
     rels, listed = _listed(pairs, root, sources) if root is not None else ({}, [])
     wanted: set[str] = set()  # blobs not parsed before: read in one batch
@@ -323,7 +358,7 @@ def _bases(
                 if sha and _known_digest(files, _blob_key(sha, pair, side)) is None:
                     wanted.add(sha)
     contents = git.read_blobs(root, wanted) if root is not None else {}
-    result: dict[Path, list[str]] = {}
+    result: dict[Path, _Bases] = {}
     for pair in pairs:
         first: list[str] = []
         later: list[str] = []
@@ -338,7 +373,8 @@ def _bases(
             elif source.per_side:
                 target.extend(d for d in digests if d is not None)
         agreed = agreed_state(files.cache, pair)
-        result[pair.notebook] = [*first, *later, *([agreed] if agreed else [])]
+        states = [*first, *later, *([agreed] if agreed else [])]
+        result[pair.notebook] = _Bases(states, _moved(pair, rels, listed, files))
     return result
 
 
@@ -367,13 +403,14 @@ def _plan(
     nb_data: bytes | None,
     script_data: bytes | None,
     parsed: _Parsed,
-    bases: list[str],
+    history: _Bases,
     config: Config,
     prefer: str | None,
 ) -> _Plan:
     """Decide for one pair. A side may be overwritten only when its cells are one of the
-    pair's agreed states (``bases``): anything else is work nobody else has, so a pair whose
-    sides both hold such work is a conflict."""
+    pair's agreed states (``history.states``): anything else is work nobody else has, so a
+    pair whose sides both hold such work is a conflict."""
+    bases = history.states
     nb_show, script_show = shown(pair.notebook), shown(pair.script)
     nb, script_nb = parsed
     if nb is None:
@@ -408,7 +445,10 @@ def _plan(
     rank = {d: i for i, d in reversed(list(enumerate(bases)))}
     nb_rank = rank.get(inputs_digest(nb_inputs))
     script_rank = rank.get(inputs_digest(script_inputs))
-    # Overwrite a side that holds an agreed state; when both do, the one git can give back.
+    # Overwrite a side that holds an agreed state; when both do, the one the checkout did
+    # not move, else the one git can give back.
+    if script_rank is not None and nb_rank is not None and history.moved is not None:
+        return to_notebook if history.moved == "script" else to_script
     if script_rank is not None and (nb_rank is None or script_rank < nb_rank):
         return to_script
     if nb_rank is not None:
