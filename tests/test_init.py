@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -96,7 +97,9 @@ def test_init_never_overwrites_and_names_what_it_skipped(
     again = cli("init")
     assert again.code == 0
     for rel in CREATED:
-        assert f"{rel}: skipped (exists)" in again.out
+        if rel != ".pre-commit-config.yaml":
+            assert f"{rel}: skipped (exists)" in again.out
+    assert ".pre-commit-config.yaml: skipped (already runs nbkit's hook)" in again.out
     assert files(repo) == before
 
 
@@ -218,3 +221,98 @@ def test_review_action_is_the_github_repository_nbkit_came_from() -> None:
     elsewhere = origin.Origin("vcs", "https://example.invalid/team/nbkit.git", sha)
     assert origin.action_ref(elsewhere) == origin.UNKNOWN_ACTION
     assert origin.action_ref(origin.Origin("index")) == origin.UNKNOWN_ACTION
+
+
+USER_CONFIG = """\
+# my project's hooks: keep this comment
+default_stages: [pre-commit]
+repos:
+- repo: local   # formatter first
+  hooks:
+  - id: ruff-format
+    name: ruff format
+    entry: ruff format
+    language: python
+    additional_dependencies: ["ruff==0.6.9"]
+    types: [python]
+
+# after the repos
+fail_fast: false
+"""
+
+
+def _added(before: bytes, after: bytes) -> bytes:
+    """The one run of bytes inserted into ``before`` to give ``after`` (asserts there is one)."""
+    prefix = 0
+    while prefix < len(before) and before[prefix] == after[prefix]:
+        prefix += 1
+    suffix = len(before) - prefix
+    assert after[len(after) - suffix :] == before[prefix:], "more than one insertion"
+    return after[prefix : len(after) - suffix]
+
+
+def test_init_adds_its_hook_to_an_existing_pre_commit_config(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    path = repo / ".pre-commit-config.yaml"
+    path.write_text(USER_CONFIG)
+    before = path.read_bytes()
+    result = cli("init")
+    assert result.code == 0, result.err
+    assert ".pre-commit-config.yaml: added nbkit's hook" in result.out
+    after = path.read_bytes()
+    added = _added(before, after)
+    assert added.startswith(b"- repo: ") and b"# after the repos" not in added  # indented as theirs
+    old, new = yaml.safe_load(before), yaml.safe_load(after)
+    assert new == {**old, "repos": [*old["repos"], new["repos"][-1]]}
+    assert [h["id"] for h in new["repos"][-1]["hooks"]] == ["nbkit"]
+    again = cli("init")
+    assert again.code == 0 and "skipped (already runs nbkit's hook)" in again.out
+    assert path.read_bytes() == after
+
+
+def test_init_adds_its_hook_after_the_last_indented_repo(repo: Path) -> None:
+    path = repo / ".pre-commit-config.yaml"
+    path.write_bytes(b"repos:\r\n    - repo: local\r\n      hooks: []\r\nci:\r\n  skip: []")
+    init(repo, origin.Origin("index"))
+    after = path.read_bytes()
+    added = _added(b"repos:\r\n    - repo: local\r\n      hooks: []\r\n", after.split(b"ci:")[0])
+    assert added.startswith(b"    - repo: local\r\n      hooks:\r\n") and b"\n" not in added.replace(b"\r\n", b"")
+    assert after.endswith(b"ci:\r\n  skip: []")
+    assert [r["repo"] for r in yaml.safe_load(after)["repos"]] == ["local", "local"]
+
+
+@pytest.mark.parametrize(
+    "text", ["repos: []\n", "repos:\n  - repo: local\n    hooks: [\n", "- just a list\n"]
+)
+def test_init_says_what_to_add_to_a_pre_commit_config_it_cannot_edit(
+    repo: Path, cli: Callable[..., Any], text: str
+) -> None:
+    (repo / ".pre-commit-config.yaml").write_text(text)
+    result = cli("init")
+    assert result.code == 2
+    assert_one_line_error(result.err, ".pre-commit-config.yaml", "not changed")
+    assert '"id": "nbkit"' in result.err and "repos:" in result.err
+    assert files(repo) == {".pre-commit-config.yaml": text.encode()}  # nothing written
+
+
+@pytest.mark.slow  # runs the real pre-commit
+def test_hook_added_to_an_existing_config_runs_on_commit(repo: Path, tmp_path: Path) -> None:
+    (repo / ".pre-commit-config.yaml").write_text(
+        "# the team's hooks\nrepos:\n  - repo: local\n    hooks:\n      - id: nothing\n"
+        "        name: nothing\n        entry: 'true'\n        language: system\n"
+    )
+    init(repo, origin.Origin("installed"))
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home")}
+    installed = subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=repo, capture_output=True, text=True, env=env, check=False,
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    git(repo, "add", "-A")
+    proc = subprocess.run(
+        ["git", "commit", "-m", "init"], cwd=repo, capture_output=True, text=True, env=env, check=False
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 1 and "notebooks/experiment.py" in output, output  # nbkit paired it
+    assert (repo / "notebooks" / "experiment.py").is_file()

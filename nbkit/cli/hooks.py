@@ -168,7 +168,8 @@ def init(folder: Path | None) -> int:
 
     Writes [tool.nbkit] into pyproject.toml (or nbkit.toml when there is none),
     .pre-commit-config.yaml, .gitattributes and notebooks/experiment.ipynb. Existing files are
-    never overwritten; each one skipped is named.
+    never overwritten; each one skipped is named. An existing .pre-commit-config.yaml gets
+    nbkit's hook appended to its repos: list, every other byte kept.
 
     \b
     Examples:

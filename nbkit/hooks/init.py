@@ -1,21 +1,25 @@
 """``nbkit init``: give a repository nbkit's config, hooks, attributes and an experiment template.
 
 Every file comes from the shipped ``templates/`` (package data, see ``nbkit.resources``).
-Nothing that exists is overwritten: such files are reported as skipped. The one edit of an
-existing file is appending ``[tool.nbkit]`` to a pyproject.toml that has none, checked by
-parsing the result before it replaces the original.
+Nothing that exists is overwritten: such files are reported as skipped. Two existing files
+are edited, each by appending text and checking the parsed result before it replaces the
+original: ``[tool.nbkit]`` goes into a pyproject.toml that has none, and nbkit's hook into the
+``repos:`` of an existing .pre-commit-config.yaml (else no nbkit hook would ever run).
 """
 
 from __future__ import annotations
 
+import json
+import re
 import tomllib
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from nbkit import __version__, resources
 from nbkit.errors import BadInput, NbkitError
 from nbkit.fsutil import atomic_write_bytes, detect_newline, make_folder
 from nbkit.hooks.origin import (
+    HOOK_ID,
     Origin,
     action_ref,
     describe,
@@ -111,6 +115,87 @@ def _with_pipe(root: Path, template: bytes) -> tuple[bytes, str]:
     return updated, f" (pipe set for the {hook_id} hook)"
 
 
+PRE_COMMIT = ".pre-commit-config.yaml"
+_REPOS_KEY = re.compile(rb"^repos:[ \t]*(#[^\r\n]*)?\r?$", re.MULTILINE)
+_ITEM = re.compile(rb"^([ \t]*)- ", re.MULTILINE)
+
+
+def _yaml(data: bytes) -> Any:
+    """The parsed document, or None when it cannot be parsed (or PyYAML is missing)."""
+    try:
+        import yaml
+    except ImportError:
+        return None
+    try:
+        return yaml.safe_load(data)
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return None
+
+
+def _has_nbkit_hook(doc: dict[str, Any]) -> bool:
+    return any(
+        isinstance(repo, dict)
+        and any(isinstance(h, dict) and h.get("id") == HOOK_ID for h in repo.get("hooks") or [])
+        for repo in doc.get("repos") or []
+    )
+
+
+def _with_hook_repo(original: bytes, entry: str) -> bytes | None:
+    """``original`` with ``entry`` (a ``  - repo:`` item) appended, as text, at the end of
+    its top-level ``repos:`` block, indented like the items there; None: no such block."""
+    keys = list(_REPOS_KEY.finditer(original))
+    if len(keys) != 1:
+        return None
+    newline = detect_newline(original).encode()
+    start = original.find(b"\n", keys[0].end())
+    start = len(original) if start < 0 else start + 1
+    block_end, end = start, start
+    for line in original[start:].splitlines(keepends=True):
+        stripped = line.strip()
+        if line[:1] not in (b" ", b"\t", b"-") and stripped and not stripped.startswith(b"#"):
+            break  # the next top-level key
+        end += len(line)
+        if stripped and not stripped.startswith(b"#"):
+            block_end = end
+    item = _ITEM.search(original, start, block_end)
+    indent = item.group(1).decode() if item else "  "
+    lines = [indent + line.removeprefix("  ") for line in entry.splitlines()]
+    text = newline.join(line.encode() for line in lines) + newline
+    before = original[:block_end]
+    if before and not before.endswith(b"\n"):
+        before += newline
+    return before + text + original[block_end:]
+
+
+def _add_hook(root: Path, origin: Origin) -> InitStep:
+    """Add nbkit's hook to an existing .pre-commit-config.yaml, keeping every other byte,
+    or say exactly what to add when the file cannot be edited safely (nothing written)."""
+    path = root / PRE_COMMIT
+    original = path.read_bytes()
+    entry = hooks_yaml(origin)
+    doc = _yaml(original)
+    if isinstance(doc, dict) and _has_nbkit_hook(doc):
+        return InitStep(PRE_COMMIT, "skipped (already runs nbkit's hook)")
+    updated = _with_hook_repo(original, entry) if isinstance(doc, dict) else None
+    wanted = _yaml(b"repos:\n" + entry.encode())
+    if updated is not None and isinstance(doc, dict) and isinstance(wanted, dict):
+        repos = doc.get("repos") or []
+        if isinstance(repos, list) and _yaml(updated) == {**doc, "repos": repos + wanted["repos"]}:
+            atomic_write_bytes(path, updated, root=root)
+            return InitStep(PRE_COMMIT, "added nbkit's hook")
+    # JSON is YAML's flow style: the item on one line, exactly as it would be added
+    one_line = (
+        json.dumps(wanted["repos"][0])
+        if isinstance(wanted, dict)
+        else " ".join(line.strip() for line in entry.splitlines()).removeprefix("- ")
+    )
+    raise BadInput(
+        "cannot add nbkit's hook to this file safely; not changed",
+        path,
+        hint=f"add this item to its `repos:` list (YAML): {one_line}",
+    )
+
+
 def _config(root: Path, origin: Origin) -> InitStep:
     template, note = _with_pipe(root, _render(CONFIG_TEMPLATE, origin))
     if (root / "nbkit.toml").exists():
@@ -131,8 +216,11 @@ def init(root: Path, origin: Origin | None = None) -> list[InitStep]:
     if not root.is_dir():
         raise BadInput("no such folder", root)
     origin = origin or install_origin()
+    hook = _add_hook(root, origin) if (root / PRE_COMMIT).is_file() else None
     steps = [_config(root, origin)]
     for name, rel in FILES.items():
-        if resources.exists("templates", name):  # the CI workflow ships with the review part
+        if hook is not None and rel == PRE_COMMIT:
+            steps.append(hook)
+        elif resources.exists("templates", name):  # the CI workflow ships with the review part
             steps.append(_create(root, rel, _render(name, origin)))
     return steps
