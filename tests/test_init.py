@@ -316,3 +316,22 @@ def test_hook_added_to_an_existing_config_runs_on_commit(repo: Path, tmp_path: P
     output = proc.stdout + proc.stderr
     assert proc.returncode == 1 and "notebooks/experiment.py" in output, output  # nbkit paired it
     assert (repo / "notebooks" / "experiment.py").is_file()
+
+
+@pytest.mark.parametrize("where", ["jupytext.toml", "pyproject.toml"])
+def test_init_follows_an_existing_jupytext_pairing(
+    repo: Path, cli: Callable[..., Any], where: str
+) -> None:
+    declared = 'formats = "ipynb,md:myst"\n'
+    if where == "jupytext.toml":
+        (repo / "jupytext.toml").write_text(declared)
+    else:
+        (repo / "pyproject.toml").write_text(f'[project]\nname = "demo"\n\n[tool.jupytext]\n{declared}')
+    result = cli("init")
+    assert result.code == 0, result.err
+    assert "pairing follows jupytext's config" in result.out and where in result.out
+    cfg = config.load(repo)
+    assert "formats" not in cfg.raw  # jupytext's formats are not overridden
+    assert cli("sync", "notebooks/experiment.ipynb").code == 0
+    assert (repo / "notebooks" / "experiment.md").is_file()
+    assert not (repo / "notebooks" / "experiment.py").exists()

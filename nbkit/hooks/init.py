@@ -196,8 +196,57 @@ def _add_hook(root: Path, origin: Origin) -> InitStep:
     )
 
 
+# jupytext's configuration files, in the order jupytext looks for them in a folder
+JUPYTEXT_FILES = (
+    "jupytext.toml", ".jupytext.toml", "jupytext.yml", ".jupytext.yml", "jupytext.yaml",
+    ".jupytext.yaml", "jupytext.json", ".jupytext.json", ".jupytext",
+)  # fmt: skip
+_FORMATS_BLOCK = re.compile(
+    rb"# The text script each notebook pairs with.*?\nformats = [^\n]*\n", re.S
+)
+
+
+def _declares_pairing(path: Path) -> bool:
+    """Whether a jupytext config file sets ``formats`` (unreadable: say yes, and leave
+    pairing to jupytext's file rather than override it)."""
+    data = path.read_bytes()
+    try:
+        if path.name == "pyproject.toml":
+            tool = tomllib.loads(data.decode("utf-8")).get("tool", {})
+            doc = tool.get("jupytext") if isinstance(tool, dict) else None
+        elif path.suffix == ".json":
+            doc = json.loads(data)
+        elif path.suffix in (".yml", ".yaml"):
+            doc = _yaml(data)
+        else:
+            doc = tomllib.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return path.name != "pyproject.toml"
+    keys = ("formats", "default_jupytext_formats")
+    return isinstance(doc, dict) and any(key in doc for key in keys)
+
+
+def _jupytext_config(root: Path) -> str | None:
+    """The name of the jupytext configuration that pairs notebooks in ``root``, if any."""
+    for name in (*JUPYTEXT_FILES, "pyproject.toml"):
+        if (root / name).is_file() and _declares_pairing(root / name):
+            return name if name != "pyproject.toml" else "pyproject.toml [tool.jupytext]"
+    return None
+
+
+def _without_formats(template: bytes, jupytext: str) -> bytes:
+    """The config with no ``formats``: jupytext's configuration pairs, and nbkit follows it
+    (a ``formats`` here would win over it, and nbkit and jupytext would disagree)."""
+    note = f"# Pairing follows jupytext's configuration ({jupytext}): no formats here.\n"
+    return _FORMATS_BLOCK.sub(note.encode(), template, count=1)
+
+
 def _config(root: Path, origin: Origin) -> InitStep:
     template, note = _with_pipe(root, _render(CONFIG_TEMPLATE, origin))
+    jupytext = _jupytext_config(root)
+    if jupytext is not None:
+        template = _without_formats(template, jupytext)
+        note += f" (pairing follows jupytext's config: {jupytext})"
     if (root / "nbkit.toml").exists():
         return InitStep("nbkit.toml", "skipped (exists)")
     if (root / "pyproject.toml").is_file():
