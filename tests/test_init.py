@@ -335,3 +335,14 @@ def test_init_follows_an_existing_jupytext_pairing(
     assert cli("sync", "notebooks/experiment.ipynb").code == 0
     assert (repo / "notebooks" / "experiment.md").is_file()
     assert not (repo / "notebooks" / "experiment.py").exists()
+
+
+def test_init_says_to_fill_in_the_review_action_placeholder(repo: Path, tmp_path: Path) -> None:
+    steps = {step.path: step.action for step in init(repo, origin.Origin("index"))}
+    action = steps[".github/workflows/nbkit-review.yml"]
+    assert action.startswith("created; fill in OWNER/REPOSITORY@REF") and "\n" not in action
+    github = origin.Origin("vcs", "https://github.com/team/nbkit.git", "ab" * 20)
+    other = tmp_path / "other"
+    other.mkdir()
+    steps = {step.path: step.action for step in init(other, github)}
+    assert steps[".github/workflows/nbkit-review.yml"] == "created"

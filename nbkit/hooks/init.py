@@ -20,6 +20,7 @@ from nbkit.errors import BadInput, NbkitError
 from nbkit.fsutil import atomic_write_bytes, detect_newline, make_folder
 from nbkit.hooks.origin import (
     HOOK_ID,
+    UNKNOWN_ACTION,
     Origin,
     action_ref,
     describe,
@@ -271,5 +272,18 @@ def init(root: Path, origin: Origin | None = None) -> list[InitStep]:
         if hook is not None and rel == PRE_COMMIT:
             steps.append(hook)
         elif resources.exists("templates", name):  # the CI workflow ships with the review part
-            steps.append(_create(root, rel, _render(name, origin)))
+            steps.append(_placeholder_named(_create(root, rel, _render(name, origin)), origin))
     return steps
+
+
+def _placeholder_named(step: InitStep, origin: Origin) -> InitStep:
+    """A review workflow written with ``UNKNOWN_ACTION``: say the line must be filled in,
+    else the user commits a workflow that fails on its first pull request."""
+    if step.path != FILES["review-workflow.yml"] or step.action != "created":
+        return step
+    if action_ref(origin) != UNKNOWN_ACTION:
+        return step
+    return step._replace(
+        action=f"created; fill in {UNKNOWN_ACTION} in its `uses:` line (the GitHub repository"
+        " and commit of nbkit's review action) before committing it"
+    )
