@@ -72,7 +72,8 @@ def test_conflict_matrix(
     if want == "conflict":
         message = outcomes[0].message
         assert "analysis.ipynb" in message and "analysis.py" in message
-        assert "--prefer notebook|script" in message
+        assert "--prefer notebook" in message  # never agreed: what each side overwrites
+        assert "--prefer notebook|script" in message or "--prefer script overwrites" in message
         assert cli("sync", "analysis.py").code == 1
         assert snapshot(pair.notebook, pair.script) == before
     else:
@@ -483,3 +484,39 @@ def test_a_moved_script_folder_names_the_orphaned_script(repo: Path, cli: Callab
     result = cli("hook", "nbkit", "a.ipynb")
     assert result.code == 1 and (repo / "scripts" / "a.py").exists()
     assert "a.py: no longer paired with a.ipynb" in result.err, result.err
+
+
+def test_committing_a_conflicted_script_names_it_as_typed_with_a_hint(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    from tests.hooks_helpers import clean_nb, declare_pairing
+
+    declare_pairing(repo)
+    write_nb(repo / "analysis.ipynb", clean_nb("x = 1"))
+    assert cli("sync", "analysis.ipynb").code == 0
+    commit_all(repo, "pair")
+    script = repo / "analysis.py"
+    script.write_text(script.read_text() + "<<<<<<< HEAD\nx = 2\n=======\nx = 3\n>>>>>>> side\n")
+    git(repo, "add", "analysis.py")
+    result = cli("hook", "nbkit", "analysis.py")
+    assert result.code == 2
+    assert "analysis.py: contains git conflict markers" in result.err
+    assert str(repo) not in result.err and "nbkit resolve analysis.py" in result.err
+
+
+def test_new_notebook_beside_an_unrelated_script_offers_no_blind_overwrite(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    from tests.hooks_helpers import clean_nb, declare_pairing
+
+    declare_pairing(repo)
+    commit_all(repo, "config")
+    write_nb(repo / "report.ipynb", clean_nb("x = 1"))
+    (repo / "report.py").write_text("def helper():\n    return 42\n")  # untracked, unrelated
+    git(repo, "add", "report.ipynb")
+    result = cli("hook", "nbkit", "report.ipynb")
+    assert result.code == 1
+    assert (repo / "report.py").read_text() == "def helper():\n    return 42\n"
+    assert "move or rename it" in result.err and "nbkit pair --format" in result.err
+    assert "--prefer notebook report.ipynb overwrites report.py" in result.err
+    assert "--prefer notebook|script" not in result.err

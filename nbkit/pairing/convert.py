@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from nbkit import lazy, notebook
-from nbkit.errors import BadInput
+from nbkit.errors import BadInput, shown
 from nbkit.fsutil import atomic_write_text, detect_newline, make_folder
 from nbkit.pairing import jupytext_config
 from nbkit.pairing.languages import LANGUAGES, language_of
@@ -64,7 +64,12 @@ def read_script(data: bytes, path: Path, fmt: str) -> notebook.Notebook:
     if text.startswith("\ufeff"):
         text = text[1:]
     if notebook.has_conflict_markers(data):
-        raise BadInput("contains git conflict markers (<<<<<<< / >>>>>>>)", path)
+        raise BadInput(
+            "contains git conflict markers (<<<<<<< / >>>>>>>)",
+            shown(path),
+            hint=f"nbkit resolve {shown(path)} (rebuilds it from its resolved notebook),"
+            " or edit the markers out as in any text file",
+        )
     settings = jupytext_config.for_path(path)
     try:
         with _no_cell_schema_check():

@@ -453,17 +453,18 @@ def _plan(
         return to_script
     if nb_rank is not None:
         return to_notebook
-    why = (
-        "both changed and differ"
-        if bases
-        else "differ and no committed version (nor an earlier sync) tells which side changed"
-    )
-    return plan(
-        "conflict",
-        f"{nb_show} and {script_show} {why}; nothing written"
-        f" (choose: nbkit sync --prefer notebook|script {nb_show})",
-        None,
-    )
+    if bases:
+        why = "both changed and differ"
+        choose = f"choose: nbkit sync --prefer notebook|script {nb_show}"
+    else:  # never in step: the script may be an unrelated file that sits where it would go
+        why = "differ and no committed version (nor an earlier sync) tells which side changed"
+        choose = (
+            f"if {script_show} is another file, move or rename it, or pair the notebook to"
+            f" another name: nbkit pair --format 'ipynb,scripts//{pair.fmt}' {nb_show};"
+            f" else nbkit sync --prefer notebook {nb_show} overwrites {script_show},"
+            f" --prefer script overwrites {nb_show}"
+        )
+    return plan("conflict", f"{nb_show} and {script_show} {why}; nothing written ({choose})", None)
 
 
 def _orphan_warning(pair: Pair, nb: notebook.Notebook, config: Config) -> str | None:
