@@ -12,6 +12,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from nbkit import config
 from nbkit.cache import Cache
 from nbkit.pairing.sync import resolve_pairs, sync_pairs
@@ -152,18 +154,27 @@ def test_pulled_runs_stay_outside_the_resync(tmp_path: Path, repo: Path) -> None
     assert proc.stderr == "", proc.stderr
 
 
-def test_checkout_back_leaves_a_clean_tree(repo: Path, cli: Callable[..., Any]) -> None:
-    """A branch that moved only the script: the re-synced notebook there is derived, so on
-    the way back the script the checkout moved wins and main is exactly its commit."""
+@pytest.mark.parametrize("moved", ["script", "notebook"])
+def test_checkout_back_leaves_a_clean_tree(
+    repo: Path, cli: Callable[..., Any], moved: str
+) -> None:
+    """A branch that moved one side only: the side re-synced there is derived, so on the way
+    back the side the checkout moved wins and main is exactly its commit."""
     declare_pairing(repo)
     write_nb(repo / "a.ipynb", clean_nb("x = 1"))
     _synced(repo)
     commit_all(repo, "pair")
-    _edit_script_on_branch(repo, "side", "x = 2")
+    if moved == "script":
+        _edit_script_on_branch(repo, "side", "x = 2")
+    else:
+        git(repo, "checkout", "-q", "-b", "side")
+        write_nb(repo / "a.ipynb", clean_nb("x = 2"))
+        git(repo, "commit", "-q", "--no-verify", "-am", "notebook edit")
+        git(repo, "checkout", "-q", "main")
     assert cli("install").code == 0
     proc = sh(repo, "git", "checkout", "side")
     assert proc.returncode == 0, proc.stderr
-    assert _source(repo / "a.ipynb") == "x = 2"  # the notebook followed the script
+    assert _source(repo / "a.ipynb") == "x = 2" and "x = 2" in (repo / "a.py").read_text()
     proc = sh(repo, "git", "checkout", "main")
     assert proc.returncode == 0, proc.stderr
     assert "x = 1" in (repo / "a.py").read_text()
