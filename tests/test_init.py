@@ -346,3 +346,14 @@ def test_init_says_to_fill_in_the_review_action_placeholder(repo: Path, tmp_path
     other.mkdir()
     steps = {step.path: step.action for step in init(other, github)}
     assert steps[".github/workflows/nbkit-review.yml"] == "created"
+
+
+def test_init_with_an_unreadable_jupytext_config_writes_nothing(
+    repo: Path, cli: Callable[..., Any]
+) -> None:
+    (repo / "jupytext.toml").write_text('formats = "ipynb,nosuch:format"\n')
+    (repo / ".pre-commit-config.yaml").write_text(USER_CONFIG)
+    before = files(repo)
+    result = cli("init")
+    assert result.code == 2 and "jupytext.toml" in result.err and "Traceback" not in result.err
+    assert files(repo) == before

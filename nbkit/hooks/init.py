@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from nbkit import __version__, resources
-from nbkit.errors import BadInput, NbkitError
+from nbkit.errors import BadInput, NbkitError, shown
 from nbkit.fsutil import atomic_write_bytes, detect_newline, make_folder
 from nbkit.hooks.origin import (
     HOOK_ID,
@@ -197,42 +197,21 @@ def _add_hook(root: Path, origin: Origin) -> InitStep:
     )
 
 
-# jupytext's configuration files, in the order jupytext looks for them in a folder
-JUPYTEXT_FILES = (
-    "jupytext.toml", ".jupytext.toml", "jupytext.yml", ".jupytext.yml", "jupytext.yaml",
-    ".jupytext.yaml", "jupytext.json", ".jupytext.json", ".jupytext",
-)  # fmt: skip
 _FORMATS_BLOCK = re.compile(
     rb"# The text script each notebook pairs with.*?\nformats = [^\n]*\n", re.S
 )
 
 
-def _declares_pairing(path: Path) -> bool:
-    """Whether a jupytext config file sets ``formats`` (unreadable: say yes, and leave
-    pairing to jupytext's file rather than override it)."""
-    data = path.read_bytes()
-    try:
-        if path.name == "pyproject.toml":
-            tool = tomllib.loads(data.decode("utf-8")).get("tool", {})
-            doc = tool.get("jupytext") if isinstance(tool, dict) else None
-        elif path.suffix == ".json":
-            doc = json.loads(data)
-        elif path.suffix in (".yml", ".yaml"):
-            doc = _yaml(data)
-        else:
-            doc = tomllib.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return path.name != "pyproject.toml"
-    keys = ("formats", "default_jupytext_formats")
-    return isinstance(doc, dict) and any(key in doc for key in keys)
-
-
 def _jupytext_config(root: Path) -> str | None:
-    """The name of the jupytext configuration that pairs notebooks in ``root``, if any."""
-    for name in (*JUPYTEXT_FILES, "pyproject.toml"):
-        if (root / name).is_file() and _declares_pairing(root / name):
-            return name if name != "pyproject.toml" else "pyproject.toml [tool.jupytext]"
-    return None
+    """The jupytext configuration that pairs notebooks in ``root``, as shown to the user
+    (None: none, or one without formats). Found and read as jupytext does; a file jupytext
+    cannot read is bad input, before init writes anything."""
+    from nbkit.pairing import jupytext_config
+
+    found = jupytext_config.find_file(root / "notebook.ipynb", root)
+    if found is None or not jupytext_config.formats_groups(found):
+        return None
+    return shown(found) + (" [tool.jupytext]" if found.name == "pyproject.toml" else "")
 
 
 def _without_formats(template: bytes, jupytext: str) -> bytes:
@@ -242,9 +221,8 @@ def _without_formats(template: bytes, jupytext: str) -> bytes:
     return _FORMATS_BLOCK.sub(note.encode(), template, count=1)
 
 
-def _config(root: Path, origin: Origin) -> InitStep:
+def _config(root: Path, origin: Origin, jupytext: str | None) -> InitStep:
     template, note = _with_pipe(root, _render(CONFIG_TEMPLATE, origin))
-    jupytext = _jupytext_config(root)
     if jupytext is not None:
         template = _without_formats(template, jupytext)
         note += f" (pairing follows jupytext's config: {jupytext})"
@@ -266,8 +244,9 @@ def init(root: Path, origin: Origin | None = None) -> list[InitStep]:
     if not root.is_dir():
         raise BadInput("no such folder", root)
     origin = origin or install_origin()
+    jupytext = _jupytext_config(root)  # read before any write: a bad one writes nothing
     hook = _add_hook(root, origin) if (root / PRE_COMMIT).is_file() else None
-    steps = [_config(root, origin)]
+    steps = [_config(root, origin, jupytext)]
     for name, rel in FILES.items():
         if hook is not None and rel == PRE_COMMIT:
             steps.append(hook)
