@@ -395,7 +395,10 @@ SETTINGS: tuple[Setting, ...] = (
         "string",
         '"git"',
         'Where executed notebooks are stored: `"git"` (refs outside the branch), a folder, or an '
-        "fsspec URL (`file:///...`, `s3://...`; the `artifacts` extra): content-addressed.",
+        "fsspec URL (`file:///...`, `s3://...`; the `artifacts` extra): content-addressed. "
+        "From a repository, only a folder inside it is used by itself; a folder elsewhere or "
+        "a URL needs your consent: the same value in `NBKIT_ARTIFACTS` (which wins; `git` "
+        "keeps refs).",
         path_text,
     ),
     Setting(
@@ -404,7 +407,9 @@ SETTINGS: tuple[Setting, ...] = (
         "URL",
         "none",
         "Export every run to this MLflow tracking server as it is recorded (the `mlflow` "
-        "extra); an unreachable server warns, `nbkit runs export` catches up.",
+        "extra); an unreachable server warns, `nbkit runs export` catches up. Followed only "
+        "with your consent, `NBKIT_MLFLOW` (which wins; `none`: no export): from the "
+        "repository alone it is ignored, with a warning.",
         path_text,
     ),
 )

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.conftest import assert_one_line_error, commit_all, git, run_nbkit
 from tests.runs_helpers import experiment, kernel_name, manifest_of
 
@@ -148,19 +150,26 @@ def test_store_bad_input_is_one_line_with_a_hint(
 # ---- a folder or fsspec URL store ([tool.nbkit.runs] artifacts) ------------------------------
 
 
-def _configure_store(repo: Path, setting: str) -> None:
+def _configure_store(repo: Path, setting: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The team's store, committed; a store outside the repository is used only with the
+    user's consent (tests/test_security_runs_config.py), given here as they would."""
     (repo / "nbkit.toml").write_text(f"[runs]\nartifacts = {setting!r}\n")
     commit_all(repo, "artifact store")
+    monkeypatch.setenv("NBKIT_ARTIFACTS", setting)
 
 
 def test_a_folder_store_is_content_addressed_and_restores_on_demand(
-    tmp_path: Path, repo: Path, experiment: Callable[..., Path], cli: Cli
+    tmp_path: Path,
+    repo: Path,
+    experiment: Callable[..., Path],
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import hashlib
 
     store = tmp_path / "team-store"
     experiment("import nbkit\nprint('hello ' * 3)\nnbkit.record('x', x)", params="x = 1")
-    _configure_store(repo, str(store))
+    _configure_store(repo, str(store), monkeypatch)
     result = cli("sweep", "exp.ipynb", "-p", "x=1,2", "--json")
     assert result.code == 0, result.out + result.err
     ids = [o["run"] for o in json.loads(result.out)]
@@ -201,14 +210,18 @@ def test_a_folder_store_is_content_addressed_and_restores_on_demand(
 
 
 def test_push_and_fetch_move_git_stored_runs_into_an_fsspec_store(
-    tmp_path: Path, repo: Path, experiment: Callable[..., Path], cli: Cli
+    tmp_path: Path,
+    repo: Path,
+    experiment: Callable[..., Path],
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     store = tmp_path / "bucket"
     experiment("import nbkit\nnbkit.record('x', x)", params="x = 1")
     result = cli("sweep", "exp.ipynb", "-p", "x=1,2", "--json")  # stored in git refs
     assert result.code == 0, result.out + result.err
     ids = [o["run"] for o in json.loads(result.out)]
-    _configure_store(repo, store.as_uri())  # file:///...: through fsspec
+    _configure_store(repo, store.as_uri(), monkeypatch)  # file:///...: through fsspec
     pushed = run_nbkit("runs", "push", cwd=repo)
     assert pushed.returncode == 0, pushed.stderr
     assert f"stored run artifacts (2 new runs, 2 in all) in {store.as_uri()}" in pushed.stderr
@@ -230,12 +243,16 @@ def test_push_and_fetch_move_git_stored_runs_into_an_fsspec_store(
 
 
 def test_a_store_that_cannot_be_written_refuses_before_any_kernel(
-    tmp_path: Path, repo: Path, experiment: Callable[..., Path], cli: Cli
+    tmp_path: Path,
+    repo: Path,
+    experiment: Callable[..., Path],
+    cli: Cli,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     experiment("print(x)", params="x = 1")
     blocked = tmp_path / "blocked"
     blocked.write_text("a file where the store's folder should be\n")
-    _configure_store(repo, str(blocked / "store"))
+    _configure_store(repo, str(blocked / "store"), monkeypatch)
     for args in (("sweep", "exp.ipynb", "-p", "x=1,2"), ("run", "exp.ipynb")):
         result = cli(*args)
         assert result.code == 2, result.err

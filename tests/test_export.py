@@ -163,14 +163,21 @@ def test_the_hook_path_never_imports_mlflow(repo: Path) -> None:
 
 
 def test_configured_mlflow_exports_every_run_and_a_dead_server_only_warns(
-    repo: Path, experiment: Callable[..., Path], cli: Cli, mlflow_server: str
+    repo: Path,
+    experiment: Callable[..., Path],
+    cli: Cli,
+    mlflow_server: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """The team's server, committed; each user consents with NBKIT_MLFLOW (without it the
+    setting is ignored: tests/test_security_runs_config.py)."""
     from mlflow.tracking import MlflowClient
 
     experiment(BODY, params="lr = 0.1")
     dead = f"http://127.0.0.1:{_free_port()}"
     (repo / "nbkit.toml").write_text(f'[runs]\nmlflow = "{dead}"\n')
     commit_all(repo, "export to a server that is down")
+    monkeypatch.setenv("NBKIT_MLFLOW", dead)
     offline = cli("run", "exp.ipynb", "-p", "lr=0.3")
     assert offline.code == 0, offline.err  # recorded: the export is not the run
     [lost] = [p.name for p in (repo / ".nbkit" / "runs").iterdir() if p.name[0].isdigit()]
@@ -183,6 +190,7 @@ def test_configured_mlflow_exports_every_run_and_a_dead_server_only_warns(
     assert len(warnings) == 1
     (repo / "nbkit.toml").write_text(f'[runs]\nmlflow = "{mlflow_server}"\n')
     commit_all(repo, "export to the team's server")
+    monkeypatch.setenv("NBKIT_MLFLOW", mlflow_server)
     swept = cli("sweep", "exp.ipynb", "-p", "lr=0.1,0.2", "--json")
     assert swept.code == 0, swept.err
     assert "warning" not in swept.err

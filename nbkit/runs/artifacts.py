@@ -46,17 +46,20 @@ class StoreError(BadInput):
 
 
 def store_for(root: Path) -> ContentStore | None:
-    """The content store ``[tool.nbkit.runs] artifacts`` names for the project containing
-    ``root``; None for the git-ref store (the default)."""
+    """The content store for the project containing ``root``: the user's ``NBKIT_ARTIFACTS``,
+    else ``[tool.nbkit.runs] artifacts`` when the repository may choose it by itself (a
+    folder inside it; anything else is refused, naming the config file); None for the
+    git-ref store (the default)."""
     from nbkit import config
     from nbkit.runs import settings
 
-    setting = settings(config.load(root)).artifacts
-    if setting == "git":
-        return None
-    from nbkit.runs.contentstore import open_store
+    cfg = config.load(root)
+    setting = settings(cfg).artifacts
+    if setting == "git" and not os.environ.get("NBKIT_ARTIFACTS", "").strip():
+        return None  # the common case: no import of the content store
+    from nbkit.runs.contentstore import chosen_store
 
-    return open_store(setting, config.find_root(root))
+    return chosen_store(cfg.root, setting, cfg.source, os.environ)
 
 
 def _git(root: Path, *args: str, input: bytes | None = None) -> bytes:

@@ -13,6 +13,12 @@ store that was tampered with or half-written can never hand a run someone else's
 
 The git-ref store (``nbkit.runs.artifacts``) stays the default; ``fsspec`` (the
 ``artifacts`` extra) is imported only when a URL is configured.
+
+A repository is untrusted input: its own ``artifacts`` setting is used without asking only
+when it is a folder inside the repository (``repository_folder``), where every write stays
+confined to the work tree. A folder elsewhere or a URL would let a cloned repository write
+anywhere on this machine or send the user's executed notebooks to a server it names: that
+takes the user's consent, their own ``NBKIT_ARTIFACTS`` (``chosen_store``).
 """
 
 from __future__ import annotations
@@ -22,13 +28,16 @@ import json
 import os
 import re
 import secrets
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from nbkit.errors import BadInput, NbkitError
+from nbkit.errors import BadInput, NbkitError, OutsideRepository
 
+ENV = "NBKIT_ARTIFACTS"  # the user's own setting: wins over the repository's
+SETTING = "[tool.nbkit.runs] artifacts"
 OBJECTS = "objects"
 RUNS = "runs"
 _SHA_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -51,10 +60,13 @@ class Backend(Protocol):
 
 
 class FolderBackend:
-    """A plain folder (local disk, a network mount): written through nbkit's atomic helper."""
+    """A plain folder (local disk, a network mount): written through nbkit's atomic helper,
+    confined to the work tree ``root`` when the repository chose the folder (a symlink
+    committed inside it cannot lead a write out), anywhere when the user did."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, root: Path | None = None) -> None:
         self.path = path
+        self.root = root
 
     def read(self, key: str) -> bytes | None:
         try:
@@ -63,11 +75,15 @@ class FolderBackend:
             return None
 
     def write(self, key: str, data: bytes) -> None:
-        from nbkit.fsutil import atomic_write_bytes
+        from nbkit.fsutil import atomic_write_bytes, make_folder
 
         target = self.path / key
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(target, data, private=True)  # outside the work tree, by design
+        if self.root is None:  # the user's own folder, wherever they chose
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(target, data, private=True)
+            return
+        make_folder(target.parent, self.root)
+        atomic_write_bytes(target, data, root=self.root)
 
     def exists(self, key: str) -> bool:
         return (self.path / key).is_file()
@@ -144,12 +160,13 @@ class ContentStore:
 
     location: str
     backend: Backend
+    origin: str = SETTING  # where the location was set: named in every error
 
     def _failed(self, doing: str, exc: BaseException) -> StoreError:
         reason = exc.message if isinstance(exc, NbkitError) else (str(exc) or type(exc).__name__)
         return StoreError(
             f"the run artifact store {self.location} {doing}: {reason.splitlines()[0][:200]}",
-            "[tool.nbkit.runs] artifacts",
+            self.origin,
             hint="check that the folder or URL exists and that you may write to it, or set "
             'artifacts = "git" (the default)',
         )
@@ -221,9 +238,11 @@ class ContentStore:
         return {n.removesuffix(".json") for n in names if _RUN_RE.match(n.removesuffix(".json"))}
 
 
-def open_store(setting: str, root: Path) -> ContentStore:
+def open_store(
+    setting: str, root: Path, origin: str = SETTING, confine: bool = False
+) -> ContentStore:
     """The store a setting names: an fsspec URL (``scheme://...``), else a folder (relative
-    to the project root, ``~`` expanded)."""
+    to the project root, ``~`` expanded), its writes kept inside ``root`` when ``confine``."""
     if "://" in setting:
         from nbkit.errors import require
 
@@ -233,10 +252,64 @@ def open_store(setting: str, root: Path) -> ContentStore:
         except (ImportError, ValueError, OSError) as exc:
             raise StoreError(
                 f"cannot open the run artifact store {setting}: {str(exc)[:200]}",
-                "[tool.nbkit.runs] artifacts",
+                origin,
                 hint="a folder, or an fsspec URL whose filesystem is installed "
                 "(file://, memory://, s3:// with s3fs...)",
             ) from None
-        return ContentStore(setting, backend)
+        return ContentStore(setting, backend, origin)
+    path = _folder(setting, root)
+    return ContentStore(setting, FolderBackend(path, root if confine else None), origin)
+
+
+def _folder(setting: str, root: Path) -> Path:
     path = Path(os.path.expanduser(setting))
-    return ContentStore(setting, FolderBackend(path if path.is_absolute() else root / path))
+    return path if path.is_absolute() else root / path
+
+
+def consent_hint(setting: str) -> str:
+    return (
+        f"if you trust it, say so: NBKIT_ARTIFACTS={shlex.quote(setting)} (your own setting "
+        "wins over the repository's); or NBKIT_ARTIFACTS=git keeps runs in git refs"
+    )
+
+
+def repository_folder(setting: str, root: Path, source: Path | None) -> None:
+    """Refuse a repository's ``artifacts`` setting unless it is a folder that resolves,
+    symlinks followed, inside the repository and outside ``.git``: a URL or a folder
+    elsewhere is the user's to name."""
+    where = f"{SETTING} = {setting!r}"
+    if "://" in setting:
+        raise BadInput(
+            f"the repository sets {where}: a URL, which would receive your executed notebooks; "
+            "nothing was stored or sent",
+            source,
+            hint=consent_hint(setting),
+        )
+    real, top = os.path.realpath(_folder(setting, root)), os.path.realpath(root)
+    rel = os.path.relpath(real, top)
+    if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
+        raise OutsideRepository(
+            f"the repository sets {where}, outside the repository ({real}); nothing was stored",
+            source,
+            hint=consent_hint(setting),
+        )
+    if ".git" in Path(rel).parts:
+        raise OutsideRepository(
+            f"the repository sets {where}, inside .git; nothing was stored",
+            source,
+            hint="keep the store in a folder of the work tree, or " + consent_hint(setting),
+        )
+
+
+def chosen_store(
+    root: Path, setting: str, source: Path | None, env: Mapping[str, str]
+) -> ContentStore | None:
+    """The content store to use, None for git refs: the user's ``NBKIT_ARTIFACTS`` when set
+    (their consent, wherever it points), else the repository's setting when it is safe."""
+    mine = env.get(ENV, "").strip()
+    if mine:
+        return None if mine == "git" else open_store(mine, root, origin=ENV)
+    if setting == "git":
+        return None
+    repository_folder(setting, root, source)
+    return open_store(setting, root, confine=True)

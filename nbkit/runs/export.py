@@ -5,13 +5,21 @@ Each nbkit run becomes one MLflow run, found again by its tag ``nbkit.run_id``: 
 twice creates nothing new (the tags are refreshed, so a later rerun verdict arrives). The
 manifest is the source; ``mlflow`` is imported here only (the ``mlflow`` extra), never on a
 hook path.
+
+Exporting as runs are recorded sends parameters and executed notebooks to a server, so it
+follows the user's own choice only: ``NBKIT_MLFLOW`` (or ``--mlflow`` of ``runs export``). A
+repository's ``[tool.nbkit.runs] mlflow`` is never followed by itself, whatever it names
+(a loopback port may be another local service, a ``file:`` store a folder anywhere): the run
+is recorded and one warning says the setting was ignored and how to consent.
 """
 
 from __future__ import annotations
 
 import datetime
 import json
-from collections.abc import Iterable, Sequence
+import os
+import shlex
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +28,7 @@ from nbkit.errors import BadInput, NbkitError
 from nbkit.runs.ledger import Ledger, Run
 
 RUN_TAG = "nbkit.run_id"
+ENV = "NBKIT_MLFLOW"  # the user's own tracking URI ("none": no export); wins over the config
 _STATUS = {"succeeded": "FINISHED", "failed": "FAILED", "timed_out": "FAILED"}
 _MAX_PARAM = 500  # MLflow's safe limit for a parameter value on every backend
 
@@ -264,7 +273,7 @@ class AutoExport:
             if self.client is None:
                 from nbkit.errors import require
 
-                require("mlflow", "mlflow", "[tool.nbkit.runs] mlflow")
+                require("mlflow", "mlflow", f"exporting every run ({ENV})")
                 _reachable(self.uri, self.timeout)
                 from mlflow.tracking import MlflowClient
 
@@ -287,10 +296,41 @@ class AutoExport:
         )
 
 
-def auto_export(root: Path) -> AutoExport | None:
-    """The exporter ``[tool.nbkit.runs] mlflow`` asks for, or None."""
+class Ignored:
+    """The repository's ``mlflow`` setting, not followed: one warning for the command (the
+    first run), nothing sent anywhere."""
+
+    def __init__(self, uri: str, source: Path | None) -> None:
+        self.uri = uri
+        self.source = source
+        self.warned = False
+
+    def __call__(self, run: Run) -> str | None:
+        if self.warned:
+            return None
+        self.warned = True
+        where = f" ({self.source.name})" if self.source is not None else ""
+        uri = shlex.quote(self.uri)
+        return (
+            f"nbkit: warning: the repository's [tool.nbkit.runs] mlflow = {self.uri!r}{where} "
+            "was ignored: runs are recorded here, not sent to a server the repository names\n"
+            f"hint: to export there, say so: NBKIT_MLFLOW={uri} (or nbkit runs export "
+            f"--mlflow {uri}); NBKIT_MLFLOW=none silences this"
+        )
+
+
+Exporter = Callable[[Run], str | None]  # a warning for the terminal, or None
+
+
+def auto_export(root: Path, env: Mapping[str, str] | None = None) -> Exporter | None:
+    """The exporter for runs as they are recorded: to the user's ``NBKIT_MLFLOW``; a
+    repository's ``[tool.nbkit.runs] mlflow`` alone only yields the "ignored" warning."""
     from nbkit import config
     from nbkit.runs import settings
 
-    uri = settings(config.load(root)).mlflow
-    return AutoExport(uri) if uri else None
+    mine = (os.environ if env is None else env).get(ENV, "").strip()
+    if mine:
+        return None if mine.lower() == "none" else AutoExport(mine)
+    cfg = config.load(root)
+    uri = settings(cfg).mlflow
+    return Ignored(uri, cfg.source) if uri else None

@@ -28,6 +28,7 @@ from typing import Any
 from nbkit import git
 from nbkit.errors import BadInput, GitError
 from nbkit.fsutil import atomic_write_bytes
+from nbkit.runs import artifacts
 from nbkit.runs.checks import (
     Check,
     environment_check,
@@ -284,6 +285,7 @@ def rerun(ledger: Ledger, run_id: str, settings: RerunSettings) -> RerunReport:
             hint="rerun without --metrics-only to compare its outputs",
         )
     root = ledger.root.resolve()
+    artifacts.check_writable(root, ledger.store)  # before any kernel: results need a place
     commit = _require_commit(root, original)
     top = git.toplevel(root) or root
     with worktree(root, commit) as tree:
