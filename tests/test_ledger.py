@@ -239,3 +239,92 @@ def test_cli_where_sort_and_sweep(repo: Path, cli: Callable[..., Any]) -> None:
     plotted = cli("runs", "plot", "acc", "--sweep", "s1", "--by", "lr", "--logx", "-o", "p.svg")
     assert plotted.code == 0, plotted.err
     assert plotted.out.strip() == "p.svg: acc of 2 runs"
+
+
+def _reference_listing(manifests: list[dict[str, Any]]) -> str:
+    """``nbkit runs`` as first written: per-cell ``ljust`` and ``safe``, one row at a time.
+    The fast listing must print exactly this."""
+    from nbkit.cli.output import safe
+
+    def show(value: Any) -> str:
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool) or value is None:
+            return json.dumps(value)
+        return str(value) if isinstance(value, int | float) else json.dumps(value)
+
+    def pairs(values: dict[str, Any]) -> str:
+        text = " ".join(f"{k}={show(v)}" for k, v in values.items())
+        return text if len(text) <= 40 else text[:39] + "…"
+
+    rows = [("ID", "WHEN (UTC)", "NOTEBOOK", "COMMIT", "PARAMETERS", "METRICS", "STATUS")]
+    for m in manifests:
+        git = m.get("git") or {}
+        rows.append(
+            (
+                m["id"],
+                str(m.get("started") or "")[:16].replace("T", " "),
+                str(m["notebook"]),
+                (git.get("commit") or "-")[:8] + ("*" if git.get("dirty") else ""),
+                safe(pairs(dict(m.get("parameters") or {}))),
+                safe(pairs(dict(m.get("metrics") or {}))),
+                str(m["status"]),
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    table = "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
+    return safe(table) + "\n"
+
+
+def _varied_manifests(count: int) -> list[dict[str, Any]]:
+    """Runs whose cells vary in every way the listing formats: widths, value types, long
+    values cut at 40, escapes in parameters and notebook names, dirty and missing commits."""
+    values: list[Any] = [0.1, 3, True, None, "adam", [1, 2], {"a": 1}, "x" * 50, "\x1b[2J", "é"]
+    notebooks = ["nb.ipynb", "deep/path/train.ipynb", "t\u202eab.ipynb", "ü.ipynb"]
+    found = []
+    for i in range(count):
+        run_id = f"20250102-{i // 3600 % 24:02d}{i // 60 % 60:02d}{i % 60:02d}-{i:06x}"
+        started = None if i % 37 == 0 else f"2025-01-0{1 + i % 3}T{i % 24:02d}:{i % 60:02d}:00Z"
+        found.append(
+            _manifest(
+                notebook=notebooks[i % 4],
+                status=("succeeded", "failed", "timed_out", "interrupted")[i % 4],
+                id=run_id,
+                started=started,
+                parameters={"lr": values[i % 10], "n": i} if i % 11 else {},
+                metrics={"loss": i / 7, "tag": values[(i * 3) % 10]} if i % 5 else None,
+                git={"commit": None if i % 13 == 0 else f"{i:040x}", "dirty": i % 6 == 0},
+                sweep="s1" if i % 2 else None,
+            )
+        )
+    return found
+
+
+def test_cli_listing_is_byte_identical_to_reference(repo: Path, cli: Callable[..., Any]) -> None:
+    from nbkit.runs.ledger import summarize
+
+    ledger = Ledger(repo)
+    ledger.dir.mkdir(parents=True)
+    manifests = _varied_manifests(300)
+    for manifest in manifests:  # pulled from a teammate: folders, no index yet
+        (ledger.dir / manifest["id"]).mkdir()
+        (ledger.dir / manifest["id"] / "manifest.json").write_text(json.dumps(manifest))
+    ordered = sorted(manifests, key=lambda m: (str(m.get("started")), m["id"]))
+    failed = [m for m in ordered if m["status"] == "failed"]
+    expected_json = "".join(json.dumps(summarize(m), sort_keys=True) + "\n" for m in ordered)
+
+    def check() -> None:
+        assert cli("runs").out == _reference_listing(ordered)
+        assert cli("runs", "list").out == _reference_listing(ordered)
+        assert cli("runs", "--json").out == expected_json
+        assert cli("runs", "--status", "failed").out == _reference_listing(failed)
+
+    check()  # cold: the index is built from the manifests
+    assert len((ledger.dir / INDEX).read_text().splitlines()) == 300
+    check()  # warm: from the index
+    lines = (ledger.dir / INDEX).read_text().splitlines(keepends=True)
+    lines.insert(150, lines[150][:30] + "\n")  # a torn line mid-file: the rest still count
+    (ledger.dir / INDEX).write_text("".join(lines))
+    check()

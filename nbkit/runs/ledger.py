@@ -25,7 +25,7 @@ import re
 import secrets
 import shutil
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -295,11 +295,7 @@ class Ledger:
         except OSError:
             return {}
         result: dict[str, dict[str, Any]] = {}
-        for line in data.splitlines():
-            try:
-                entry = loads(line)
-            except ValueError:
-                continue  # a torn line (crash mid-write): the manifest will be re-read
+        for entry in _entries(data, loads):
             if isinstance(entry, dict) and isinstance(entry.get("id"), str):
                 result[entry["id"]] = entry
         return result
@@ -349,6 +345,25 @@ class Ledger:
                 continue
             runs.append(Run(run_id, None, summary=entry, ledger_dir=self.dir))
         return runs
+
+
+def _entries(data: bytes, loads: Callable[[bytes], Any]) -> list[Any]:
+    """The index's lines parsed: all at once as one JSON array (a single parse of 10,000
+    lines), else line by line, skipping torn lines (a crash mid-write). A line never holds a
+    raw CR or LF (``json.dumps`` escapes them), so both ways agree on an intact index."""
+    body = data.strip(b"\n")
+    if b"\r" not in body and b"\n\n" not in body:
+        with contextlib.suppress(ValueError):
+            whole = loads(b"[" + body.replace(b"\n", b",") + b"]")
+            if isinstance(whole, list):
+                return whole
+    found = []
+    for line in data.splitlines():
+        try:
+            found.append(loads(line))
+        except ValueError:
+            continue  # a torn line: its manifest will be re-read
+    return found
 
 
 _MISSING = object()
