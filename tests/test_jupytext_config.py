@@ -8,6 +8,7 @@ what jupytext writes (nbkit used to strip jupytext's header and record its own f
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from tests.conftest import assert_one_line_error, commit_all, make_nb, read_nb, write_nb
+from tests.conftest import assert_one_line_error, commit_all, git, make_nb, read_nb, write_nb
 
 STREAM = {"output_type": "stream", "name": "stdout", "text": "2\n"}
 
@@ -226,3 +227,94 @@ def test_nbkit_pairing_keeps_an_existing_jupytext_header(repo: Path, cli: Callab
     text = (repo / "a.py").read_text(encoding="utf-8")
     assert text.startswith("# ---\n") and "x = 10" in text
     assert_jupytext_changes_nothing(repo, LAYOUTS["notebook-metadata"])
+
+
+# --- the hook's candidate scripts and review's folding follow the same declared pairing ----
+
+R_META = {
+    "kernelspec": {"display_name": "R", "language": "R", "name": "ir"},
+    "language_info": {"name": "R"},
+}
+# configuration files, the notebook, its language, and the script jupytext pairs it with
+SCRIPT_LAYOUTS = {
+    "table-R": (
+        {"jupytext.toml": '[formats]\n"notebooks/" = "ipynb"\n"scripts/" = "R:percent"\n'},
+        "notebooks/a.ipynb",
+        R_META,
+        "scripts/a.R",
+    ),
+    "table-Rmd": (  # .Rmd is no language's suffix: the old hook never looked at it
+        {"jupytext.toml": '[formats]\n"notebooks/" = "ipynb"\n"scripts/" = "Rmd"\n'},
+        "notebooks/a.ipynb",
+        R_META,
+        "scripts/a.Rmd",
+    ),
+    "nested-auto-under-py-root": (  # the root's string form said only .py
+        {
+            "jupytext.toml": 'formats = "ipynb,py:percent"\n',
+            "sub/jupytext.toml": 'formats = "ipynb,auto:percent"\n',
+        },
+        "sub/a.ipynb",
+        R_META,
+        "sub/a.R",
+    ),
+}
+
+
+@pytest.mark.parametrize("form", list(SCRIPT_LAYOUTS))
+def test_git_commit_of_a_script_alone_reaches_its_notebook(
+    repo: Path, cli: Callable, form: str
+) -> None:
+    """A staged script the jupytext configuration that applies to it pairs (a ``[formats]``
+    table, a nested file), of a suffix the root's string form does not name, is one of the
+    git pre-commit hook's files: its edit is carried to the notebook."""
+    files, nb_rel, meta, script_rel = SCRIPT_LAYOUTS[form]
+    for name, text in files.items():
+        (repo / name).parent.mkdir(parents=True, exist_ok=True)
+        (repo / name).write_text(text, encoding="utf-8")
+    write_nb(repo / nb_rel, make_nb(("markdown", "# T"), "x = 1", metadata=meta))
+    jupytext(repo, "--sync", nb_rel)
+    commit_all(repo)
+    assert cli("install").code == 0
+    edit(repo / script_rel, "x = 1", "x = 2")
+    git(repo, "add", script_rel)
+    proc = subprocess.run(
+        ["git", "commit", "-q", "-m", "edit"], cwd=repo, capture_output=True, text=True, check=False
+    )
+    assert proc.returncode == 1 and nb_rel in proc.stderr, proc.stderr
+    assert "".join(read_nb(repo / nb_rel)["cells"][1]["source"]) == "x = 2"
+    git(repo, "add", nb_rel)
+    assert git(repo, "commit", "-q", "-m", "edit") == ""  # now in step: the hook passes
+    assert_jupytext_changes_nothing(repo, Layout(files, nb_rel, script_rel, None))
+
+
+def test_review_folds_a_script_in_the_other_folder(repo: Path, cli: Callable) -> None:
+    """In a ``[formats]``-table repository the script lives in scripts/, not beside the
+    notebook: review names it on the notebook's entry, and a script changed alone gets the
+    note naming notebooks/a.ipynb."""
+    layout = LAYOUTS["formats-table"]
+    for name, text in layout.files.items():
+        (repo / name).write_text(text, encoding="utf-8")
+    write_nb(repo / layout.notebook, sample())
+    jupytext(repo, "--sync", layout.notebook)
+    commit_all(repo)
+    git(repo, "checkout", "-q", "-b", "feature")
+    edit(repo / layout.script, "x = 1", "x = 3")
+    jupytext(repo, "--sync", layout.script)
+    commit_all(repo, "both sides")
+    git(repo, "checkout", "-q", "-b", "lone")
+    edit(repo / layout.script, "x = 3", "x = 4")
+    commit_all(repo, "the script alone")
+
+    both = cli("review", "main...feature", "--format", "json")
+    assert both.code == 0, both.err
+    data = json.loads(both.out)
+    assert [(nb["path"], nb["paired_scripts"]) for nb in data["notebooks"]] == [
+        (layout.notebook, [layout.script])
+    ]
+    assert data["notes"] == []
+    alone = json.loads(cli("review", "feature...lone", "--format", "json").out)
+    assert alone["notebooks"] == []
+    assert [note.split(" (hint")[0] for note in alone["notes"]] == [
+        f"{layout.script} changed but its paired notebook {layout.notebook} did not"
+    ]

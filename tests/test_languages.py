@@ -85,7 +85,7 @@ def test_language_table_is_jupytexts() -> None:
 
     theirs = {ext: spec["language"] for ext, spec in _SCRIPT_EXTENSIONS.items()}
     assert list(languages.LANGUAGES.items()) == list(theirs.items())  # the order decides too
-    assert set(NOTEBOOK_EXTENSIONS) == paths._EXTENSIONS
+    assert set(NOTEBOOK_EXTENSIONS) == paths.JUPYTEXT_EXTENSIONS
 
 
 METADATA = [

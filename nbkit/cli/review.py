@@ -164,13 +164,15 @@ def diff(
     """
     from pathlib import Path
 
+    from nbkit.pairing.paths import formats_resolver
     from nbkit.review import render
     from nbkit.review.report import compare
 
     fmt = _format_for(fmt, output)
     cfg, settings = _settings(context)
     paths = ctx.meta.get("nbkit.selection", ())
-    report = compare(Path.cwd(), args, paths, cached=cached, settings=settings, formats=cfg.formats)
+    formats = formats_resolver(cfg)
+    report = compare(Path.cwd(), args, paths, cached=cached, settings=settings, formats=formats)
     options = render.RenderOptions(outputs=show_outputs, color=_color(color, output, fmt))
     _emit(render.get(fmt)(report, options), output, options.color)
     if report.sources_changed:
@@ -211,12 +213,13 @@ def review(
     """
     from pathlib import Path
 
+    from nbkit.pairing.paths import formats_resolver
     from nbkit.review import render
     from nbkit.review.report import review_range
 
     fmt = _format_for(fmt, output)
     cfg, settings = _settings(3)
-    report = review_range(Path.cwd(), range_spec, paths, settings, cfg.formats)
+    report = review_range(Path.cwd(), range_spec, paths, settings, formats_resolver(cfg))
     options = render.RenderOptions(
         outputs=show_outputs,
         color=_color(None, output, fmt),

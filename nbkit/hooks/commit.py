@@ -145,6 +145,14 @@ def script_suffixes(config: Config) -> set[str]:
     return {".py", ".md"} | text_suffixes(config.formats)
 
 
+def pair_suffixes(paths: Iterable[Path], config: Config) -> set[str]:
+    """``script_suffixes`` and ``.ipynb``, plus the script suffixes the pairing declared for
+    ``paths`` names (a jupytext ``[formats]`` table pairing ``scripts/`` as ``R:percent``)."""
+    from nbkit.pairing.paths import declared_suffixes
+
+    return script_suffixes(config) | {".ipynb"} | declared_suffixes(paths, config)
+
+
 def _unique(paths: Iterable[Path]) -> list[Path]:
     """Existing files, each once (a path given relative and found absolute is one file)."""
     seen: dict[Path, Path] = {}
@@ -317,8 +325,15 @@ def _toplevel(config: Config) -> Path:
 def candidates(paths: Iterable[str], top: Path, config: Config) -> list[Path]:
     """The existing notebooks and possible paired scripts among ``paths`` (relative to the
     work tree root ``top``, as git names them)."""
-    wanted = script_suffixes(config) | {".ipynb"}
+    from nbkit.pairing.paths import JUPYTEXT_EXTENSIONS
+
     found = [top / p for p in paths]
+    wanted = script_suffixes(config) | {".ipynb"}
+    # Only files jupytext could pair, of a suffix not yet wanted, need their folder's
+    # declared pairing looked up: a commit of .py files and notebooks looks up nothing.
+    other = [p for p in found if p.suffix not in wanted and p.suffix in JUPYTEXT_EXTENSIONS]
+    if other:
+        wanted = pair_suffixes(other, config)
     return [p for p in found if p.suffix in wanted and p.is_file()]
 
 
@@ -329,8 +344,7 @@ def pre_commit(config: Config) -> HookReport:
 
     top = _toplevel(config)
     files = candidates(git.staged_files(top), top, config)
-    suffixes = script_suffixes(config) | {".ipynb"}
-    aside = unstaged(top, suffixes) if files else []
+    aside = unstaged(top, pair_suffixes(files, config)) if files else []
     show = {name: shown(top / name) for name in aside}
     with staged_view(top, aside, show) as guard:
         report = run_hook("nbkit", files, config)

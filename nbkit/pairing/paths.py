@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Iterable
+from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from nbkit import notebook
@@ -35,12 +35,12 @@ AUTO = ".auto"  # the extension of "auto:percent": the notebook's language decid
 
 # Every extension jupytext reads and writes (its NOTEBOOK_EXTENSIONS): anything else in a
 # formats string is refused, as jupytext refuses it.
-_JUPYTEXT_EXTENSIONS = (
+_EXTENSION_NAMES = (
     ".ipynb .md .markdown .Rmd .py .coco .R .r .jl .cpp .ss .clj .scm .sh .ps1 .q .m .wolfram"
     " .pro .js .ts .scala .rs .robot .resource .cs .fsx .fs .sos .java .groovy .sage .ml .hs"
     " .tcl .mac .gp .do .sas .jenner .xsh .lgt .logtalk .lua .go .qmd .myst .mystnb .mnb"
 )
-_EXTENSIONS = frozenset(_JUPYTEXT_EXTENSIONS.split())
+JUPYTEXT_EXTENSIONS = frozenset(_EXTENSION_NAMES.split())
 # The common ones: a file with one of these beside a notebook, of the same stem, may be its
 # paired script (review folds it into the notebook's entry).
 SCRIPT_EXTENSIONS = (".py", ".R", ".r", ".jl", ".md", ".Rmd", ".qmd", ".scala", ".sh", ".ts")
@@ -83,7 +83,7 @@ def parse_format(text: str) -> Fmt:
         dot = text.rfind(".")
         suffix, text = text[:dot], text[dot:]
     ext = text if text.startswith(".") else f".{text}"
-    if ext not in _EXTENSIONS and ext != AUTO:
+    if ext not in JUPYTEXT_EXTENSIONS and ext != AUTO:
         raise BadInput(
             f"unsupported jupytext format {given!r}",
             hint="name an extension jupytext knows, e.g. auto:percent, py:percent, md:myst, Rmd"
@@ -151,7 +151,7 @@ def script_extension(language: Language, path: str | Path) -> str:
     ``UnsupportedLanguage`` when jupytext has no script format for the language."""
     if language.ext is None:
         return ".py"
-    if language.ext in _EXTENSIONS and language.ext != ".ipynb":
+    if language.ext in JUPYTEXT_EXTENSIONS and language.ext != ".ipynb":
         return language.ext
     name = language.name or "these"
     other = language.kernel_ext if language.kernel_ext in LANGUAGES else None
@@ -193,6 +193,37 @@ def text_suffixes(formats: str) -> set[str]:
     if AUTO in found:
         found = (found - {AUTO}) | set(LANGUAGES)
     return found
+
+
+def declared_suffixes(paths: Iterable[Path], config: Config) -> set[str]:
+    """Suffixes of the text formats declared for ``paths``: nbkit's own ``formats`` or, for
+    each folder once, every group of the jupytext configuration that applies there (the
+    ``[formats]`` table, a list, ``auto``...). Reads no jupytext on a warm run (the groups
+    are cached, ``jupytext_config.formats_groups``)."""
+    from nbkit.pairing import jupytext_config
+
+    own = paired_formats(config.raw.get("formats"))
+    if own:
+        return text_suffixes(own)
+    found: set[str] = set()
+    files: set[Path] = set()
+    for folder in {Path(path).absolute().parent for path in paths}:
+        config_file = jupytext_config.find_file(folder / "-", config.root)
+        if config_file is not None and config_file not in files:
+            files.add(config_file)
+            for group in jupytext_config.formats_groups(config_file):
+                found |= text_suffixes(group)
+    return found
+
+
+def notebook_path(script_rel: str, formats: str) -> str | None:
+    """Where ``formats`` puts the notebook of the script at ``script_rel`` (a posix path
+    relative to the project root); None when the script does not fit the formats."""
+    nb_fmt, text_fmt = parse_formats(formats)
+    if text_fmt.ext == AUTO:  # any script may be the notebook's: pair_of checks which
+        text_fmt = text_fmt._replace(ext=PurePosixPath(script_rel).suffix)
+    base = base_path(script_rel, text_fmt)
+    return None if base is None else full_path(base, nb_fmt)
 
 
 def script_path(nb_rel: str, formats: str) -> tuple[str, Fmt] | None:
@@ -291,6 +322,12 @@ def declared_for(path: Path, config: Config) -> str | None:
     return paired_formats(config.raw.get("formats")) or jupytext_declared(path, config)
 
 
+def formats_resolver(config: Config) -> Callable[[Path], str]:
+    """The formats the project declares for the file at an absolute path (``declared_for``),
+    else its default pairing (``config.formats``): what review folds a script in by."""
+    return lambda path: declared_for(path, config) or config.formats
+
+
 def jupytext_declared(path: Path, config: Config) -> str | None:
     """The formats jupytext's configuration pairs ``path`` with, as jupytext picks them
     (``JupytextConfiguration.default_formats``): the first group with a format that fits the
@@ -377,13 +414,10 @@ def _script_candidates(script: Path, config: Config) -> list[tuple[Path, str | N
     found: list[tuple[Path, str | None]] = []
     declared = declared_for(script, config)
     if declared:
-        nb_fmt, text_fmt = parse_formats(declared)
-        if text_fmt.ext == AUTO:  # any script may be the notebook's: pair_of checks which
-            text_fmt = text_fmt._replace(ext=script.suffix)
         rel, root = _rel(script, config.root)
-        base = base_path(rel, text_fmt)
-        if base is not None:
-            found.append((root / full_path(base, nb_fmt), declared))
+        nb_rel = notebook_path(rel, declared)
+        if nb_rel is not None:
+            found.append((root / nb_rel, declared))
     found.append((script.with_suffix(".ipynb"), None))
     return found
 

@@ -8,7 +8,7 @@ entry); a paired script changed alone gets a note, since the pair is then out of
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path, PurePosixPath
 
 from nbkit import git, notebook
@@ -30,6 +30,15 @@ from nbkit.review.sides import (
     read_files,
     resolve,
 )
+
+# The formats the project declares for a file, by its absolute path (``paths.formats_resolver``
+# reads them as pairing does); a formats string stands for the same formats everywhere.
+FormatsOf = Callable[[Path], str]
+_DEFAULT_FORMATS = "ipynb,py:percent"
+
+
+def _formats_of(formats: str | FormatsOf) -> FormatsOf:
+    return formats if callable(formats) else lambda _path: formats
 
 
 def _load_file(path: Path, label: str) -> notebook.Notebook:
@@ -97,7 +106,7 @@ def diff_revisions(
     new: Side,
     pathspecs: Sequence[str],
     settings: DiffSettings,
-    formats: str = "ipynb,py:percent",
+    formats: str | FormatsOf = _DEFAULT_FORMATS,
 ) -> Report:
     """Every notebook that changed between the sides, paired scripts folded in."""
     changes = changed_files(root, old, new, pathspecs)
@@ -107,6 +116,7 @@ def diff_revisions(
     new_files = read_files(root, new, [c.new_path for c in nb_changes if c.new_path])
     filtered = clean_filtered(root, new_files) if new.kind == "worktree" else set()
     budget = PixelBudget(settings.max_images)
+    formats_of = _formats_of(formats)
     results: list[NotebookDiff] = []
     for change in nb_changes:
         a = _parse(old, old_files, change.old_path)
@@ -114,13 +124,14 @@ def diff_revisions(
         if b is not None and change.new_path in filtered:
             b = clean_notebook(b, settings.clean_policy)
         path = change.new_path or change.old_path or ""
-        wanted = script_candidates(path, paths.notebook_formats(b or a or {}) or formats)
+        own = paths.notebook_formats(b or a or {})
+        wanted = script_candidates(path, own or formats_of(root / path))
         paired = tuple(sorted(s for s in scripts if s in wanted))
         for s in paired:
             scripts.pop(s)
         nb = diff_notebooks(a, b, path, old_path=change.old_path, settings=settings, budget=budget)
         results.append(_with_paired(nb, paired))
-    notes = _lone_scripts(root, new, scripts)
+    notes = _lone_scripts(root, new, scripts, formats_of)
     return Report(old.label, new.label, tuple(results), notes)
 
 
@@ -128,18 +139,31 @@ def _with_paired(nb: NotebookDiff, paired: tuple[str, ...]) -> NotebookDiff:
     return dataclasses.replace(nb, paired=paired)
 
 
-def _lone_scripts(root: Path, new: Side, scripts: dict[str, FileChange]) -> tuple[str, ...]:
-    twins = {
-        path: str(PurePosixPath(path).with_suffix(".ipynb"))
-        for path in sorted(scripts)
-        if PurePosixPath(path).suffix in paths.SCRIPT_EXTENSIONS
-    }
+def _lone_scripts(
+    root: Path, new: Side, scripts: dict[str, FileChange], formats_of: FormatsOf
+) -> tuple[str, ...]:
+    twins = {path: twin for path in sorted(scripts) if (twin := _twin(root, path, formats_of))}
     present = existing(root, new, twins.values())
     return tuple(
         with_hint(f"{path} changed but its paired notebook {twin} did not", f"nbkit sync {twin}")
         for path, twin in twins.items()
         if twin in present
     )
+
+
+def _twin(root: Path, path: str, formats_of: FormatsOf) -> str | None:
+    """The notebook the script at ``path`` may be paired with: where the declared formats
+    put it (``scripts/a.R`` -> ``notebooks/a.ipynb``), else the same stem beside it."""
+    suffix = PurePosixPath(path).suffix
+    if suffix not in paths.JUPYTEXT_EXTENSIONS or suffix == ".ipynb":
+        return None
+    try:
+        declared = paths.notebook_path(path, formats_of(root / path))
+    except BadInput:  # formats nbkit cannot pair: the stem beside it
+        declared = None
+    if declared is None and suffix in paths.SCRIPT_EXTENSIONS:
+        return str(PurePosixPath(path).with_suffix(".ipynb"))
+    return declared
 
 
 def _toplevel(cwd: Path) -> Path:
@@ -158,7 +182,7 @@ def review_range(
     spec: str,
     paths: Sequence[str],
     settings: DiffSettings,
-    formats: str = "ipynb,py:percent",
+    formats: str | FormatsOf = _DEFAULT_FORMATS,
 ) -> Report:
     """``BASE...HEAD`` (what a pull request shows), ``BASE..HEAD`` or ``BASE``; ``paths``
     are relative to ``cwd``."""
@@ -192,7 +216,7 @@ def compare(
     *,
     cached: bool,
     settings: DiffSettings,
-    formats: str = "ipynb,py:percent",
+    formats: str | FormatsOf = _DEFAULT_FORMATS,
 ) -> Report:
     """``nbkit diff``'s arguments: two files, or revisions and paths as ``git diff`` takes."""
     if len(args) == 2 and not paths and not cached and all((cwd / a).is_file() for a in args):
