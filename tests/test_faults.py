@@ -5,6 +5,7 @@ After each fault every file must be exactly as before or exactly as after, and v
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -12,6 +13,7 @@ import resource
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -101,27 +103,46 @@ def test_disk_full_gives_clear_error_and_keeps_original(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".nbkit-tmp")] == []
 
 
+def _full_pipe() -> tuple[int, int]:
+    """A pipe whose buffer is already full: a child writing to it blocks until it is read."""
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    for chunk in (b"x" * 4096, b"x"):  # big writes first, then bytes to the last one
+        with contextlib.suppress(BlockingIOError):
+            while True:
+                os.write(write_end, chunk)
+    os.set_blocking(write_end, True)
+    return read_end, write_end
+
+
 def test_interrupt_is_exit_130_without_traceback(tmp_path: Path) -> None:
     paths = []
-    for i in range(6):  # enough work that the signal lands in start-up or mid-run, never after
+    for i in range(6):
         paths.append(tmp_path / f"big{i}.ipynb")
         paths[-1].write_bytes(_big_dirty_notebook(cells=400))
     # Ctrl-C as soon as the entry point says it handles it: during `import click` and the
-    # command modules (the old failure: a traceback), or while cleaning.
+    # command modules (the old failure: a traceback), or while cleaning. The child's stdout
+    # is a full pipe, so its first "cleaned" line blocks it: the signal lands before the run
+    # ends, however fast cleaning gets (no timing involved).
     read_end, write_end = os.pipe()
+    out_read, out_write = _full_pipe()
     proc = subprocess.Popen(
         [sys.executable, "-m", "nbkit", "clean", *[str(p) for p in paths]],
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
+        stdout=out_write,
         stderr=subprocess.PIPE,
-        env={**os.environ, "NBKIT_READY_FD": str(write_end)},
+        env={**os.environ, "NBKIT_READY_FD": str(write_end), "PYTHONUNBUFFERED": "1"},
         pass_fds=(write_end,),
     )
     os.close(write_end)
+    os.close(out_write)
     with os.fdopen(read_end, "rb") as ready:
         assert ready.readline() == b"ready\n"  # EOF instead: the child never signalled
     proc.send_signal(signal.SIGINT)
+    drain = threading.Thread(target=lambda: os.fdopen(out_read, "rb").read(), daemon=True)
+    drain.start()  # the child may still write (or flush) on its way out
     _, err = proc.communicate(timeout=60)
+    drain.join(timeout=60)
     count("faults")
     assert proc.returncode == 130, err
     assert b"Traceback" not in err
