@@ -103,16 +103,18 @@ def test_disk_full_gives_clear_error_and_keeps_original(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".nbkit-tmp")] == []
 
 
-def _full_pipe() -> tuple[int, int]:
-    """A pipe whose buffer is already full: a child writing to it blocks until it is read."""
+def _full_pipe() -> tuple[int, int, int]:
+    """A pipe whose buffer is already full (read end, write end, bytes of filler): a child
+    writing to it blocks until it is read."""
     read_end, write_end = os.pipe()
     os.set_blocking(write_end, False)
+    filled = 0
     for chunk in (b"x" * 4096, b"x"):  # big writes first, then bytes to the last one
         with contextlib.suppress(BlockingIOError):
             while True:
-                os.write(write_end, chunk)
+                filled += os.write(write_end, chunk)
     os.set_blocking(write_end, True)
-    return read_end, write_end
+    return read_end, write_end, filled
 
 
 def test_interrupt_is_exit_130_without_traceback(tmp_path: Path) -> None:
@@ -121,28 +123,30 @@ def test_interrupt_is_exit_130_without_traceback(tmp_path: Path) -> None:
         paths.append(tmp_path / f"big{i}.ipynb")
         paths[-1].write_bytes(_big_dirty_notebook(cells=400))
     # Ctrl-C as soon as the entry point says it handles it: during `import click` and the
-    # command modules (the old failure: a traceback), or while cleaning. The child's stdout
-    # is a full pipe, so its first "cleaned" line blocks it: the signal lands before the run
-    # ends, however fast cleaning gets (no timing involved).
+    # command modules (the old failure: a traceback), or while cleaning. The child's stderr
+    # (where it reports each cleaned file) is a full pipe, so its first line blocks it: the
+    # signal lands before the run ends, however fast cleaning gets (no timing involved).
     read_end, write_end = os.pipe()
-    out_read, out_write = _full_pipe()
+    err_read, err_write, filled = _full_pipe()
     proc = subprocess.Popen(
         [sys.executable, "-m", "nbkit", "clean", *[str(p) for p in paths]],
         cwd=tmp_path,
-        stdout=out_write,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "NBKIT_READY_FD": str(write_end), "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=err_write,
+        env={**os.environ, "NBKIT_READY_FD": str(write_end)},
         pass_fds=(write_end,),
     )
     os.close(write_end)
-    os.close(out_write)
+    os.close(err_write)
     with os.fdopen(read_end, "rb") as ready:
         assert ready.readline() == b"ready\n"  # EOF instead: the child never signalled
     proc.send_signal(signal.SIGINT)
-    drain = threading.Thread(target=lambda: os.fdopen(out_read, "rb").read(), daemon=True)
-    drain.start()  # the child may still write (or flush) on its way out
-    _, err = proc.communicate(timeout=60)
+    drained: list[bytes] = []
+    drain = threading.Thread(target=lambda: drained.append(os.fdopen(err_read, "rb").read()))
+    drain.start()  # unblocks the child, which goes on to report the interrupt
+    proc.wait(timeout=60)
     drain.join(timeout=60)
+    err = drained[0][filled:]
     count("faults")
     assert proc.returncode == 130, err
     assert b"Traceback" not in err
